@@ -1,0 +1,50 @@
+// Socket setup helpers shared by every server and the loadgen. Setup failures
+// throw std::system_error naming the call; none of these wait for readiness.
+#pragma once
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/fd.h"
+
+namespace iomodels {
+
+struct ListenerOptions {
+  std::string bind = "127.0.0.1";  // loopback unless told otherwise
+  uint16_t port = 0;               // 0: the kernel picks
+  bool nonblocking = false;
+  bool reuseport = false;          // SO_REUSEPORT, for one listener per thread
+  int backlog = 4096;
+};
+
+// socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen.
+Fd make_listener(const ListenerOptions& opt);
+// The port a bound socket ended up on (for --port 0).
+uint16_t local_port(int fd);
+// "127.0.0.1:40123"
+std::string local_address(int fd);
+
+void set_nonblocking(int fd, bool on = true);
+void set_nodelay(int fd);
+// Parse "host:port" (IPv4 dotted quad or "localhost"); throws std::invalid_argument.
+sockaddr_in parse_endpoint(const std::string& host_port);
+// Raise RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+uint64_t raise_nofile_limit();
+
+// The spare-fd trick for EMFILE (libev / muduo): hold one fd open so that when
+// accept fails with EMFILE we can free it, accept the pending connection, close
+// it at once (the peer sees a clean close rather than a hang), and re-reserve.
+// Without this a level-triggered loop spins on a listener that stays readable.
+class SpareFd {
+ public:
+  SpareFd();
+  // Call after accept failed with EMFILE/ENFILE. Returns true when a pending
+  // connection was shed (count it as rejected).
+  bool shed_one(int listen_fd);
+
+ private:
+  Fd spare_;
+};
+
+}  // namespace iomodels

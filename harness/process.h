@@ -1,0 +1,68 @@
+// Child processes the harness starts: pinned, in their own process group, and
+// unable to outlive the harness.
+//
+// Three layers make "no child outlives the harness" hold:
+//  - PR_SET_PDEATHSIG(SIGKILL) in the child covers a SIGKILL of the harness;
+//  - each child leads its own process group, so a stop reaches whatever the
+//    child forked (a wrapper script's background job, a server's helpers);
+//  - install_child_reaper_signals() kills every live group on SIGINT/SIGTERM
+//    before the harness dies of the same signal.
+#pragma once
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iomodels::harness {
+
+// "0", "0-1", "0,2-3" -> CPU numbers; throws std::invalid_argument naming the text.
+std::vector<int> parse_cpu_list(const std::string& text);
+// The CPUs this process may run on, as a list string ("0-1" shows as "0,1").
+std::vector<int> allowed_cpus();
+
+struct SpawnOptions {
+  std::vector<std::string> argv;   // argv[0] is the executable path
+  std::vector<int> cpus;           // empty: inherit the harness's affinity
+  bool capture_stdout = false;     // a pipe the parent reads (the "listening" line)
+  std::string stderr_path;         // empty: inherit; else appended to this file
+  bool stdout_to_null = false;
+};
+
+class Child {
+ public:
+  explicit Child(const SpawnOptions& opt);  // throws std::system_error naming the call
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();  // kills the group and reaps, so an exception path leaks nothing
+
+  pid_t pid() const noexcept { return pid_; }
+  // Reads one line from the captured stdout, waiting at most timeout_ms in
+  // total; nullopt on timeout or EOF (the child died or closed stdout).
+  std::optional<std::string> read_line(int timeout_ms);
+  // Reads and discards what the child wrote since, so a chatty child never
+  // blocks on a full pipe.
+  void drain_stdout();
+  // Non-blocking check; true once the child has been reaped.
+  bool poll_exit();
+  // Waits up to timeout_ms for the child to exit; true if it did.
+  bool wait_exit(int timeout_ms);
+  bool exited() const noexcept { return reaped_; }
+  int raw_status() const noexcept { return status_; }
+  // "exited with status 3", "killed by signal 9 (Killed)".
+  std::string describe_exit() const;
+  void signal(int sig) noexcept;        // to the child only
+  void kill_group() noexcept;           // SIGKILL to the whole process group, then reap
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string pending_;  // bytes read after the last full line
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+// SIGINT/SIGTERM/SIGHUP: SIGKILL every live child group, then die of the signal.
+void install_child_reaper_signals();
+
+}  // namespace iomodels::harness

@@ -1,0 +1,264 @@
+// server_main: options, listener, signals and the stats JSON, shared by every
+// model. Nothing here waits for readiness or completion: that is the model's.
+#include "servers/common/server_main.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <thread>
+
+#include "core/socket_util.h"
+
+namespace po = boost::program_options;
+
+namespace iomodels {
+
+void ServerContext::on_stop(std::function<void()> hook) {
+  std::lock_guard lock(mu_);
+  if (stop_requested()) {
+    hook();  // the stop already happened: run it now rather than never
+    return;
+  }
+  hooks_.push_back(std::move(hook));
+}
+
+void ServerContext::merge_stats(const ServerStats& local) {
+  std::lock_guard lock(mu_);
+  stats.merge(local);
+}
+
+void ServerContext::log(const std::string& line) const {
+  std::string msg = model_name + ": " + line + "\n";
+  ::write(STDERR_FILENO, msg.data(), msg.size());  // one write: lines never interleave
+}
+
+void ServerContext::request_stop() {
+  std::vector<std::function<void()>> hooks;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_.exchange(true, std::memory_order_acq_rel)) return;
+    hooks.swap(hooks_);
+  }
+  uint64_t one = 1;
+  if (stop_fd >= 0) (void)!::write(stop_fd, &one, sizeof one);
+  for (auto& h : hooks) h();
+}
+
+namespace {
+
+struct UsageError {
+  std::string message;
+};
+
+int cpus_in_affinity_mask() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+template <typename T>
+T ranged(const po::variables_map& vm, const std::string& name, long long lo, long long hi) {
+  long long v = vm[name].as<long long>();
+  if (v < lo || v > hi)
+    throw UsageError{"--" + name + ": must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                     ", got " + std::to_string(v)};
+  return static_cast<T>(v);
+}
+
+ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& exit_now) {
+  ServerOptions opt;
+  po::options_description desc(std::string(spec.name) + " — " + std::string(spec.summary) +
+                               "\n\nUsage: " + std::string(spec.name) + " [options]\n\nOptions");
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "print the version and exit")
+      ("bind", po::value<std::string>()->default_value("127.0.0.1"),
+       "address to listen on (IPv4); loopback unless told otherwise")
+      ("port", po::value<long long>()->default_value(0), "port to listen on; 0 = the kernel picks")
+      ("protocol", po::value<std::string>()->default_value("echo"), "echo | framed | http")
+      ("threads", po::value<long long>()->default_value(0),
+       spec.uses_threads ? "worker threads; 0 = the CPUs in this process's affinity mask"
+                         : "worker threads (this model is single-threaded: ignored)")
+      ("max-connections", po::value<long long>()->default_value(10000),
+       "connections served at once; more are accepted and closed at once (counted as rejected)")
+      ("max-frame", po::value<long long>()->default_value(1 << 20),
+       "framed: the largest frame length accepted; larger closes the connection")
+      ("out-buffer-cap", po::value<long long>()->default_value(256 * 1024),
+       "back-pressure: stop reading a connection while this many reply bytes are unsent")
+      ("stats-file", po::value<std::string>()->default_value(""),
+       "write the stats JSON here at exit (default: stdout)");
+  for (const auto& e : spec.extra_options)
+    desc.add_options()(e.name.c_str(), po::value<long long>()->default_value(e.default_value),
+                       e.help.c_str());
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError{e.what()};
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\nOn start it prints 'listening ADDR:PORT'; SIGTERM or SIGINT stops it and"
+                         " writes the stats JSON.\n";
+    exit_now = true;
+    return opt;
+  }
+  if (vm.count("version")) {
+    std::cout << spec.name << " " << IOMODELS_VERSION << " (" << IOMODELS_GIT_SHA << ")\n";
+    exit_now = true;
+    return opt;
+  }
+  opt.bind = vm["bind"].as<std::string>();
+  opt.port = ranged<uint16_t>(vm, "port", 0, 65535);
+  auto proto = parse_protocol(vm["protocol"].as<std::string>());
+  if (!proto) throw UsageError{"--protocol: must be echo, framed or http, got '" +
+                               vm["protocol"].as<std::string>() + "'"};
+  opt.protocol = *proto;
+  opt.threads = ranged<int>(vm, "threads", 0, 1024);
+  if (opt.threads == 0) opt.threads = cpus_in_affinity_mask();
+  opt.max_connections = ranged<size_t>(vm, "max-connections", 1, 10'000'000);
+  opt.limits.max_frame = ranged<size_t>(vm, "max-frame", 0, 1LL << 31);
+  opt.out_buffer_cap = ranged<size_t>(vm, "out-buffer-cap", 1, 1LL << 32);
+  opt.stats_file = vm["stats-file"].as<std::string>();
+  for (const auto& e : spec.extra_options)
+    opt.extra[e.name] = ranged<int64_t>(vm, e.name, e.min_value, e.max_value);
+  return opt;
+}
+
+nlohmann::json stats_json(const ModelSpec& spec, const ServerOptions& opt, const ServerStats& st) {
+  nlohmann::json j;
+  j["schema"] = "iomodels.server_stats/1";
+  j["model"] = std::string(spec.name);
+  auto& o = j["options"];
+  o["bind"] = opt.bind;
+  o["port"] = opt.port;
+  o["protocol"] = protocol_name(opt.protocol);
+  o["threads"] = opt.threads;
+  o["max_connections"] = opt.max_connections;
+  o["max_frame"] = opt.limits.max_frame;
+  o["out_buffer_cap"] = opt.out_buffer_cap;
+  for (const auto& [k, v] : opt.extra) o[k] = v;
+  st.to_json(j["counters"]);
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  j["rusage"] = {{"user_s", secs(ru.ru_utime)},
+                 {"sys_s", secs(ru.ru_stime)},
+                 {"max_rss_kb", ru.ru_maxrss},
+                 {"voluntary_ctxt_switches", ru.ru_nvcsw},
+                 {"involuntary_ctxt_switches", ru.ru_nivcsw}};
+  return j;
+}
+
+// tmp + rename, so a reader never sees half a file.
+void write_stats(const std::string& path, const nlohmann::json& j) {
+  std::string text = j.dump(2) + "\n";
+  if (path.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
+  }
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << text;
+    if (!f) throw std::system_error(errno, std::generic_category(), "write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "rename " + path);
+}
+
+}  // namespace
+
+int server_main(int argc, char** argv, const ModelSpec& spec) {
+  std::string name(spec.name);
+  ServerOptions opt;
+  try {
+    bool exit_now = false;
+    opt = parse_options(argc, argv, spec, exit_now);
+    if (exit_now) return 0;
+  } catch (const UsageError& e) {
+    std::cerr << name << ": " << e.message << "\n(see " << name << " --help)\n";
+    return 2;
+  }
+
+  // A peer that vanishes must cost its connection, never the process.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  // Block the stop signals before any thread exists, so every thread inherits
+  // the mask and only the watcher below ever receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (!spec.owns_signals) ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  ServerStats stats;
+  Fd stop_event;
+  std::unique_ptr<ServerContext> ctx;
+  try {
+    raise_nofile_limit();
+    ListenerOptions lo;
+    lo.bind = opt.bind;
+    lo.port = opt.port;
+    Fd listener = make_listener(lo);
+    stop_event = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!stop_event) throw std::system_error(errno, std::generic_category(), "eventfd");
+    ctx = std::make_unique<ServerContext>(opt, std::move(listener), stop_event.get(), stats);
+    ctx->model_name = name;
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 1;
+  }
+
+  std::thread watcher;
+  std::atomic<bool> serve_done{false};
+  if (!spec.owns_signals) {
+    watcher = std::thread([&] {
+      int sig = 0;
+      while (::sigwait(&stop_signals, &sig) == 0) {
+        if (serve_done.load()) return;  // our own wake-up after serve() returned
+        ctx->request_stop();
+        return;
+      }
+    });
+  }
+
+  std::printf("listening %s\n", local_address(ctx->listener.get()).c_str());
+  std::fflush(stdout);
+
+  int rc = 0;
+  try {
+    rc = spec.serve(*ctx);
+  } catch (const std::exception& e) {
+    ctx->log(std::string("fatal: ") + e.what());
+    rc = 1;
+  }
+  if (watcher.joinable()) {
+    serve_done.store(true);
+    ::pthread_kill(watcher.native_handle(), SIGTERM);  // blocked here, so sigwait takes it
+    watcher.join();
+  }
+
+  try {
+    write_stats(opt.stats_file, stats_json(spec, opt, stats));
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 1;
+  }
+  return rc;
+}
+
+}  // namespace iomodels

@@ -1,0 +1,94 @@
+// server_main: everything about a server that is not its I/O model.
+//
+// It parses the common command line (DESIGN §3), creates the listener, blocks
+// SIGTERM/SIGINT and watches them from a thread of its own, prints
+// "listening ADDR:PORT", runs the model's serve(), and writes the stats JSON.
+// A model file is then just `int serve(ServerContext&)` plus a ModelSpec.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/fd.h"
+#include "core/protocol.h"
+#include "servers/common/server_stats.h"
+
+namespace iomodels {
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 0;
+  Protocol protocol = Protocol::kEcho;
+  int threads = 0;                  // models with threads: 0 = CPUs in our affinity mask
+  size_t max_connections = 10000;   // more are accepted and closed at once, counted rejected
+  ProtocolLimits limits;            // --max-frame
+  size_t out_buffer_cap = 256 * 1024;  // back-pressure: stop reading while out-buffer is over this
+  std::string stats_file;           // empty: stats JSON to stdout at exit
+  std::map<std::string, int64_t> extra;  // model-specific options (ModelSpec::extra_options)
+
+  int64_t extra_int(const std::string& name) const { return extra.at(name); }
+};
+
+// One model-specific integer option, e.g. {"idle-sleep-us", 0, "sleep when a pass found nothing"}.
+struct ExtraOption {
+  std::string name;
+  int64_t default_value;
+  std::string help;
+  int64_t min_value = 0;
+  int64_t max_value = INT64_MAX;
+};
+
+class ServerContext {
+ public:
+  const ServerOptions& opt;
+  Fd listener;  // bound and listening, blocking; the model sets O_NONBLOCK if it wants
+  // Readable (eventfd) once a stop was requested: readiness models watch it.
+  int stop_fd = -1;
+  ServerStats& stats;  // the main thread's; other threads merge_stats() theirs at exit
+
+  ServerContext(const ServerOptions& o, Fd l, int sfd, ServerStats& s)
+      : opt(o), listener(std::move(l)), stop_fd(sfd), stats(s) {}
+
+  bool stop_requested() const noexcept { return stop_.load(std::memory_order_acquire); }
+  // Run by the signal thread when SIGTERM/SIGINT arrives, after stop_requested()
+  // turned true and stop_fd became readable: a model whose threads block in
+  // accept/recv registers a hook that wakes them (shutdown(2) the fds).
+  void on_stop(std::function<void()> hook);
+  // Thread-safe merge of a worker thread's stats into `stats`.
+  void merge_stats(const ServerStats& local);
+  // A fresh session for one connection, with the configured protocol and limits.
+  std::unique_ptr<ServerSession> new_session() const {
+    return make_server_session(opt.protocol, opt.limits);
+  }
+  // One line to stderr, prefixed with the model name; for rare events only.
+  void log(const std::string& line) const;
+
+  // Internal: used by server_main.
+  void request_stop();
+  std::string model_name;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::function<void()>> hooks_;
+};
+
+struct ModelSpec {
+  std::string_view name;             // executable name, e.g. "epoll_lt"
+  std::string_view summary;          // one line for --help
+  int (*serve)(ServerContext&);      // owns the whole syscall loop; returns 0 on a clean stop
+  std::vector<ExtraOption> extra_options = {};
+  bool uses_threads = false;         // shows --threads in --help as meaningful
+  // The model installs its own SIGTERM/SIGINT handling (libevent's evsignal):
+  // server_main then neither blocks the signals nor starts its watcher thread.
+  bool owns_signals = false;
+};
+
+int server_main(int argc, char** argv, const ModelSpec& spec);
+
+}  // namespace iomodels

@@ -1,0 +1,156 @@
+// epoll_lt — I/O multiplexing with epoll(7), level-triggered.
+//
+// Model: one thread, one epoll instance. The listener and every connection are
+// registered once for EPOLLIN; EPOLLOUT is added only while a connection has
+// unsent output and removed as soon as it drains, because a level-triggered
+// EPOLLOUT on an idle socket would wake us on every epoll_wait.
+// Syscalls: epoll_create1, epoll_ctl, epoll_wait, accept4, recv, send, close.
+// Needs: Linux ≥ 2.6. Bad at: one epoll_ctl pair per back-pressured write; one
+// core only (see epoll_reuseport for the multi-reactor shape).
+// Try it: ./build/epoll_lt --port 7000 &  then  nc 127.0.0.1 7000
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <unordered_map>
+
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+constexpr int kMaxEvents = 256;
+
+struct Loop {
+  ServerContext& ctx;
+  ServerStats& st;
+  Fd ep;
+  std::unordered_map<int, std::unique_ptr<Connection>> conns;
+  SpareFd spare;
+  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+
+  void watch(int op, int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    st.count(Syscall::kEpollCtl);
+    if (::epoll_ctl(ep.get(), op, fd, &ev) != 0)
+      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+  }
+
+  void accept_all() {
+    for (;;) {
+      st.count(Syscall::kAccept4);
+      int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        ErrnoClass c = classify_errno(err);
+        if (c == ErrnoClass::kInterrupted) continue;
+        if (c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) ++st.rejected;
+        else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
+        return;  // EAGAIN: the backlog is empty
+      }
+      ++st.accepted;
+      if (conns.size() >= ctx.opt.max_connections) {
+        ::close(fd);
+        ++st.rejected;
+        continue;
+      }
+      set_nodelay(fd);
+      conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP);
+    }
+  }
+
+  void close_conn(int fd) {
+    conns.erase(fd);  // close(2) removes it from the epoll set too
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  // One recv per wakeup: level-triggered epoll will tell us again if more is
+  // there, which keeps one busy connection from starving the rest.
+  bool on_readable(Connection& c) {
+    st.count(Syscall::kRecv);
+    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
+    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
+    if (n == 0) { c.on_peer_eof(); return true; }
+    return classify(errno, "recv");
+  }
+
+  bool on_writable(Connection& c) {
+    while (c.wants_write()) {
+      st.count(Syscall::kSend);
+      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
+      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // short write: wait for EPOLLOUT
+      if (!classify(err, "send")) return false;
+    }
+    return true;
+  }
+
+  // false: drop the connection. Saved errno sorted: expected vs unexpected.
+  bool classify(int err, const char* call) {
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  void on_event(int fd, uint32_t events) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    Connection& c = *it->second;
+    bool had_out = c.wants_write(), was_reading = c.wants_read();
+    bool ok = true;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ok = c.wants_read() ? on_readable(c) : true;
+    if (ok && (events & EPOLLOUT || c.wants_write())) ok = on_writable(c);  // try at once: usually all fits
+    if (!ok || c.finished()) return close_conn(fd);
+    // Re-register only when the interest changed: EPOLLOUT while output is
+    // pending, EPOLLIN off while back-pressured or after the peer's EOF.
+    if (had_out != c.wants_write() || was_reading != c.wants_read())
+      watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u));
+  }
+};
+
+int serve(ServerContext& ctx) {
+  set_nonblocking(ctx.listener.get());
+  Loop loop{ctx, ctx.stats, Fd(::epoll_create1(EPOLL_CLOEXEC)), {}, {}};
+  if (!loop.ep) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  loop.watch(EPOLL_CTL_ADD, ctx.listener.get(), EPOLLIN);
+  loop.watch(EPOLL_CTL_ADD, ctx.stop_fd, EPOLLIN);
+  epoll_event events[kMaxEvents];
+  while (!ctx.stop_requested()) {
+    loop.st.count(Syscall::kEpollWait);
+    int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "epoll_wait");
+    }
+    ++loop.st.wakeups;
+    for (int i = 0; i < n; ++i) {
+      ++loop.st.events;
+      int fd = events[i].data.fd;
+      if (fd == ctx.listener.get()) loop.accept_all();
+      else if (fd != ctx.stop_fd) loop.on_event(fd, events[i].events);
+    }
+  }
+  loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "epoll_lt",
+                                .summary = "echo/framed/http server on level-triggered epoll, one thread",
+                                .serve = &iomodels::serve});
+}
