@@ -3,6 +3,7 @@
 // operations and an increment; histograms merge by adding counts, so
 // percentiles across threads, runs and hosts are recomputed, never averaged.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>

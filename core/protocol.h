@@ -55,7 +55,9 @@ std::unique_ptr<ServerSession> make_server_session(Protocol p, const ProtocolLim
 // ---- client side (loadgen) -----------------------------------------------
 
 struct ReplyResult {
-  uint64_t completed = 0;   // replies completed and verified by this call
+  // Every reply that ended in this call, good or bad (so the caller can pop its
+  // send times in order); mismatches and http_status are subsets of it.
+  uint64_t completed = 0;
   uint64_t mismatches = 0;  // replies whose bytes differ from what was expected
   uint64_t http_status = 0; // http replies with a status other than 200
   bool fatal = false;       // stream unrecoverable (unparseable): close the connection

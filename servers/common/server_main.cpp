@@ -213,6 +213,7 @@ int server_main(int argc, char** argv, const ModelSpec& spec) {
     ListenerOptions lo;
     lo.bind = opt.bind;
     lo.port = opt.port;
+    lo.reuseport = spec.reuseport_listener;
     Fd listener = make_listener(lo);
     stop_event = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!stop_event) throw std::system_error(errno, std::generic_category(), "eventfd");

@@ -87,6 +87,9 @@ struct ModelSpec {
   // The model installs its own SIGTERM/SIGINT handling (libevent's evsignal):
   // server_main then neither blocks the signals nor starts its watcher thread.
   bool owns_signals = false;
+  // Create ctx.listener with SO_REUSEPORT, so that the model can bind more
+  // listeners to the same port (epoll_reuseport: one per thread).
+  bool reuseport_listener = false;
 };
 
 int server_main(int argc, char** argv, const ModelSpec& spec);

@@ -1,0 +1,157 @@
+// http client (loadgen side): sends the one fixed GET and checks each reply:
+// status line, Content-Length framing, and a body equal to kHttpBody.
+#include <algorithm>
+#include <deque>
+
+#include "core/protocol_internal.h"
+
+namespace iomodels::detail {
+namespace {
+
+constexpr std::string_view kCrlfCrlf = "\r\n\r\n";
+// A reply head this long without its end is not a reply from our servers.
+constexpr size_t kMaxReplyHead = 64 * 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+struct Head {
+  int status = 0;
+  uint64_t content_length = 0;
+};
+
+// False when the head cannot be framed (we would not know where the next reply starts).
+bool parse_head(std::string_view block, Head& head) {
+  // "HTTP/1.x SSS reason"
+  if (block.size() < 12 || block.substr(0, 7) != "HTTP/1." || block[8] != ' ') return false;
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (block[i] < '0' || block[i] > '9') return false;
+    status = status * 10 + (block[i] - '0');
+  }
+  head.status = status;
+  bool saw_length = false;
+  std::string_view rest = block.substr(block.find("\r\n") + 2);
+  while (true) {
+    size_t e = rest.find("\r\n");
+    if (e == 0 || e == std::string_view::npos) break;
+    std::string_view h = rest.substr(0, e);
+    rest.remove_prefix(e + 2);
+    size_t colon = h.find(':');
+    if (colon == std::string_view::npos) return false;
+    std::string_view name = h.substr(0, colon);
+    std::string_view value = h.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (iequals(name, "content-length")) {
+      if (value.empty() || value.size() > 18) return false;
+      uint64_t v = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+      }
+      head.content_length = v;
+      saw_length = true;
+    } else if (iequals(name, "transfer-encoding")) {
+      return false;
+    }
+  }
+  return saw_length;
+}
+
+class HttpClient final : public ClientSession {
+ public:
+  void build_request(uint64_t seq, size_t, Buffer& out) override {
+    out.append(http_request_bytes());
+    owed_.push_back(seq);
+  }
+
+  ReplyResult on_bytes(std::span<const char> in) override {
+    ReplyResult r;
+    if (!fatal_) {
+      feed_with_tail(in, pending_, [&](const char* p, size_t n) { return step(p, n, r); });
+    }
+    r.fatal = fatal_;
+    return r;
+  }
+
+  size_t outstanding() const override { return owed_.size(); }
+
+ private:
+  size_t step(const char* p, size_t n, ReplyResult& r) {
+    size_t pos = 0;
+    while (pos < n) {
+      if (in_body_) {
+        size_t take = std::min<uint64_t>(body_left_, n - pos);
+        std::string_view got(p + pos, take);
+        // bad_ is already set for a 200 whose length is not the body's, so body_at_ stays in range.
+        if (!bad_ && status_ == 200 && kHttpBody.substr(body_at_, take) != got) bad_ = true;
+        body_at_ += take;
+        body_left_ -= take;
+        pos += take;
+        if (body_left_ == 0) finish(r);
+        continue;
+      }
+      if (owed_.empty()) {  // a reply nobody asked for
+        fatal_ = true;
+        return n;
+      }
+      std::string_view avail(p + pos, n - pos);
+      size_t end = avail.find(kCrlfCrlf, scanned_);
+      if (end == std::string_view::npos) {
+        if (avail.size() > kMaxReplyHead) {
+          fatal_ = true;
+          return n;
+        }
+        scanned_ = avail.size() >= 3 ? avail.size() - 3 : 0;
+        return pos;
+      }
+      Head head;
+      if (!parse_head(avail.substr(0, end + kCrlfCrlf.size()), head)) {
+        fatal_ = true;
+        return n;
+      }
+      pos += end + kCrlfCrlf.size();
+      scanned_ = 0;
+      status_ = head.status;
+      bad_ = head.status == 200 && head.content_length != kHttpBody.size();
+      body_left_ = head.content_length;
+      body_at_ = 0;
+      in_body_ = true;
+      if (body_left_ == 0) finish(r);
+    }
+    return pos;
+  }
+
+  void finish(ReplyResult& r) {
+    ++r.completed;
+    // A non-200 reply is counted by its status; its body is not ours to check.
+    if (status_ != 200) {
+      ++r.http_status;
+    } else if (bad_) {
+      ++r.mismatches;
+    }
+    in_body_ = false;
+    bad_ = false;
+    owed_.pop_front();
+  }
+
+  std::deque<uint64_t> owed_;
+  Buffer pending_{0};
+  size_t scanned_ = 0;
+  bool in_body_ = false;
+  uint64_t body_left_ = 0;
+  size_t body_at_ = 0;
+  int status_ = 0;
+  bool bad_ = false;
+  bool fatal_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ClientSession> make_http_client() { return std::make_unique<HttpClient>(); }
+
+}  // namespace iomodels::detail

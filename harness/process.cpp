@@ -1,0 +1,271 @@
+#include "harness/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+#include "core/clock.h"
+
+namespace iomodels::harness {
+namespace {
+
+// Process groups of live children, read by the signal handler: plain atomics
+// in a fixed array because a handler may neither lock nor allocate.
+constexpr int kMaxChildren = 32;
+std::atomic<pid_t> g_groups[kMaxChildren];
+
+void register_group(pid_t pgid) {
+  for (auto& slot : g_groups) {
+    pid_t expected = 0;
+    if (slot.compare_exchange_strong(expected, pgid)) return;
+  }
+}
+
+void unregister_group(pid_t pgid) {
+  for (auto& slot : g_groups) {
+    pid_t expected = pgid;
+    if (slot.compare_exchange_strong(expected, 0)) return;
+  }
+}
+
+void on_fatal_signal(int sig) {
+  for (auto& slot : g_groups) {
+    pid_t g = slot.load();
+    if (g > 0) ::kill(-g, SIGKILL);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+[[noreturn]] void child_fail(int err_fd, int err) {
+  // The parent reads this errno from the CLOEXEC pipe; a successful exec
+  // closes the pipe instead, which is how the parent tells the two apart.
+  (void)!::write(err_fd, &err, sizeof err);
+  ::_exit(127);
+}
+
+}  // namespace
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+  std::vector<int> cpus;
+  size_t pos = 0;
+  auto bad = [&] { return std::invalid_argument("bad CPU list '" + text + "' (want e.g. 0 or 0-1 or 0,2)"); };
+  if (text.empty()) throw bad();
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? text.size() : comma + 1;
+    size_t dash = item.find('-');
+    try {
+      size_t used = 0;
+      int lo = std::stoi(item.substr(0, dash), &used);
+      if (used != (dash == std::string::npos ? item.size() : dash)) throw bad();
+      int hi = lo;
+      if (dash != std::string::npos) {
+        std::string rest = item.substr(dash + 1);
+        hi = std::stoi(rest, &used);
+        if (used != rest.size()) throw bad();
+      }
+      if (lo < 0 || hi < lo || hi >= CPU_SETSIZE) throw bad();
+      for (int c = lo; c <= hi; ++c) cpus.push_back(c);
+    } catch (const std::logic_error&) {
+      throw bad();
+    }
+  }
+  return cpus;
+}
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0)
+    throw std::system_error(errno, std::generic_category(), "sched_getaffinity");
+  std::vector<int> out;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) out.push_back(c);
+  return out;
+}
+
+Child::Child(const SpawnOptions& opt) {
+  if (opt.argv.empty()) throw std::invalid_argument("Child: empty argv");
+  int out_pipe[2] = {-1, -1};
+  int err_pipe[2];
+  if (opt.capture_stdout && ::pipe2(out_pipe, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
+  int stderr_fd = -1;
+  if (!opt.stderr_path.empty()) {
+    stderr_fd = ::open(opt.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (stderr_fd < 0) throw std::system_error(errno, std::generic_category(), "open " + opt.stderr_path);
+  }
+  // Everything the child needs is built before fork: after fork only
+  // async-signal-safe calls are allowed.
+  std::vector<char*> args;
+  for (const auto& a : opt.argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : opt.cpus) CPU_SET(c, &set);
+  const pid_t parent = ::getpid();
+
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The parent may have died between fork and prctl; then nothing would
+    // ever deliver the death signal.
+    if (::getppid() != parent) ::_exit(126);
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) ::signal(s, SIG_DFL);
+    if (!opt.cpus.empty() && ::sched_setaffinity(0, sizeof set, &set) != 0) child_fail(err_pipe[1], errno);
+    if (opt.capture_stdout && ::dup2(out_pipe[1], STDOUT_FILENO) < 0) child_fail(err_pipe[1], errno);
+    if (opt.stdout_to_null) {
+      int null = ::open("/dev/null", O_WRONLY);
+      if (null >= 0) ::dup2(null, STDOUT_FILENO);
+    }
+    if (stderr_fd >= 0 && ::dup2(stderr_fd, STDERR_FILENO) < 0) child_fail(err_pipe[1], errno);
+    int in = ::open("/dev/null", O_RDONLY);
+    if (in >= 0) ::dup2(in, STDIN_FILENO);
+    ::execv(args[0], args.data());
+    child_fail(err_pipe[1], errno);
+  }
+  // Set the group from both sides: whichever runs first wins the race, and
+  // kill(-pid) must work from this line on.
+  ::setpgid(pid, pid);
+  pid_ = pid;
+  register_group(pid);
+  ::close(err_pipe[1]);
+  if (stderr_fd >= 0) ::close(stderr_fd);
+  if (opt.capture_stdout) {
+    ::close(out_pipe[1]);
+    stdout_fd_ = out_pipe[0];
+    ::fcntl(stdout_fd_, F_SETFL, O_NONBLOCK);
+  }
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(err_pipe[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(err_pipe[0]);
+  if (n == sizeof child_errno) {
+    kill_group();
+    throw std::system_error(child_errno, std::generic_category(),
+                            (opt.cpus.empty() ? "execv " : "sched_setaffinity/execv ") + opt.argv[0]);
+  }
+}
+
+Child::~Child() {
+  if (!reaped_) kill_group();
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+}
+
+std::optional<std::string> Child::read_line(int timeout_ms) {
+  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
+  for (;;) {
+    size_t nl = pending_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      return line;
+    }
+    if (stdout_fd_ < 0) return std::nullopt;
+    uint64_t now = now_ns();
+    if (now >= deadline) return std::nullopt;
+    pollfd p{stdout_fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000) + 1);
+    if (r < 0 && errno != EINTR) return std::nullopt;
+    if (r <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
+    if (n > 0) {
+      pending_.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      return std::nullopt;  // EOF: the child is gone or closed its stdout
+    } else if (errno != EAGAIN && errno != EINTR) {
+      return std::nullopt;
+    }
+  }
+}
+
+void Child::drain_stdout() {
+  if (stdout_fd_ < 0) return;
+  char buf[4096];
+  while (::read(stdout_fd_, buf, sizeof buf) > 0) {
+  }
+}
+
+bool Child::poll_exit() {
+  if (reaped_) return true;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    status_ = st;
+    unregister_group(pid_);
+    // The leader is gone but its group may not be: anything it forked dies too.
+    ::kill(-pid_, SIGKILL);
+  }
+  return reaped_;
+}
+
+bool Child::wait_exit(int timeout_ms) {
+  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
+  while (!poll_exit()) {
+    if (now_ns() >= deadline) return false;
+    drain_stdout();
+    ::usleep(5'000);  // 5 ms: stop latency needs no better, and it costs nothing measurable
+  }
+  return true;
+}
+
+std::string Child::describe_exit() const {
+  if (!reaped_) return "still running";
+  if (WIFEXITED(status_)) return "exited with status " + std::to_string(WEXITSTATUS(status_));
+  if (WIFSIGNALED(status_)) {
+    int s = WTERMSIG(status_);
+    const char* name = ::sigdescr_np(s);
+    return "killed by signal " + std::to_string(s) + (name ? std::string(" (") + name + ")" : "");
+  }
+  return "status " + std::to_string(status_);
+}
+
+void Child::signal(int sig) noexcept {
+  if (!reaped_) ::kill(pid_, sig);
+}
+
+void Child::kill_group() noexcept {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGKILL);
+  if (!reaped_) {
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+    status_ = st;
+  }
+  unregister_group(pid_);
+}
+
+void install_child_reaper_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace iomodels::harness

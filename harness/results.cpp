@@ -1,0 +1,232 @@
+#include "harness/results.h"
+
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <fstream>
+#include <stdexcept>
+#include <system_error>
+
+#ifndef IOMODELS_GIT_SHA
+#define IOMODELS_GIT_SHA "unknown"
+#endif
+#ifndef IOMODELS_BUILD_TYPE
+#define IOMODELS_BUILD_TYPE "unknown"
+#endif
+// liburing 2.3 has no runtime version call, so both library versions come from
+// pkg-config at configure time (harness/CMakeLists.txt): they are the versions
+// the servers were built against, which is what a result should record.
+#ifndef IOMODELS_LIBURING_VERSION
+#define IOMODELS_LIBURING_VERSION "unknown"
+#endif
+#ifndef IOMODELS_LIBEVENT_VERSION
+#define IOMODELS_LIBEVENT_VERSION "unknown"
+#endif
+
+namespace iomodels::harness {
+
+using nlohmann::json;
+
+namespace {
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      return p == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', p + 1));
+    }
+  return "unknown";
+}
+
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+const json* find_path(const json& j, std::initializer_list<const char*> keys) {
+  const json* cur = &j;
+  for (const char* k : keys) {
+    if (!cur->is_object() || !cur->contains(k)) return nullptr;
+    cur = &(*cur)[k];
+  }
+  return cur->is_number() ? cur : nullptr;
+}
+
+}  // namespace
+
+json build_context(const std::string& server_cpus, const std::string& loadgen_cpus) {
+  utsname u{};
+  ::uname(&u);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+#if defined(__clang__)
+  std::string compiler = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  std::string compiler = std::string("gcc ") + __VERSION__;
+#else
+  std::string compiler = "unknown";
+#endif
+  return {{"date", iso_now()},
+          {"host", host},
+          {"kernel", std::string(u.sysname) + " " + u.release},
+          {"cpu_model", cpu_model()},
+          {"cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
+          {"compiler", compiler},
+          {"build_type", IOMODELS_BUILD_TYPE},
+          {"git_sha", IOMODELS_GIT_SHA},
+          {"versions", {{"liburing", IOMODELS_LIBURING_VERSION},
+                        {"libevent", IOMODELS_LIBEVENT_VERSION},
+                        {"glibc", ::gnu_get_libc_version()}}},
+          {"server_cpus", server_cpus},
+          {"loadgen_cpus", loadgen_cpus}};
+}
+
+Stats3 summarize(std::vector<double> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return {med, v.front(), v.back()};
+}
+
+json aggregate_case(const json& repetitions) {
+  std::vector<double> rps, p50, p99, p999, cpu;
+  for (const auto& r : repetitions) {
+    const json& lg = r.value("loadgen", json::object());
+    if (auto* v = find_path(lg, {"summary", "requests_per_s"})) rps.push_back(v->get<double>());
+    if (auto* v = find_path(lg, {"latency_us", "p50"})) p50.push_back(v->get<double>());
+    if (auto* v = find_path(lg, {"latency_us", "p99"})) p99.push_back(v->get<double>());
+    if (auto* v = find_path(lg, {"latency_us", "p99_9"})) p999.push_back(v->get<double>());
+    if (auto* v = find_path(r, {"server_cpu", "us_per_request"})) cpu.push_back(v->get<double>());
+  }
+  auto obj = [](const std::vector<double>& v) {
+    Stats3 s = summarize(v);
+    return json{{"median", s.median}, {"min", s.min}, {"max", s.max}};
+  };
+  return {{"requests_per_s", obj(rps)}, {"p50_us", obj(p50)}, {"p99_us", obj(p99)},
+          {"p99_9_us", obj(p999)}, {"server_cpu_us_per_request", obj(cpu)}};
+}
+
+json to_gbench(const json& run) {
+  const json& ctx = run.at("context");
+  json out;
+  out["context"] = {{"date", ctx.value("date", "")},
+                    {"host_name", ctx.value("host", "")},
+                    {"executable", "harness"},
+                    {"num_cpus", ctx.value("cpus", 0)},
+                    {"mhz_per_cpu", 0},
+                    {"cpu_scaling_enabled", false},
+                    {"caches", json::array()},
+                    {"load_avg", json::array()},
+                    {"library_build_type", "release"},
+                    {"iomodels_suite", run.at("suite").value("name", "")}};
+  json benches = json::array();
+  int family = 0;
+  for (const auto& c : run.at("cases")) {
+    if (c.value("status", "") != "ok") continue;  // compare.py needs real_time on every entry
+    const std::string name = c.at("name");
+    const json& reps = c.at("repetitions");
+    std::vector<json> entries;
+    for (size_t i = 0; i < reps.size(); ++i) {
+      const json& r = reps[i];
+      double rps = find_path(r, {"loadgen", "summary", "requests_per_s"}) ? r["loadgen"]["summary"]["requests_per_s"].get<double>() : 0;
+      double requests = find_path(r, {"loadgen", "summary", "requests"}) ? r["loadgen"]["summary"]["requests"].get<double>() : 0;
+      double cpu_us = find_path(r, {"server_cpu", "us_per_request"}) ? r["server_cpu"]["us_per_request"].get<double>() : 0;
+      auto lat = [&](const char* k) {
+        auto* v = find_path(r, {"loadgen", "latency_us", k});
+        return v ? v->get<double>() : 0.0;
+      };
+      json e = {{"name", name}, {"family_index", family}, {"per_family_instance_index", 0},
+                {"run_name", name}, {"run_type", "iteration"},
+                {"repetitions", reps.size()}, {"repetition_index", i}, {"threads", 1},
+                {"iterations", static_cast<long long>(requests)},
+                {"real_time", rps > 0 ? 1e9 / rps : 0.0}, {"cpu_time", cpu_us * 1e3},
+                {"time_unit", "ns"}, {"req_per_s", rps}, {"p50_us", lat("p50")},
+                {"p99_us", lat("p99")}, {"server_cpu_us_per_req", cpu_us}};
+      entries.push_back(e);
+      benches.push_back(e);
+    }
+    for (const char* agg : {"mean", "median"}) {
+      json a = entries.front();
+      a["name"] = name + "_" + agg;
+      a["run_type"] = "aggregate";
+      a["aggregate_name"] = agg;
+      a["aggregate_unit"] = "time";
+      a.erase("repetition_index");
+      for (const char* k : {"real_time", "cpu_time", "req_per_s", "p50_us", "p99_us", "server_cpu_us_per_req", "iterations"}) {
+        std::vector<double> v;
+        for (const auto& e : entries) v.push_back(e[k].get<double>());
+        double x = 0;
+        if (std::string(agg) == "mean") {
+          for (double d : v) x += d;
+          x /= static_cast<double>(v.size());
+        } else {
+          x = summarize(v).median;
+        }
+        if (std::string(k) == "iterations") a[k] = static_cast<long long>(x);
+        else a[k] = x;
+      }
+      benches.push_back(a);
+    }
+    ++family;
+  }
+  out["benchmarks"] = benches;
+  return out;
+}
+
+void write_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + tmp);
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "write " + tmp);
+    }
+    off += static_cast<size_t>(n);
+  }
+  // fsync before rename: otherwise a crash can leave the new name pointing at
+  // an empty file, which is exactly what atomic replacement is meant to avoid.
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw std::system_error(e, std::generic_category(), "fsync " + tmp);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "rename " + tmp);
+}
+
+json read_run(const std::string& path_or_dir) {
+  struct stat st {};
+  std::string path = path_or_dir;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) path += "/run.json";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  }
+  if (j.value("schema", "") != "iomodels.run/1") throw std::runtime_error(path + ": not an iomodels.run/1 file");
+  return j;
+}
+
+}  // namespace iomodels::harness

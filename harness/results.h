@@ -1,0 +1,33 @@
+// run.json and gbench.json: the harness's two outputs (DESIGN §5), written
+// atomically so a reader never sees half a file.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace iomodels::harness {
+
+// Where and what this ran on; server_cpus/loadgen_cpus are the pinning used.
+nlohmann::json build_context(const std::string& server_cpus, const std::string& loadgen_cpus);
+
+struct Stats3 {
+  double median = 0, min = 0, max = 0;
+};
+Stats3 summarize(std::vector<double> v);  // all zero for an empty vector
+
+// The "aggregate" object of a case from its repetitions (ok ones only).
+nlohmann::json aggregate_case(const nlohmann::json& repetitions);
+
+// The Google Benchmark JSON of a run: one "iteration" entry per case and
+// repetition (real_time = ns per request = 1e9 / req/s, cpu_time = server CPU
+// ns per request), then "_mean" and "_median" aggregates per case.
+nlohmann::json to_gbench(const nlohmann::json& run);
+
+// Writes PATH.tmp, fsyncs, renames over PATH; throws std::system_error.
+void write_atomic(const std::string& path, const std::string& text);
+
+// Reads a run.json, or DIR/run.json when given a folder; throws std::runtime_error.
+nlohmann::json read_run(const std::string& path_or_dir);
+
+}  // namespace iomodels::harness

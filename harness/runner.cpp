@@ -1,0 +1,264 @@
+#include "harness/runner.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <system_error>
+
+#include "core/clock.h"
+#include "harness/process.h"
+#include "harness/results.h"
+#include "harness/run_case.h"
+
+namespace iomodels::harness {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool is_executable(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string join_cpus(const std::vector<int>& cpus) {
+  std::string s;
+  for (int c : cpus) s += (s.empty() ? "" : ",") + std::to_string(c);
+  return s;
+}
+
+std::vector<int> checked_cpus(const std::string& text, const char* option) {
+  std::vector<int> cpus = parse_cpu_list(text);
+  auto allowed = allowed_cpus();
+  for (int c : cpus)
+    if (std::find(allowed.begin(), allowed.end(), c) == allowed.end())
+      throw std::runtime_error(std::string(option) + ": CPU " + std::to_string(c) +
+                               " is not available to this process (allowed: " + join_cpus(allowed) + ")");
+  return cpus;
+}
+
+std::string default_out_dir(const std::string& suite) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return "results/" + std::string(buf) + "-" + suite;
+}
+
+std::string fmt_duration(double s) {
+  char buf[32];
+  int t = static_cast<int>(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%dm%02ds", t / 60, t % 60);
+  return buf;
+}
+
+// One line rewritten in place on a terminal; nothing at all otherwise, so CI
+// logs hold only what went wrong.
+class Progress {
+ public:
+  Progress(bool enabled, size_t total, double expected_s)
+      : on_(enabled && ::isatty(STDERR_FILENO)), total_(total), expected_(expected_s), start_(now_ns()) {}
+  void show(size_t i, const std::string& what, double done_expected_s) {
+    if (!on_) return;
+    double elapsed = static_cast<double>(now_ns() - start_) / 1e9;
+    // Scale the plan by how fast reality has gone so far.
+    double speed = done_expected_s > 0 ? elapsed / done_expected_s : 1.0;
+    double eta = (expected_ - done_expected_s) * speed;
+    std::fprintf(stderr, "\r\033[Kcase %zu/%zu, ETA %s  %s", i + 1, total_, fmt_duration(eta).c_str(), what.c_str());
+    std::fflush(stderr);
+  }
+  void note(const std::string& line) {
+    std::fprintf(stderr, "%s%s\n", on_ ? "\r\033[K" : "", line.c_str());
+  }
+  void done() {
+    if (on_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  bool on_;
+  size_t total_;
+  double expected_;
+  uint64_t start_;
+};
+
+double planned_s(const CaseParams& p) { return p.warmup_s + p.duration_s + 0.3; }
+
+}  // namespace
+
+std::string self_dir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : exe.parent_path().string();
+}
+
+json run_suite(const RunOptions& opt, std::string* out_dir_used) {
+  Suite suite = load_suite(opt.suite_path);
+  if (opt.repetitions > 0) suite.repetitions = opt.repetitions;
+  const std::string bin_dir = opt.bin_dir.empty() ? self_dir() : opt.bin_dir;
+  const std::string loadgen = opt.loadgen.empty() ? bin_dir + "/loadgen" : opt.loadgen;
+  if (!is_executable(loadgen)) throw std::runtime_error("no loadgen executable at " + loadgen + " (build it, or pass --bin-dir)");
+
+  std::vector<std::string> servers = suite.servers;
+  if (!opt.servers.empty()) {
+    const auto& known = known_servers();
+    for (const auto& s : opt.servers)
+      if (std::find(known.begin(), known.end(), s) == known.end())
+        throw SuiteError("--servers: unknown server '" + s + "'");
+    std::vector<std::string> picked;
+    for (const auto& s : servers)
+      if (std::find(opt.servers.begin(), opt.servers.end(), s) != opt.servers.end()) picked.push_back(s);
+    servers = picked;
+  }
+
+  const auto allowed = allowed_cpus();
+  std::string server_cpus = opt.server_cpus, loadgen_cpus = opt.loadgen_cpus;
+  if (server_cpus.empty()) server_cpus = allowed.size() >= 2 ? std::to_string(allowed[0]) : join_cpus(allowed);
+  if (loadgen_cpus.empty()) loadgen_cpus = allowed.size() >= 2 ? std::to_string(allowed[1]) : join_cpus(allowed);
+  CaseEnv env;
+  env.server_cpus = checked_cpus(server_cpus, "--server-cpus");
+  env.loadgen_cpus = checked_cpus(loadgen_cpus, "--loadgen-cpus");
+  env.loadgen_path = loadgen;
+  env.start_timeout_ms = opt.start_timeout_ms;
+  env.stop_timeout_ms = opt.stop_timeout_ms;
+
+  const std::string out = opt.out_dir.empty() ? default_out_dir(suite.name) : opt.out_dir;
+  if (out_dir_used) *out_dir_used = out;
+  fs::create_directories(out + "/logs");
+  env.log_dir = out + "/logs";
+  env.tmp_dir = out + "/tmp";
+  fs::create_directories(env.tmp_dir);
+
+  json run;
+  run["schema"] = "iomodels.run/1";
+  run["context"] = build_context(server_cpus, loadgen_cpus);
+  run["suite"] = {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}};
+  if (!suite.description.empty()) run["suite"]["description"] = suite.description;
+
+  // One record per (case, server), in the order results are read: by case,
+  // then by server. Execution order is different (see the loop below).
+  struct Slot {
+    json record;
+    std::string path;  // executable; empty when skipped
+    const CaseParams* params;
+    std::vector<std::string> failures;
+  };
+  std::vector<Slot> slots;
+  std::map<std::string, size_t> by_name;
+  for (const auto& c : suite.cases) {
+    const auto& wanted = c.servers.empty() ? servers : c.servers;
+    for (const auto& s : servers) {
+      if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
+      Slot slot;
+      slot.params = &c.params;
+      slot.record = {{"name", s + "/" + c.params.id()}, {"server", s}, {"group", c.group},
+                     {"params", c.params.to_json()}, {"status", "ok"}, {"reason", ""},
+                     {"repetitions", json::array()}};
+      std::string path = bin_dir + "/" + s;
+      if (is_executable(path)) {
+        slot.path = path;
+      } else {
+        slot.record["status"] = "skipped";
+        slot.record["reason"] = "no executable " + path;
+      }
+      by_name[slot.record["name"]] = slots.size();
+      slots.push_back(std::move(slot));
+    }
+  }
+
+  auto write_outputs = [&] {
+    json cases = json::array();
+    for (auto& s : slots) {
+      s.record["aggregate"] = aggregate_case(s.record["repetitions"]);
+      cases.push_back(s.record);
+    }
+    run["cases"] = cases;
+    write_atomic(out + "/run.json", run.dump(1) + "\n");
+    write_atomic(out + "/gbench.json", to_gbench(run).dump(2) + "\n");
+  };
+
+  size_t runnable = 0;
+  double expected = 0;
+  for (const auto& s : slots)
+    if (!s.path.empty()) {
+      ++runnable;
+      expected += planned_s(*s.params);
+    }
+  expected *= suite.repetitions;
+  const size_t total = runnable * static_cast<size_t>(suite.repetitions);
+  Progress progress(opt.progress, total, expected);
+
+  // Interleaved: rep → case → server, so slow drift of the machine lands on
+  // every server alike instead of on whichever ran last.
+  size_t i = 0;
+  double done_expected = 0;
+  for (int rep = 0; rep < suite.repetitions; ++rep) {
+    for (auto& slot : slots) {
+      if (slot.path.empty()) continue;
+      const std::string name = slot.record["name"];
+      progress.show(i++, name + " rep " + std::to_string(rep + 1), done_expected);
+      CaseRun r;
+      try {
+        r = run_one(env, slot.record["server"], slot.path, *slot.params);
+      } catch (const std::exception& e) {
+        r.ok = false;
+        r.reason = std::string("harness: ") + e.what();
+      }
+      done_expected += planned_s(*slot.params);
+      if (r.ok) {
+        r.rep["repetition"] = rep;
+        slot.record["repetitions"].push_back(std::move(r.rep));
+      } else {
+        slot.failures.push_back("rep " + std::to_string(rep + 1) + ": " + r.reason);
+        slot.record["status"] = "failed";
+        slot.record["reason"] = slot.failures.front() +
+            (slot.failures.size() > 1 ? " (+" + std::to_string(slot.failures.size() - 1) + " more)" : "");
+        slot.record["failures"] = slot.failures;
+        progress.note("harness: " + name + " failed: " + slot.failures.back());
+      }
+    }
+    write_outputs();  // after each round: an interrupted suite still leaves results
+  }
+  progress.done();
+  std::error_code ec;
+  fs::remove_all(env.tmp_dir, ec);
+  write_outputs();
+  return run;
+}
+
+bool run_micro(const MicroOptions& opt) {
+  const std::string bin_dir = opt.bin_dir.empty() ? self_dir() : opt.bin_dir;
+  const std::string exe = bin_dir + "/iomodels_micro";
+  if (!is_executable(exe)) {
+    std::cerr << "harness micro: skipped, no executable " << exe << " (build target iomodels_micro)\n";
+    return false;
+  }
+  fs::create_directories(opt.out_dir);
+  const std::string out = opt.out_dir + "/micro.json";
+  const std::string tmp = out + ".part";
+  SpawnOptions so;
+  so.argv = {exe, "--benchmark_format=console", "--benchmark_out_format=json", "--benchmark_out=" + tmp};
+  if (!opt.min_time.empty()) so.argv.push_back("--benchmark_min_time=" + opt.min_time);
+  if (!opt.filter.empty()) so.argv.push_back("--benchmark_filter=" + opt.filter);
+  if (!opt.cpus.empty()) so.cpus = checked_cpus(opt.cpus, "--cpus");
+  Child c(so);
+  c.wait_exit(24 * 3600 * 1000);
+  if (!WIFEXITED(c.raw_status()) || WEXITSTATUS(c.raw_status()) != 0) {
+    std::cerr << "harness micro: " << exe << " " << c.describe_exit() << "\n";
+    return false;
+  }
+  if (::rename(tmp.c_str(), out.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "rename " + tmp);
+  std::cerr << "harness micro: wrote " << out << "\n";
+  return true;
+}
+
+}  // namespace iomodels::harness

@@ -1,0 +1,46 @@
+// `harness run` and `harness micro`: the suite loop and one server×case run.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/suite.h"
+
+namespace iomodels::harness {
+
+struct RunOptions {
+  std::string suite_path;
+  std::string out_dir;                 // empty: results/<date>-<suite>
+  std::vector<std::string> servers;    // empty: the suite's
+  std::string server_cpus;             // empty: "0" (or all CPUs on a 1-CPU machine)
+  std::string loadgen_cpus;            // empty: "1"
+  int repetitions = 0;                 // 0: the suite's
+  std::string bin_dir;                 // where servers, loadgen and iomodels_micro live
+  std::string loadgen;                 // empty: BIN_DIR/loadgen
+  int start_timeout_ms = 5000;         // for the "listening" line
+  int stop_timeout_ms = 2000;          // after SIGTERM, before SIGKILL and "hung on stop"
+  bool progress = true;                // shown only when stderr is a terminal anyway
+};
+
+struct MicroOptions {
+  std::string out_dir;
+  std::string bin_dir;
+  std::string min_time;   // passed to --benchmark_min_time as given (1.7 wants "0.01")
+  std::string filter;     // --benchmark_filter
+  std::string cpus;       // empty: not pinned
+};
+
+// Runs the suite, writes OUT/run.json and OUT/gbench.json; returns the run
+// document. Throws SuiteError for a bad suite, std::runtime_error for setup
+// (bad CPU list, no loadgen).
+nlohmann::json run_suite(const RunOptions& opt, std::string* out_dir_used = nullptr);
+
+// Runs BIN_DIR/iomodels_micro into OUT/micro.json. Returns false (and says
+// why on stderr) when the executable is missing or fails.
+bool run_micro(const MicroOptions& opt);
+
+// The directory holding the running executable (/proc/self/exe).
+std::string self_dir();
+
+}  // namespace iomodels::harness

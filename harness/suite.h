@@ -1,0 +1,69 @@
+// Suite files (harness/suites/*.json): a few defaults plus groups of cases
+// whose list-valued parameters expand as a cross product.
+//
+//   {"name": "smoke", "repetitions": 1, "servers": ["epoll_lt", "blocking_threads"],
+//    "defaults": {"duration": 1, "warmup": 0.2},
+//    "groups": [{"name": "echo", "connections": [1, 4]}],
+//    "micro": {"min_time": "0.01s"}}
+//
+// A bad file throws SuiteError whose message starts with the offending field
+// ("groups[0].connections[1]: ..."), so the user knows where to look.
+#pragma once
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace iomodels::harness {
+
+struct SuiteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Every server the contract names (DESIGN §3), in the order results list them.
+const std::vector<std::string>& known_servers();
+
+struct CaseParams {
+  std::string protocol = "echo";
+  long connections = 16;
+  std::string size = "64";         // bytes, or a range "A-B"
+  long pipeline = 1;
+  double rate = 0;                 // total requests/s; 0 = closed loop
+  long requests_per_connection = 0;
+  long idle_connections = 0;
+  long loadgen_threads = 1;
+  long server_threads = 0;         // 0: the server's default (its CPUs)
+  double duration_s = 2;
+  double warmup_s = 0.5;
+  double timeout_s = 5;
+
+  // "echo/c16/s64" plus "/p16", "/r5000", "/i9900", "/k1" where not default:
+  // the case name without the server, also the key that pairs a case with the
+  // reference server's in compare.
+  std::string id() const;
+  nlohmann::json to_json() const;
+  static CaseParams from_json(const nlohmann::json& j);  // inverse of to_json (lenient)
+};
+
+struct SuiteCase {
+  std::string group;
+  CaseParams params;
+  std::vector<std::string> servers;  // empty: the suite's servers
+};
+
+struct Suite {
+  std::string name;
+  std::string file;
+  std::string description;
+  int repetitions = 1;
+  std::vector<std::string> servers;  // resolved; "all" = known_servers()
+  std::vector<SuiteCase> cases;
+  bool has_micro = false;
+  nlohmann::json micro;              // {"min_time": "0.05s", "filter": "..."} when present
+};
+
+Suite parse_suite(const nlohmann::json& j, const std::string& file);
+Suite load_suite(const std::string& path);  // throws SuiteError (also for unreadable/invalid JSON)
+
+}  // namespace iomodels::harness

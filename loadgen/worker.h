@@ -1,0 +1,101 @@
+// Worker: one thread, one epoll loop, its own connections and statistics
+// (wrk's shape). The request path is send/recv/epoll_pwait2 and one clock read
+// per batch of events; nothing on it allocates or takes a lock.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "loadgen/client_conn.h"
+#include "loadgen/connector.h"
+#include "loadgen/options.h"
+#include "loadgen/schedule.h"
+#include "loadgen/worker_stats.h"
+
+namespace iomodels::loadgen {
+
+struct WorkerPlan {
+  const Options* opt = nullptr;
+  const Connector* connector = nullptr;
+  std::vector<uint64_t> slots;     // global slot ids, ascending
+  uint64_t request_budget = 0;     // measured requests this worker may send; 0 = no limit
+  uint64_t t0_ns = 0;              // start of warmup (and of the open-loop schedule)
+  uint64_t measure_start_ns = 0;   // t0 + warmup
+  uint64_t end_ns = UINT64_MAX;    // measure_start + duration (or none)
+};
+
+// Read by the progress line once a second; written by the worker every
+// housekeeping tick (relaxed stores: approximate by design, never on the request path).
+struct WorkerProgress {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> last_second_p99_ns{0};
+  std::atomic<bool> done{false};
+};
+
+// Late by more than this (intended → dispatched, or intended → sent) is
+// counted as behind schedule. Loop batching costs tens of µs; a millisecond
+// is an order of magnitude beyond that and still far below any stall we hunt.
+constexpr uint64_t kLateThresholdNs = 1'000'000;
+
+class Worker {
+ public:
+  Worker(WorkerPlan plan, WorkerProgress& progress, const std::atomic<bool>& stop);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  void run();  // the thread body; returns when its part of the run is over
+  WorkerStats& stats() noexcept { return stats_; }
+
+ private:
+  void open(ClientConn& c, uint64_t now);
+  void on_connected(ClientConn& c, uint64_t now);
+  void on_event(ClientConn& c, uint32_t events, uint64_t now);
+  void read_replies(ClientConn& c, uint64_t now);
+  void refill(ClientConn& c, uint64_t now);
+  void build(ClientConn& c, uint64_t intended, uint64_t now);
+  void flush(ClientConn& c, uint64_t now);
+  void set_want_out(ClientConn& c, bool on);
+  void fail(ClientConn& c, ErrorKind kind, uint64_t now);
+  void drop_socket(ClientConn& c);
+  void count_error(ErrorKind kind, uint64_t now);
+  void record_reply(const InFlight& f, uint64_t now);
+  void dispatch_due(uint64_t now);
+  void housekeeping(uint64_t now);
+  void stop_sending(uint64_t now);
+  bool may_send(uint64_t intended, uint64_t now) const noexcept;
+  bool churn_allows(const ClientConn& c) const noexcept;
+  bool measuring(uint64_t t) const noexcept { return t >= plan_.measure_start_ns && t < plan_.end_ns; }
+  SecondStats& second_of(uint64_t t);
+  void read_cpu(double& user, double& sys) const;
+
+  WorkerPlan plan_;
+  const Options& opt_;
+  WorkerProgress& progress_;
+  const std::atomic<bool>& stop_;
+  WorkerStats stats_;
+  std::vector<ClientConn> conns_;
+  std::vector<char> scratch_;     // recv buffer, one per worker
+  std::vector<uint32_t> touched_; // open loop: connections with newly due requests
+  std::vector<uint8_t> touched_flag_;
+  int epfd_ = -1;
+  uint64_t serial_ = 0;           // sockets opened, picks the source address
+  bool sending_ = true;
+  bool done_ = false;
+  uint64_t budget_used_ = 0;
+  uint64_t drain_deadline_ = 0;
+  uint64_t next_housekeeping_ = 0;
+  uint64_t timeout_ns_ = 0;
+  // Open loop cursor: the slot whose next request falls due first.
+  OpenLoopSchedule schedule_;
+  size_t cursor_ = 0;
+  uint64_t cursor_k_ = 0;
+  uint64_t next_due_ns_ = UINT64_MAX;
+  // CPU at the start of the measured window.
+  bool cpu_started_ = false;
+  double cpu_user0_ = 0, cpu_sys0_ = 0;
+  size_t progress_second_ = 0;
+};
+
+}  // namespace iomodels::loadgen

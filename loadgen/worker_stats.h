@@ -1,0 +1,86 @@
+// What one worker thread measured. Each worker owns one of these outright (no
+// sharing, no atomics on the request path); the runner merges them at the end.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "core/histogram.h"
+
+namespace iomodels::loadgen {
+
+enum class ErrorKind { kConnect, kReset, kTimeout, kMismatch, kClosed, kHttpStatus, kCount };
+constexpr std::array<const char*, static_cast<size_t>(ErrorKind::kCount)> kErrorNames = {
+    "connect", "reset", "timeout", "mismatch", "closed", "http_status"};
+
+struct ErrorCounts {
+  std::array<uint64_t, static_cast<size_t>(ErrorKind::kCount)> n{};
+  uint64_t& operator[](ErrorKind k) noexcept { return n[static_cast<size_t>(k)]; }
+  uint64_t operator[](ErrorKind k) const noexcept { return n[static_cast<size_t>(k)]; }
+  uint64_t total() const noexcept {
+    uint64_t t = 0;
+    for (auto v : n) t += v;
+    return t;
+  }
+  void add(const ErrorCounts& o) noexcept {
+    for (size_t i = 0; i < n.size(); ++i) n[i] += o.n[i];
+  }
+};
+
+// One second of the measured window (timeseries); the histogram is kept so
+// that merged runs recompute p50/p99 per second instead of averaging them.
+struct SecondStats {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  Histogram latency;  // corrected latency, ns
+};
+
+// How the loadgen kept (or failed to keep) its own open-loop schedule.
+struct ScheduleStats {
+  uint64_t late_dispatches = 0;   // our own loop noticed a due time > threshold late
+  uint64_t max_dispatch_lag_ns = 0;
+  uint64_t deferred_sends = 0;    // due, but the connection was at its cap or reconnecting
+  uint64_t max_send_lag_ns = 0;   // worst intended→actual send delay of any request
+  uint64_t unsent_at_end = 0;     // fell due before the end but never went out
+
+  void add(const ScheduleStats& o) noexcept {
+    late_dispatches += o.late_dispatches;
+    deferred_sends += o.deferred_sends;
+    unsent_at_end += o.unsent_at_end;
+    if (o.max_dispatch_lag_ns > max_dispatch_lag_ns) max_dispatch_lag_ns = o.max_dispatch_lag_ns;
+    if (o.max_send_lag_ns > max_send_lag_ns) max_send_lag_ns = o.max_send_lag_ns;
+  }
+};
+
+struct ConnectionStats {
+  uint64_t opened = 0;            // successful connects (all phases)
+  uint64_t closed_by_client = 0;  // churn (--requests-per-connection) and end of run
+  uint64_t closed_by_server = 0;  // EOF or reset from the peer
+  uint64_t closed_after_error = 0;// timeout, mismatch: we closed to start clean
+
+  void add(const ConnectionStats& o) noexcept {
+    opened += o.opened;
+    closed_by_client += o.closed_by_client;
+    closed_by_server += o.closed_by_server;
+    closed_after_error += o.closed_after_error;
+  }
+};
+
+struct WorkerStats {
+  Histogram corrected;    // reply time - intended send time (= actual in closed loop)
+  Histogram uncorrected;  // reply time - actual send time
+  Histogram connect;      // connect() → writable
+  uint64_t requests = 0;  // replies received in the measured window
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t unfinished = 0;  // sent in the window, no reply by the end of the drain
+  ErrorCounts errors;       // every phase: errors are never excluded
+  ScheduleStats schedule;
+  ConnectionStats conns;
+  std::vector<SecondStats> seconds;
+  double cpu_user_s = 0;  // this thread over the measured window
+  double cpu_sys_s = 0;
+  uint64_t measure_end_ns = 0;  // when this worker stopped sending
+};
+
+}  // namespace iomodels::loadgen

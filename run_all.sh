@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# iomodels: the one entry point.
+#   ./run_all.sh          install what is missing, build Release, run the default
+#                         suite and the micro-benchmarks, draw the plots
+#   ./run_all.sh quick    the same with the quick suite (about a minute)
+#   ./run_all.sh smoke    the smoke suite (seconds)
+#   ./run_all.sh test     install, build, run every test through CTest
+#   ./run_all.sh build    install and build only
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+BUILD=${IOMODELS_BUILD_DIR:-$ROOT/build}
+MODE=${1:-default}
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+log() { printf '[run_all] %s\n' "$*" >&2; }
+
+# Debian package that provides each thing we need, with a file that proves it is there.
+PACKAGES=(
+  "g++:/usr/bin/g++"
+  "cmake:/usr/bin/cmake"
+  "ninja-build:/usr/bin/ninja"
+  "pkg-config:/usr/bin/pkg-config"
+  "libboost-program-options-dev:/usr/include/boost/program_options.hpp"
+  "nlohmann-json3-dev:/usr/include/nlohmann/json.hpp"
+  "libbenchmark-dev:/usr/include/benchmark/benchmark.h"
+  "libbenchmark-tools:/usr/share/benchmark/compare.py"
+  "libgtest-dev:/usr/include/gtest/gtest.h"
+  "libevent-dev:/usr/include/event2/event.h"
+  "liburing-dev:/usr/include/liburing.h"
+  "python3-matplotlib:/usr/lib/python3/dist-packages/matplotlib/__init__.py"
+  "python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py"
+  "util-linux:/usr/bin/taskset"
+  "procps:/usr/bin/ps"
+)
+
+install_missing() {
+  local missing=()
+  for entry in "${PACKAGES[@]}"; do
+    local pkg=${entry%%:*} file=${entry#*:}
+    [[ -e $file ]] || missing+=("$pkg")
+  done
+  # compare.py moved between releases; accept it anywhere the package put it.
+  if [[ " ${missing[*]} " == *" libbenchmark-tools "* ]] && dpkg -s libbenchmark-tools >/dev/null 2>&1; then
+    missing=("${missing[@]/libbenchmark-tools/}")
+  fi
+  local clean=()
+  for p in "${missing[@]}"; do [[ -n $p ]] && clean+=("$p"); done
+  ((${#clean[@]} == 0)) && return 0
+  if [[ $(id -u) -eq 0 ]]; then
+    log "installing: ${clean[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${clean[@]}" >/dev/null
+  else
+    echo "missing packages; run:" >&2
+    echo "  sudo apt-get install -y ${clean[*]}" >&2
+    exit 2
+  fi
+}
+
+build() {
+  log "configuring Release into $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  log "building"
+  cmake --build "$BUILD" -j"$JOBS"
+}
+
+run_tests() {
+  log "running tests (ctest)"
+  ctest --test-dir "$BUILD" -j"$JOBS" --output-on-failure --timeout 300
+}
+
+run_suite() {  # $1 = suite name
+  local suite=$1 out
+  out="$ROOT/results/$(date +%Y%m%d-%H%M%S)-$suite"
+  "$BUILD/harness" run --suite "$ROOT/harness/suites/$suite.json" --out "$out"
+  if [[ $suite == default ]]; then
+    "$BUILD/harness" micro --out "$out" || log "micro-benchmarks failed (see above)"
+  fi
+  /usr/bin/python3 "$ROOT/plots/plot.py" "$out"
+  log "results: $out/run.json"
+  log "plots:   $out/index.html"
+}
+
+install_missing
+case $MODE in
+  test) build; run_tests ;;
+  build) build ;;
+  default|quick|smoke|c10k|churn) build; run_suite "$MODE" ;;
+  -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "run_all.sh: unknown mode '$MODE' (default | quick | smoke | c10k | churn | test | build)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,221 @@
+// epoll_reuseport — N reactors, each its own SO_REUSEPORT listener and epoll.
+//
+// Model: the production shape (nginx with reuseport, Envoy, Seastar-style
+// shared-nothing). --threads N (default: the CPUs in our affinity mask) threads,
+// each with a listening socket bound to the same port with SO_REUSEPORT and a
+// level-triggered epoll of its own. The kernel hashes each incoming connection's
+// 4-tuple to one listener, so accepts are spread without a shared accept queue,
+// without a thundering herd, and without handing fds between threads: a
+// connection lives and dies on the thread that accepted it. Per-thread
+// ServerStats are merged at exit; stats.extra gets "threadK_accepted".
+// Syscalls: socket/setsockopt(SO_REUSEPORT)/bind/listen per thread,
+// epoll_create1, epoll_ctl, epoll_wait, accept4, recv, send, close.
+// Needs: Linux ≥ 3.9 (SO_REUSEPORT load balancing for TCP).
+// Bad at: balance is by hash, not by load — a few heavy connections can land on
+// one thread while another idles, and nothing moves them; a listener's backlog
+// is lost (reset) if its thread stops; EMFILE's spare-fd trick races across
+// threads (the shed may miss and the loop tries again on the next wakeup).
+// Try it: ./build/epoll_reuseport --port 7000 --threads 2 &  then  nc 127.0.0.1 7000
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+constexpr int kMaxEvents = 256;
+
+// One reactor. Everything it touches per message is its own; the only shared
+// word is `live`, touched once per accept and close (never per message) so that
+// --max-connections stays a whole-server cap whatever the hash does.
+struct Reactor {
+  ServerContext& ctx;
+  std::atomic<size_t>& live;
+  int listen_fd;
+  ServerStats st;
+  Fd ep;
+  std::unordered_map<int, std::unique_ptr<Connection>> conns;
+  SpareFd spare;
+  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+
+  void watch(int op, int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    st.count(Syscall::kEpollCtl);
+    if (::epoll_ctl(ep.get(), op, fd, &ev) != 0)
+      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+  }
+
+  void accept_all() {
+    for (;;) {
+      st.count(Syscall::kAccept4);
+      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        ErrnoClass c = classify_errno(err);
+        if (c == ErrnoClass::kInterrupted) continue;
+        if (c == ErrnoClass::kNoResources && spare.shed_one(listen_fd)) ++st.rejected;
+        else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
+        return;  // EAGAIN: this listener's backlog is empty
+      }
+      ++st.accepted;
+      if (live.fetch_add(1, std::memory_order_relaxed) >= ctx.opt.max_connections) {
+        live.fetch_sub(1, std::memory_order_relaxed);
+        st.count(Syscall::kClose);
+        ::close(fd);
+        ++st.rejected;
+        continue;
+      }
+      set_nodelay(fd);
+      conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP);
+    }
+  }
+
+  void close_conn(int fd) {
+    conns.erase(fd);  // close(2) removes it from the epoll set too
+    live.fetch_sub(1, std::memory_order_relaxed);
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  // One recv per wakeup: level-triggered epoll reports what is left, which keeps
+  // one busy connection from starving the others on this thread.
+  bool on_readable(Connection& c) {
+    st.count(Syscall::kRecv);
+    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
+    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
+    if (n == 0) { c.on_peer_eof(); return true; }
+    return classify(errno, "recv");
+  }
+
+  bool on_writable(Connection& c) {
+    while (c.wants_write()) {
+      st.count(Syscall::kSend);
+      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
+      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // short write: wait for EPOLLOUT
+      if (!classify(err, "send")) return false;
+    }
+    return true;
+  }
+
+  // false: drop the connection.
+  bool classify(int err, const char* call) {
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  void on_event(int fd, uint32_t events) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    Connection& c = *it->second;
+    bool had_out = c.wants_write(), was_reading = c.wants_read();
+    bool ok = true;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ok = c.wants_read() ? on_readable(c) : true;
+    if (ok && (events & EPOLLOUT || c.wants_write())) ok = on_writable(c);
+    if (!ok || c.finished()) return close_conn(fd);
+    // EPOLLOUT only while output is pending; EPOLLIN off while back-pressured.
+    if (had_out != c.wants_write() || was_reading != c.wants_read())
+      watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u));
+  }
+
+  // The stop eventfd is registered in every reactor and never read, so one
+  // write to it wakes them all (level-triggered) and they all see the stop.
+  void run() {
+    ep = Fd(::epoll_create1(EPOLL_CLOEXEC));
+    if (!ep) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    watch(EPOLL_CTL_ADD, listen_fd, EPOLLIN);
+    watch(EPOLL_CTL_ADD, ctx.stop_fd, EPOLLIN);
+    epoll_event events[kMaxEvents];
+    while (!ctx.stop_requested()) {
+      st.count(Syscall::kEpollWait);
+      int n = ::epoll_wait(ep.get(), events, kMaxEvents, -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw std::system_error(errno, std::generic_category(), "epoll_wait");
+      }
+      ++st.wakeups;
+      for (int i = 0; i < n; ++i) {
+        ++st.events;
+        int fd = events[i].data.fd;
+        if (fd == listen_fd) accept_all();
+        else if (fd != ctx.stop_fd) on_event(fd, events[i].events);
+      }
+    }
+    st.closed += conns.size();  // closed by the stop, not by the peer
+    conns.clear();
+  }
+};
+
+int serve(ServerContext& ctx) {
+  const int n = ctx.opt.threads > 0 ? ctx.opt.threads : 1;
+  // Reactor 0 uses the listener server_main made (with SO_REUSEPORT, see the
+  // ModelSpec); the others join its port. All are bound before any thread runs,
+  // so a bind failure is a setup error, not a half-started server.
+  std::vector<Fd> listeners;
+  ListenerOptions lo;
+  lo.bind = ctx.opt.bind;
+  lo.port = local_port(ctx.listener.get());
+  lo.nonblocking = true;
+  lo.reuseport = true;
+  for (int i = 1; i < n; ++i) listeners.push_back(make_listener(lo));
+  set_nonblocking(ctx.listener.get());
+
+  std::atomic<size_t> live{0};
+  std::vector<std::unique_ptr<Reactor>> reactors;
+  for (int i = 0; i < n; ++i)
+    reactors.push_back(std::make_unique<Reactor>(
+        Reactor{ctx, live, i == 0 ? ctx.listener.get() : listeners[i - 1].get(), {}, {}, {}, {}}));
+
+  std::atomic<bool> failed{false};
+  auto run_one = [&](Reactor& r) {
+    try {
+      r.run();
+    } catch (const std::exception& e) {
+      ctx.log(std::string("reactor failed: ") + e.what());
+      failed = true;
+      ctx.request_stop();  // one reactor down: stop the rest rather than serve a third of the port
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < n; ++i) threads.emplace_back(run_one, std::ref(*reactors[i]));
+  run_one(*reactors[0]);
+  for (auto& t : threads) t.join();
+
+  for (int i = 0; i < n; ++i) {
+    ServerStats& st = reactors[i]->st;
+    st.extra["thread" + std::to_string(i) + "_accepted"] = st.accepted;
+    ctx.merge_stats(st);
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "epoll_reuseport",
+                                .summary = "echo/framed/http server: N threads, each its own SO_REUSEPORT "
+                                           "listener and level-triggered epoll",
+                                .serve = &iomodels::serve,
+                                .uses_threads = true,
+                                .reuseport_listener = true});
+}

@@ -1,0 +1,158 @@
+// nonblocking_spin — O_NONBLOCK sockets and no readiness API at all.
+//
+// Model: one thread walks every socket in turn, the listener included, and
+// calls accept4/recv/send on each until it says EAGAIN. Nothing ever tells the
+// loop which socket is ready, so it simply asks all of them, all the time: one
+// "wakeup" in the stats is one full pass. There is no select, poll or epoll
+// anywhere in this file; that is the point of the model.
+// Syscalls: accept4, recv, send, close (and nanosleep with --idle-sleep-us).
+// Needs: nothing beyond POSIX non-blocking sockets.
+// Bad at: idle CPU — with no traffic it still burns a whole core, making one
+// recv per connection per pass (N idle connections = N failed syscalls per
+// pass). --idle-sleep-us N gives the core back when a pass found nothing, at
+// the price of up to N µs of added latency on the next request.
+// Try it: ./build/nonblocking_spin --port 7000 &  then  nc 127.0.0.1 7000
+//         (top shows it at 100% CPU while nc sits idle)
+#include <sys/socket.h>
+#include <time.h>
+
+#include <memory>
+#include <vector>
+
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+struct Loop {
+  ServerContext& ctx;
+  ServerStats& st;
+  std::vector<std::unique_ptr<Connection>> conns;
+  SpareFd spare;
+  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+
+  // Returns true when at least one connection was accepted (or shed).
+  bool accept_all() {
+    bool progress = false;
+    for (;;) {
+      st.count(Syscall::kAccept4);
+      int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        ErrnoClass c = classify_errno(err);
+        if (c == ErrnoClass::kInterrupted) continue;
+        // EMFILE: without the spare fd the pending connection would sit in the
+        // backlog forever, since we never learn it was refused.
+        if (c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) ++st.rejected;
+        else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
+        return progress;  // EAGAIN: the backlog is empty
+      }
+      progress = true;
+      ++st.accepted;
+      ++st.events;
+      if (conns.size() >= ctx.opt.max_connections) {
+        ::close(fd);
+        ++st.rejected;
+        continue;
+      }
+      set_nodelay(fd);
+      conns.push_back(std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+    }
+  }
+
+  // false: drop the connection. Saved errno sorted: expected vs unexpected.
+  bool classify(int err, const char* call) {
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  // Send until EAGAIN or nothing is owed. false: drop the connection.
+  bool flush(Connection& c, bool& progress) {
+    while (c.wants_write()) {
+      st.count(Syscall::kSend);
+      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
+      if (n >= 0) { c.on_sent(size_t(n), st); progress = true; continue; }
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // try again next pass
+      if (classify_errno(err) == ErrnoClass::kInterrupted) continue;
+      return classify(err, "send");
+    }
+    return true;
+  }
+
+  // Read and write until both sides say EAGAIN (or back-pressure stops the
+  // reads: wants_read() turns false while the out-buffer is over its cap).
+  bool service(Connection& c, bool& progress) {
+    for (;;) {
+      if (!flush(c, progress)) return false;
+      if (!c.wants_read()) return true;
+      st.count(Syscall::kRecv);
+      ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
+      if (n > 0) { c.on_received(scratch.get(), size_t(n), st); progress = true; continue; }
+      if (n == 0) { c.on_peer_eof(); progress = true; continue; }  // flush what is owed, then done
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // nothing there: next socket
+      if (classify_errno(err) == ErrnoClass::kInterrupted) continue;
+      return classify(err, "recv");
+    }
+  }
+
+  // One pass over every socket. Returns whether anything happened.
+  bool pass() {
+    bool progress = accept_all();
+    for (size_t i = 0; i < conns.size();) {
+      Connection& c = *conns[i];
+      bool moved = false;
+      bool ok = service(c, moved);
+      if (moved) ++st.events;
+      progress |= moved;
+      if (ok && !c.finished()) { ++i; continue; }
+      // Swap-remove: order of service does not matter, O(1) beats shifting.
+      conns[i] = std::move(conns.back());
+      conns.pop_back();
+      st.count(Syscall::kClose);
+      ++st.closed;
+    }
+    return progress;
+  }
+};
+
+int serve(ServerContext& ctx) {
+  set_nonblocking(ctx.listener.get());
+  const int64_t idle_sleep_us = ctx.opt.extra_int("idle-sleep-us");
+  Loop loop{ctx, ctx.stats, {}, {}};
+  // No stop_fd to watch (that would need a readiness call): the flag is read
+  // once per pass, so the stop is seen within one pass (+ one idle sleep).
+  while (!ctx.stop_requested()) {
+    ++loop.st.wakeups;
+    bool progress = loop.pass();
+    if (!progress && idle_sleep_us > 0) {
+      timespec ts{idle_sleep_us / 1'000'000, (idle_sleep_us % 1'000'000) * 1000};
+      loop.st.count(Syscall::kNanosleep);
+      ::nanosleep(&ts, nullptr);  // EINTR just ends the nap early: harmless
+    }
+  }
+  loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(
+      argc, argv,
+      {.name = "nonblocking_spin",
+       .summary = "echo/framed/http server that polls every O_NONBLOCK socket in a busy loop, one thread",
+       .serve = &iomodels::serve,
+       // Capped at 100 ms so that a stop is still noticed well within a second.
+       .extra_options = {{"idle-sleep-us", 0, "sleep this many µs when a whole pass found nothing (0: spin)",
+                          0, 100'000}}});
+}

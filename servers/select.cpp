@@ -1,0 +1,180 @@
+// select — I/O multiplexing with select(2), the original readiness API.
+//
+// Model: one thread keeps two master fd_sets (read interest, write interest)
+// and the highest fd in them. Each wait copies the masters and hands the
+// copies to select, which overwrites them with what is ready; the loop then
+// scans every fd from 0 to max_fd asking FD_ISSET. Write interest is set only
+// while a connection has unsent output, as with level-triggered epoll.
+// Syscalls: select, accept4, recv, send, close.
+// Needs: POSIX. Bad at: fds ≥ FD_SETSIZE (1024) cannot be represented at all —
+// FD_SET on them writes past the fd_set — so such connections are refused
+// (closed at once, counted rejected); and every call costs O(max_fd) in the
+// kernel and here, twice over (copy in, copy out, scan), ready or not, so 1000
+// idle connections tax every request of the few busy ones.
+// Try it: ./build/select --port 7000 &  then  nc 127.0.0.1 7000
+#include <sys/select.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <memory>
+
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+struct Loop {
+  ServerContext& ctx;
+  ServerStats& st;
+  // Indexed by fd: select speaks in fd numbers, and they are all < FD_SETSIZE.
+  std::array<std::unique_ptr<Connection>, FD_SETSIZE> conns{};
+  size_t live = 0;
+  fd_set want_read{};
+  fd_set want_write{};
+  int max_fd = -1;
+  bool logged_fd_setsize = false;
+  SpareFd spare;
+  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+
+  void watch(int fd, bool read, bool write) {
+    if (read) FD_SET(fd, &want_read); else FD_CLR(fd, &want_read);
+    if (write) FD_SET(fd, &want_write); else FD_CLR(fd, &want_write);
+    if ((read || write) && fd > max_fd) max_fd = fd;
+  }
+
+  void accept_all() {
+    for (;;) {
+      st.count(Syscall::kAccept4);
+      int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        ErrnoClass c = classify_errno(err);
+        if (c == ErrnoClass::kInterrupted) continue;
+        if (c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) ++st.rejected;
+        else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
+        return;  // EAGAIN: the backlog is empty
+      }
+      ++st.accepted;
+      // An fd_set is a FD_SETSIZE-bit array: FD_SET(fd ≥ 1024) would write out
+      // of bounds. The connection cannot be served by this model at all.
+      if (fd >= FD_SETSIZE) {
+        ::close(fd);
+        ++st.rejected;
+        if (!logged_fd_setsize) {
+          logged_fd_setsize = true;
+          ctx.log("accepted fd " + std::to_string(fd) + " >= FD_SETSIZE (" + std::to_string(FD_SETSIZE) +
+                  "): refusing such connections (counted as rejected; logged once)");
+        }
+        continue;
+      }
+      if (live >= ctx.opt.max_connections) {
+        ::close(fd);
+        ++st.rejected;
+        continue;
+      }
+      set_nodelay(fd);
+      conns[fd] = std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap);
+      ++live;
+      watch(fd, true, false);
+    }
+  }
+
+  void close_conn(int fd) {
+    watch(fd, false, false);
+    conns[fd].reset();
+    --live;
+    st.count(Syscall::kClose);
+    ++st.closed;
+    // Keep max_fd tight: select's cost is proportional to it, not to `live`.
+    while (max_fd >= 0 && !FD_ISSET(max_fd, &want_read) && !FD_ISSET(max_fd, &want_write)) --max_fd;
+  }
+
+  // One recv per wakeup: select is level-triggered and will report the rest.
+  bool on_readable(Connection& c) {
+    st.count(Syscall::kRecv);
+    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
+    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
+    if (n == 0) { c.on_peer_eof(); return true; }
+    return classify(errno, "recv");
+  }
+
+  bool on_writable(Connection& c) {
+    while (c.wants_write()) {
+      st.count(Syscall::kSend);
+      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
+      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // short write: wait for writability
+      if (!classify(err, "send")) return false;
+    }
+    return true;
+  }
+
+  // false: drop the connection. Saved errno sorted: expected vs unexpected.
+  bool classify(int err, const char* call) {
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  void on_ready(int fd, bool readable, bool writable) {
+    Connection* c = conns[fd].get();
+    if (c == nullptr) return;
+    bool ok = true;
+    if (readable && c->wants_read()) ok = on_readable(*c);
+    if (ok && (writable || c->wants_write())) ok = on_writable(*c);  // try at once: usually all fits
+    if (!ok || c->finished()) return close_conn(fd);
+    watch(fd, c->wants_read(), c->wants_write());
+  }
+};
+
+int serve(ServerContext& ctx) {
+  set_nonblocking(ctx.listener.get());
+  // Both were opened before any connection, so both are far below FD_SETSIZE.
+  const int lfd = ctx.listener.get(), sfd = ctx.stop_fd;
+  if (lfd >= FD_SETSIZE || sfd >= FD_SETSIZE)
+    throw std::system_error(EBADF, std::generic_category(), "select: listener fd >= FD_SETSIZE");
+  Loop loop{ctx, ctx.stats};
+  loop.watch(lfd, true, false);
+  loop.watch(sfd, true, false);
+  while (!ctx.stop_requested()) {
+    // select overwrites its sets with the result, so it gets copies; the
+    // masters stay the record of what we want (redis ae_select.c does the same).
+    fd_set rd = loop.want_read, wr = loop.want_write;
+    const int nfds = loop.max_fd + 1;
+    loop.st.count(Syscall::kSelect);
+    int n = ::select(nfds, &rd, &wr, nullptr, nullptr);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "select");
+    }
+    ++loop.st.wakeups;
+    // The scan is the model's other cost: O(max_fd) per wakeup, however few are ready.
+    for (int fd = 0; fd < nfds && n > 0; ++fd) {
+      bool r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
+      if (!r && !w) continue;
+      n -= int(r) + int(w);  // select counts bits, an fd in both sets twice
+      ++loop.st.events;
+      if (fd == lfd) loop.accept_all();
+      else if (fd != sfd) loop.on_ready(fd, r, w);
+    }
+  }
+  loop.st.closed += loop.live;  // closed by the stop, not by the peer
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "select",
+                                .summary = "echo/framed/http server on select(2), one thread, fds < FD_SETSIZE",
+                                .serve = &iomodels::serve});
+}
