@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -153,6 +154,10 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   if (mismatches > 0) return failed(num(mismatches) + " replies did not match what was sent");
 
   CpuSample d = after && before ? *after - *before : CpuSample{};
+  // Switch counts sum live threads only: one that exited inside the window
+  // takes its count along, so a difference can dip below zero.
+  d.voluntary_ctxt_switches = std::max(0LL, d.voluntary_ctxt_switches);
+  d.involuntary_ctxt_switches = std::max(0LL, d.involuntary_ctxt_switches);
   CaseRun r;
   r.ok = true;
   r.rep["loadgen"] = std::move(*lg_json);

@@ -57,7 +57,8 @@ class SizePicker {
     state_ ^= state_ >> 27;
     uint64_t r = state_ * 0x2545F4914F6CDD1Dull;
     // Multiply-shift maps r to [0, span) without a division; bias < span/2^64.
-    return min_ + static_cast<size_t>((static_cast<unsigned __int128>(r) * span_) >> 64);
+    __extension__ using u128 = unsigned __int128;
+    return min_ + static_cast<size_t>((static_cast<u128>(r) * span_) >> 64);
   }
 
  private:

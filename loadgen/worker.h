@@ -57,14 +57,14 @@ class Worker {
   void build(ClientConn& c, uint64_t intended, uint64_t now);
   void flush(ClientConn& c, uint64_t now);
   void set_want_out(ClientConn& c, bool on);
-  void fail(ClientConn& c, ErrorKind kind, uint64_t now);
+  void fail(ClientConn& c, ErrorKind kind, uint64_t now, bool count = true);
   void drop_socket(ClientConn& c);
   void count_error(ErrorKind kind, uint64_t now);
   void record_reply(const InFlight& f, uint64_t now);
   void dispatch_due(uint64_t now);
   void housekeeping(uint64_t now);
   void stop_sending(uint64_t now);
-  bool may_send(uint64_t intended, uint64_t now) const noexcept;
+  bool may_send(uint64_t intended, uint64_t now, bool check_budget) const noexcept;
   bool churn_allows(const ClientConn& c) const noexcept;
   bool measuring(uint64_t t) const noexcept { return t >= plan_.measure_start_ns && t < plan_.end_ns; }
   SecondStats& second_of(uint64_t t);
@@ -84,6 +84,7 @@ class Worker {
   bool sending_ = true;
   bool done_ = false;
   uint64_t budget_used_ = 0;
+  uint64_t last_reply_ns_ = 0;
   uint64_t drain_deadline_ = 0;
   uint64_t next_housekeeping_ = 0;
   uint64_t timeout_ns_ = 0;

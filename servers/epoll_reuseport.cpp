@@ -181,8 +181,7 @@ int serve(ServerContext& ctx) {
   std::atomic<size_t> live{0};
   std::vector<std::unique_ptr<Reactor>> reactors;
   for (int i = 0; i < n; ++i)
-    reactors.push_back(std::make_unique<Reactor>(
-        Reactor{ctx, live, i == 0 ? ctx.listener.get() : listeners[i - 1].get(), {}, {}, {}, {}}));
+    reactors.emplace_back(new Reactor{ctx, live, i == 0 ? ctx.listener.get() : listeners[i - 1].get()});
 
   std::atomic<bool> failed{false};
   auto run_one = [&](Reactor& r) {

@@ -156,14 +156,18 @@ int serve(ServerContext& ctx) {
     }
     ++loop.st.wakeups;
     // The scan is the model's other cost: O(max_fd) per wakeup, however few are ready.
+    bool accept_ready = false;
     for (int fd = 0; fd < nfds && n > 0; ++fd) {
       bool r = FD_ISSET(fd, &rd), w = FD_ISSET(fd, &wr);
       if (!r && !w) continue;
       n -= int(r) + int(w);  // select counts bits, an fd in both sets twice
       ++loop.st.events;
-      if (fd == lfd) loop.accept_all();
+      if (fd == lfd) accept_ready = true;
       else if (fd != sfd) loop.on_ready(fd, r, w);
     }
+    // Accept after the closes of this wakeup, so new connections reuse their
+    // low fd numbers instead of landing at or past FD_SETSIZE.
+    if (accept_ready) loop.accept_all();
   }
   loop.st.closed += loop.live;  // closed by the stop, not by the peer
   return 0;

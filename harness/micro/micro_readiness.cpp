@@ -59,19 +59,17 @@ std::shared_ptr<ReadySet> make_ready_set(benchmark::State& state) {
 }
 
 void BM_WaitSelect(benchmark::State& state) {
-  if (state.range(0) + 16 >= FD_SETSIZE) {
+  auto rs = make_ready_set(state);
+  if (!rs) return;
+  int max_fd = 0;
+  for (const Fd& fd : rs->pairs.watched) max_fd = std::max(max_fd, fd.get());
+  if (max_fd >= FD_SETSIZE) {  // FD_SET beyond the bitmap would corrupt memory
     state.SkipWithError("select: fds at or above FD_SETSIZE (1024) cannot be passed to FD_SET");
     return;
   }
-  auto rs = make_ready_set(state);
-  if (!rs) return;
   fd_set master;
   FD_ZERO(&master);
-  int max_fd = 0;
-  for (const Fd& fd : rs->pairs.watched) {
-    FD_SET(fd.get(), &master);
-    max_fd = std::max(max_fd, fd.get());
-  }
+  for (const Fd& fd : rs->pairs.watched) FD_SET(fd.get(), &master);
   for (auto _ : state) {
     fd_set readable = master;  // select overwrites its argument: copy per call
     timeval tv{0, 0};
@@ -139,7 +137,9 @@ void BM_WaitEpollET(benchmark::State& state) {
   ::epoll_wait(ep.get(), events, 64, 0);  // take the setup byte's edge
   for (auto _ : state) {
     (void)!::send(peer, &b, 1, 0);
-    int n = ::epoll_wait(ep.get(), events, 64, 0);
+    // A timeout, not 0: on a loaded machine loopback may deliver the byte from
+    // softirq context a moment after send() returns. Ready at once costs the same.
+    int n = ::epoll_wait(ep.get(), events, 64, 1000);
     if (n != 1 || events[0].data.fd != rs->ready_fd) {
       state.SkipWithError("epoll_wait (ET) reported the wrong fd");
       break;

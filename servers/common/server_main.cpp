@@ -204,6 +204,12 @@ int server_main(int argc, char** argv, const ModelSpec& spec) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   if (!spec.owns_signals) ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (!spec.blocked_signals.empty()) {
+    sigset_t model_signals;
+    sigemptyset(&model_signals);
+    for (int s : spec.blocked_signals) sigaddset(&model_signals, s);
+    ::pthread_sigmask(SIG_BLOCK, &model_signals, nullptr);
+  }
 
   ServerStats stats;
   Fd stop_event;

@@ -87,6 +87,10 @@ struct ModelSpec {
   // The model installs its own SIGTERM/SIGINT handling (libevent's evsignal):
   // server_main then neither blocks the signals nor starts its watcher thread.
   bool owns_signals = false;
+  // Signals the model takes with sigwaitinfo (sigio's RT signal, posix_aio's
+  // completion signal): blocked before any thread starts, so that a
+  // process-directed one is never delivered to (and kills) another thread.
+  std::vector<int> blocked_signals = {};
   // Create ctx.listener with SO_REUSEPORT, so that the model can bind more
   // listeners to the same port (epoll_reuseport: one per thread).
   bool reuseport_listener = false;

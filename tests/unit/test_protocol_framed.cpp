@@ -66,7 +66,9 @@ TEST(FramedServer, HugeLengthRejectedBeforeAnyAllocation) {
       at += n;
       // The claimed length is never staged for: at most the header is held.
       EXPECT_LE(session->pending_bytes(), kFrameHeaderBytes);
-      if (at >= 4) EXPECT_EQ(after, After::kProtocolError);
+      if (at >= 4) {
+        EXPECT_EQ(after, After::kProtocolError);
+      }
     }
     EXPECT_TRUE(out.empty());
   }

@@ -1,0 +1,270 @@
+#include "harness/compare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <stdexcept>
+
+#include "harness/results.h"
+
+namespace iomodels::harness {
+namespace {
+
+using nlohmann::json;
+
+// Number of arrangements of m first-sample and n second-sample values giving
+// each U, by the recurrence f(m,n,u) = f(m-1,n,u-n) + f(m,n-1,u).
+std::vector<double> u_counts(int m, int n) {
+  std::vector<std::vector<std::vector<double>>> f(m + 1, std::vector<std::vector<double>>(n + 1));
+  for (int i = 0; i <= m; ++i)
+    for (int j = 0; j <= n; ++j) {
+      f[i][j].assign(static_cast<size_t>(i * j + 1), 0.0);
+      if (i == 0 || j == 0) {
+        f[i][j][0] = 1;
+        continue;
+      }
+      for (int u = 0; u <= i * j; ++u) {
+        double a = u - j >= 0 && u - j <= (i - 1) * j ? f[i - 1][j][static_cast<size_t>(u - j)] : 0;
+        double b = u <= i * (j - 1) ? f[i][j - 1][static_cast<size_t>(u)] : 0;
+        f[i][j][static_cast<size_t>(u)] = a + b;
+      }
+    }
+  return f[m][n];
+}
+
+double normal_p(double u, double n1, double n2, double tie_term) {
+  double n = n1 + n2;
+  double mu = n1 * n2 / 2;
+  double var = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)));
+  if (var <= 0) return 1;
+  double z = std::max(0.0, std::fabs(u - mu) - 0.5) / std::sqrt(var);
+  return std::min(1.0, std::erfc(z / std::sqrt(2.0)));
+}
+
+struct Samples {
+  std::vector<double> rps, p99, cpu;
+};
+
+const json* find_case(const json& run, const std::string& name) {
+  for (const auto& c : run.at("cases"))
+    if (c.value("name", "") == name) return &c;
+  return nullptr;
+}
+
+double get(const json& rep, std::initializer_list<const char*> path) {
+  const json* cur = &rep;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return NAN;
+    cur = &(*cur)[k];
+  }
+  return cur->is_number() ? cur->get<double>() : NAN;
+}
+
+Samples raw_samples(const json& c, std::vector<int>* reps = nullptr) {
+  Samples s;
+  for (const auto& r : c.at("repetitions")) {
+    s.rps.push_back(get(r, {"loadgen", "summary", "requests_per_s"}));
+    s.p99.push_back(get(r, {"loadgen", "latency_us", "p99"}));
+    s.cpu.push_back(get(r, {"server_cpu", "us_per_request"}));
+    if (reps) reps->push_back(r.value("repetition", static_cast<int>(reps->size())));
+  }
+  return s;
+}
+
+double median(std::vector<double> v) { return summarize(std::move(v)).median; }
+
+// Divides each repetition by the reference's repetition with the same index
+// (measured moments apart), falling back to the reference's median.
+std::vector<double> normalise(const std::vector<double>& v, const std::vector<int>& reps,
+                              const std::vector<double>& ref, const std::vector<int>& ref_reps) {
+  std::vector<double> out;
+  double ref_med = median(ref);
+  for (size_t i = 0; i < v.size(); ++i) {
+    double d = ref_med;
+    for (size_t k = 0; k < ref_reps.size(); ++k)
+      if (ref_reps[k] == reps[i]) d = ref[k];
+    out.push_back(d > 0 ? v[i] / d : NAN);
+  }
+  return out;
+}
+
+// The case's samples, normalised to the reference unless it is the reference
+// (or the reference has no ok run of these parameters).
+Samples samples_for(const json& run, const json& c, const std::string& reference, bool& normalised) {
+  std::vector<int> reps, ref_reps;
+  Samples s = raw_samples(c, &reps);
+  normalised = false;
+  if (c.value("server", "") == reference) return s;
+  std::string name = c.value("name", "");
+  const json* ref = find_case(run, reference + name.substr(name.find('/')));
+  if (!ref || ref->value("status", "") != "ok" || ref->at("repetitions").empty()) return s;
+  Samples r = raw_samples(*ref, &ref_reps);
+  normalised = true;
+  return {normalise(s.rps, reps, r.rps, ref_reps), normalise(s.p99, reps, r.p99, ref_reps),
+          normalise(s.cpu, reps, r.cpu, ref_reps)};
+}
+
+std::vector<double> finite(const std::vector<double>& v) {
+  std::vector<double> out;
+  for (double d : v)
+    if (std::isfinite(d)) out.push_back(d);
+  return out;
+}
+
+struct Verdict {
+  std::string change = "n/a";
+  std::string p = "-";
+  bool regressed = false;
+};
+
+// higher_is_better: req/s; otherwise p99 and CPU per request.
+Verdict judge(const std::vector<double>& base_in, const std::vector<double>& cur_in, bool higher_is_better,
+              const CompareOptions& opt) {
+  Verdict v;
+  auto base = finite(base_in), cur = finite(cur_in);
+  if (base.empty() || cur.empty()) return v;
+  double b = median(base), c = median(cur);
+  if (b <= 0) return v;
+  double change = c / b - 1;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f%%", change * 100);
+  v.change = buf;
+  bool worse = higher_is_better ? change < -opt.threshold : change > opt.threshold;
+  // With fewer than 3 repetitions a side, or sizes whose smallest possible
+  // p is above alpha (3 vs 3 gives 0.1), no test can confirm anything: then
+  // the threshold alone decides, so that a gate with few repetitions still
+  // catches a large regression instead of never firing.
+  bool testable = false;
+  if (base.size() >= 3 && cur.size() >= 3) {
+    MannWhitney t = mann_whitney(cur, base);
+    std::snprintf(buf, sizeof buf, "%.3f", t.p);
+    v.p = buf;
+    testable = t.min_p <= opt.alpha;
+    if (testable) worse = worse && t.p < opt.alpha;
+  }
+  if (!testable && worse) v.p += "*";
+  v.regressed = worse;
+  return v;
+}
+
+}  // namespace
+
+MannWhitney mann_whitney(const std::vector<double>& a, const std::vector<double>& b) {
+  MannWhitney r;
+  const size_t n1 = a.size(), n2 = b.size();
+  if (n1 == 0 || n2 == 0) return r;
+  // Ranks over the pooled sample, ties get the mean rank.
+  std::vector<std::pair<double, int>> all;
+  for (double x : a) all.push_back({x, 0});
+  for (double x : b) all.push_back({x, 1});
+  std::sort(all.begin(), all.end());
+  double rank_sum_a = 0, tie_term = 0;
+  bool ties = false;
+  for (size_t i = 0; i < all.size();) {
+    size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    double t = static_cast<double>(j - i);
+    if (t > 1) ties = true;
+    tie_term += t * t * t - t;
+    double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (size_t k = i; k < j; ++k)
+      if (all[k].second == 0) rank_sum_a += mean_rank;
+    i = j;
+  }
+  r.u = rank_sum_a - static_cast<double>(n1 * (n1 + 1)) / 2;
+  const double d1 = static_cast<double>(n1), d2 = static_cast<double>(n2);
+  if (!ties && n1 <= 20 && n2 <= 20) {
+    r.exact = true;
+    auto counts = u_counts(static_cast<int>(n1), static_cast<int>(n2));
+    double total = 0;
+    for (double c : counts) total += c;
+    int u = static_cast<int>(std::lround(r.u));
+    double lo = 0, hi = 0;
+    for (size_t k = 0; k < counts.size(); ++k) {
+      if (static_cast<int>(k) <= u) lo += counts[k];
+      if (static_cast<int>(k) >= u) hi += counts[k];
+    }
+    r.p = std::min(1.0, 2 * std::min(lo, hi) / total);
+    r.min_p = std::min(1.0, 2 * counts[0] / total);
+  } else {
+    r.p = normal_p(r.u, d1, d2, tie_term);
+    r.min_p = normal_p(0, d1, d2, 0);
+  }
+  return r;
+}
+
+double parse_threshold(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::logic_error&) {
+    throw std::invalid_argument("--threshold: '" + text + "' is not a number like 5% or 0.05");
+  }
+  std::string rest = text.substr(used);
+  if (rest == "%" || (rest.empty() && v >= 1)) v /= 100;
+  else if (!rest.empty()) throw std::invalid_argument("--threshold: '" + text + "' is not a number like 5% or 0.05");
+  if (!(v > 0) || v >= 1) throw std::invalid_argument("--threshold: must be between 0% and 100%");
+  return v;
+}
+
+int compare_runs(const json& base, const json& current, const CompareOptions& opt, std::ostream& out) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%-44s %-4s %9s %7s %9s %7s %9s %7s  %s\n", "case", "norm", "req/s", "p",
+                "p99", "p", "cpu/req", "p", "verdict");
+  out << "threshold " << opt.threshold * 100 << "%, alpha " << opt.alpha << ", reference " << opt.reference
+      << " (norm: ref = normalised to it, raw = not normalised)\n"
+      << "p: two-sided Mann-Whitney U over repetitions; * = too few repetitions for a test, threshold alone decides\n\n"
+      << line;
+  int regressions = 0;
+  for (const auto& c : current.at("cases")) {
+    const std::string name = c.value("name", "");
+    const json* b = find_case(base, name);
+    const std::string st = c.value("status", ""), bst = b ? b->value("status", "") : "";
+    std::string verdict;
+    if (!b) {
+      verdict = "new (not in BASE)";
+    } else if (st != "ok" || bst != "ok") {
+      if (bst == "ok" && st == "failed") {
+        verdict = "REGRESSION: failed in CURRENT: " + c.value("reason", "");
+        ++regressions;
+      } else {
+        verdict = "not compared (BASE " + bst + ", CURRENT " + st + ")";
+      }
+    }
+    if (!verdict.empty()) {
+      std::snprintf(line, sizeof line, "%-44s %s\n", name.c_str(), verdict.c_str());
+      out << line;
+      continue;
+    }
+    bool nb = false, nc = false;
+    Samples sb = samples_for(base, *b, opt.reference, nb);
+    Samples sc = samples_for(current, c, opt.reference, nc);
+    if (nb != nc) {  // the reference ran in one run only: compare both raw
+      sb = raw_samples(*b);
+      sc = raw_samples(c);
+      nb = nc = false;
+    }
+    Verdict rps = judge(sb.rps, sc.rps, true, opt);
+    Verdict p99 = judge(sb.p99, sc.p99, false, opt);
+    Verdict cpu = judge(sb.cpu, sc.cpu, false, opt);
+    bool bad = rps.regressed || p99.regressed || cpu.regressed;
+    if (bad) ++regressions;
+    std::string why;
+    if (rps.regressed) why += " req/s";
+    if (p99.regressed) why += " p99";
+    if (cpu.regressed) why += " cpu";
+    std::snprintf(line, sizeof line, "%-44s %-4s %9s %7s %9s %7s %9s %7s  %s\n", name.c_str(), nc ? "ref" : "raw",
+                  rps.change.c_str(), rps.p.c_str(), p99.change.c_str(), p99.p.c_str(), cpu.change.c_str(),
+                  cpu.p.c_str(), bad ? ("REGRESSION:" + why).c_str() : "ok");
+    out << line;
+  }
+  for (const auto& b : base.at("cases"))
+    if (!find_case(current, b.value("name", ""))) out << b.value("name", "") << "  only in BASE\n";
+  out << "\n" << (regressions ? std::to_string(regressions) + " regression(s)" : std::string("no regression")) << "\n";
+  return regressions ? 1 : 0;
+}
+
+}  // namespace iomodels::harness

@@ -1,0 +1,183 @@
+// harness: runs suites of server × workload cases, compares runs, runs the
+// micro-benchmarks. See docs/harness.md.
+//
+// Exit codes: 0 done (a run whose cases failed still exits 0: failures are
+// results, recorded in run.json); 1 compare found a regression; 2 bad command
+// line or suite file; 3 the environment is not usable (no loadgen, bad CPU).
+#include <algorithm>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "harness/compare.h"
+#include "harness/process.h"
+#include "harness/results.h"
+#include "harness/runner.h"
+#include "harness/suite.h"
+
+namespace po = boost::program_options;
+using namespace iomodels::harness;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: harness run --suite FILE [--out DIR] [--servers a,b] [--server-cpus LIST]\n"
+    "                   [--loadgen-cpus LIST] [--repetitions N] [--bin-dir DIR]\n"
+    "       harness compare BASE CURRENT [--threshold 5%] [--reference epoll_lt] [--alpha 0.05]\n"
+    "       harness micro --out DIR [--bin-dir DIR] [--min-time T] [--filter REGEX]\n"
+    "       harness --help | --version\n";
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+po::variables_map parse(const po::options_description& desc, const std::vector<std::string>& args,
+                        const po::positional_options_description* pos = nullptr) {
+  po::variables_map vm;
+  auto parser = po::command_line_parser(args).options(desc);
+  if (pos) parser.positional(*pos);
+  po::store(parser.run(), vm);
+  po::notify(vm);
+  return vm;
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  RunOptions o;
+  std::string servers;
+  po::options_description d("harness run");
+  d.add_options()("help,h", "this help")
+      ("suite", po::value(&o.suite_path)->required(), "suite JSON file (harness/suites/NAME.json)")
+      ("out", po::value(&o.out_dir), "results folder (default results/<date>-<suite>)")
+      ("servers", po::value(&servers), "only these servers, comma-separated")
+      ("server-cpus", po::value(&o.server_cpus), "CPUs for the server (default 0)")
+      ("loadgen-cpus", po::value(&o.loadgen_cpus), "CPUs for the loadgen (default 1)")
+      ("repetitions", po::value(&o.repetitions), "override the suite's repetitions")
+      ("bin-dir", po::value(&o.bin_dir), "where servers and loadgen are (default: beside harness)")
+      ("loadgen", po::value(&o.loadgen), "loadgen executable (default BIN_DIR/loadgen)")
+      ("start-timeout-ms", po::value(&o.start_timeout_ms)->default_value(5000), "wait for 'listening'")
+      ("stop-timeout-ms", po::value(&o.stop_timeout_ms)->default_value(2000), "after SIGTERM, then SIGKILL")
+      ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off");
+  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+      std::find(args.begin(), args.end(), "-h") != args.end()) {
+    std::cout << d;
+    return 0;
+  }
+  auto vm = parse(d, args);
+  o.servers = split_commas(servers);
+  o.progress = vm["progress"].as<std::string>() != "off";
+  if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
+  install_child_reaper_signals();
+  std::string out;
+  nlohmann::json run;
+  try {
+    run = run_suite(o, &out);
+  } catch (const SuiteError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "harness run: " << e.what() << "\n";
+    return 3;
+  }
+  int ok = 0, failed = 0, skipped = 0;
+  for (const auto& c : run["cases"]) {
+    std::string s = c["status"];
+    (s == "ok" ? ok : s == "failed" ? failed : skipped)++;
+  }
+  std::cerr << "harness run: " << ok << " ok, " << failed << " failed, " << skipped << " skipped; wrote "
+            << out << "/run.json and gbench.json\n";
+  return 0;
+}
+
+int cmd_compare(const std::vector<std::string>& args) {
+  CompareOptions o;
+  std::string base, current, threshold = "5%";
+  po::options_description d("harness compare");
+  d.add_options()("help,h", "this help")
+      ("base", po::value(&base)->required(), "BASE run.json or its folder")
+      ("current", po::value(&current)->required(), "CURRENT run.json or its folder")
+      ("threshold", po::value(&threshold)->default_value("5%"), "relative change that counts (5% or 0.05)")
+      ("reference", po::value(&o.reference)->default_value("epoll_lt"), "server to normalise to")
+      ("alpha", po::value(&o.alpha)->default_value(0.05), "significance level of the U test");
+  po::positional_options_description pos;
+  pos.add("base", 1).add("current", 1);
+  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+    std::cout << "harness compare BASE CURRENT [options]\n" << d;
+    return 0;
+  }
+  parse(d, args, &pos);
+  o.threshold = parse_threshold(threshold);
+  nlohmann::json b, c;
+  try {
+    b = read_run(base);
+    c = read_run(current);
+  } catch (const std::runtime_error& e) {
+    std::cerr << "harness compare: " << e.what() << "\n";
+    return 2;
+  }
+  return compare_runs(b, c, o, std::cout);
+}
+
+int cmd_micro(const std::vector<std::string>& args) {
+  MicroOptions o;
+  po::options_description d("harness micro");
+  d.add_options()("help,h", "this help")
+      ("out", po::value(&o.out_dir)->required(), "results folder: writes OUT/micro.json")
+      ("bin-dir", po::value(&o.bin_dir), "where iomodels_micro is (default: beside harness)")
+      ("min-time", po::value(&o.min_time), "--benchmark_min_time (seconds, e.g. 0.01)")
+      ("filter", po::value(&o.filter), "--benchmark_filter regex")
+      ("cpus", po::value(&o.cpus), "pin to these CPUs");
+  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+    std::cout << d;
+    return 0;
+  }
+  parse(d, args);
+  install_child_reaper_signals();
+  run_micro(o);
+  return 0;  // a missing micro executable is a skip, said on stderr
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string cmd = args.front();
+  args.erase(args.begin());
+  try {
+    if (cmd == "run") return cmd_run(args);
+    if (cmd == "compare") return cmd_compare(args);
+    if (cmd == "micro") return cmd_micro(args);
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (cmd == "--version") {
+      std::cout << "harness " << IOMODELS_VERSION << " (" << IOMODELS_GIT_SHA << ")\n";
+      return 0;
+    }
+    std::cerr << "harness: unknown command '" << cmd << "'\n" << kUsage;
+    return 2;
+  } catch (const SuiteError& e) {
+    std::cerr << "harness: bad suite: " << e.what() << "\n";
+    return 2;
+  } catch (const po::error& e) {
+    std::cerr << "harness " << cmd << ": " << e.what() << "\n" << kUsage;
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "harness " << cmd << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "harness " << cmd << ": " << e.what() << "\n";
+    return 3;
+  }
+}

@@ -1,0 +1,284 @@
+#include "loadgen/result.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <stdexcept>
+
+namespace iomodels::loadgen {
+using nlohmann::json;
+
+namespace {
+
+double us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+json buckets_json(const Histogram& h) {
+  json b = json::array();
+  for (const auto& [lo, n] : h.buckets()) b.push_back({lo, n});
+  return b;
+}
+
+// Rebuilds a histogram from its buckets and, when known, the exact min/max
+// (recorded as one of the counts of their own bucket, so the counts stay
+// identical and min()/max() come back exact).
+Histogram rebuild(const json& buckets, uint64_t min_ns, uint64_t max_ns) {
+  Histogram h;
+  std::vector<std::pair<uint64_t, uint64_t>> b;
+  for (const auto& e : buckets) b.emplace_back(e.at(0).get<uint64_t>(), e.at(1).get<uint64_t>());
+  if (b.empty()) return h;
+  auto place = [&](uint64_t exact) {
+    // The bucket holding `exact` is the last one whose lowest value is <= it.
+    auto it = std::upper_bound(b.begin(), b.end(), std::make_pair(exact, UINT64_MAX));
+    if (it == b.begin()) return;
+    --it;
+    if (it->second == 0) return;
+    h.record(exact, 1);
+    --it->second;
+  };
+  if (min_ns) place(min_ns);
+  if (max_ns) place(max_ns);  // a lone sample was placed by min already: count 0, skipped
+  for (const auto& [lo, n] : b) h.record(lo, n);
+  return h;
+}
+
+}  // namespace
+
+json histogram_json(const Histogram& h) {
+  return {{"unit", "ns"},
+          {"significant_digits", Histogram::kSignificantDigits},
+          {"count", h.count()},
+          {"min", h.min()},
+          {"max", h.max()},
+          {"buckets", buckets_json(h)}};
+}
+
+Histogram histogram_from_json(const json& j) {
+  if (!j.is_object() || j.value("unit", "") != "ns" || !j.contains("buckets"))
+    throw std::runtime_error("histogram: expected {\"unit\": \"ns\", \"buckets\": [...]}");
+  return rebuild(j.at("buckets"), j.value("min", uint64_t{0}), j.value("max", uint64_t{0}));
+}
+
+json latency_summary_json(const Histogram& h) {
+  return {{"count", h.count()},
+          {"min", us(h.min())},
+          {"mean", round3(h.mean() / 1000.0)},
+          {"stdev", round3(h.stdev() / 1000.0)},
+          {"p50", us(h.value_at_percentile(50))},
+          {"p90", us(h.value_at_percentile(90))},
+          {"p99", us(h.value_at_percentile(99))},
+          {"p99_9", us(h.value_at_percentile(99.9))},
+          {"p99_99", us(h.value_at_percentile(99.99))},
+          {"max", us(h.max())}};
+}
+
+json context_json() {
+  char date[32];
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  utsname u{};
+  ::uname(&u);
+  return {{"date", date},
+          {"host", host},
+          {"kernel", u.release},
+          {"cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
+          {"version", IOMODELS_GIT_SHA}};
+}
+
+json config_json(const Options& o, int source_addresses) {
+  return {{"target", o.target},
+          {"protocol", protocol_name(o.protocol)},
+          {"connections", o.connections},
+          {"threads", o.threads},
+          {"size", o.protocol == Protocol::kHttp ? 0 : o.size_min},
+          {"size_max", o.protocol == Protocol::kHttp ? 0 : o.size_max},
+          {"pipeline", o.pipeline},
+          {"rate", o.rate},
+          {"duration_s", o.duration_s},
+          {"warmup_s", o.warmup_s},
+          {"requests", o.requests},
+          {"requests_per_connection", o.requests_per_connection},
+          {"idle_connections", o.idle_connections},
+          {"timeout_s", o.timeout_s},
+          {"close_mode", o.close_mode == CloseMode::kFin ? "fin" : "rst"},
+          {"source_addresses", source_addresses},
+          {"seed", o.seed}};
+}
+
+void RunResult::add_counters(const WorkerStats& w) {
+  requests += w.requests;
+  bytes_sent += w.bytes_sent;
+  bytes_received += w.bytes_received;
+  unfinished += w.unfinished;
+  cpu_user_s += w.cpu_user_s;
+  cpu_sys_s += w.cpu_sys_s;
+  errors.add(w.errors);
+  schedule.add(w.schedule);
+  conns.add(w.conns);
+  corrected.merge(w.corrected);
+  uncorrected.merge(w.uncorrected);
+  connect.merge(w.connect);
+  if (seconds.size() < w.seconds.size()) seconds.resize(w.seconds.size());
+  for (size_t i = 0; i < w.seconds.size(); ++i) {
+    seconds[i].requests += w.seconds[i].requests;
+    seconds[i].errors += w.seconds[i].errors;
+    seconds[i].latency.merge(w.seconds[i].latency);
+  }
+}
+
+void RunResult::merge(const RunResult& o) {
+  duration_s = std::max(duration_s, o.duration_s);
+  requests += o.requests;
+  bytes_sent += o.bytes_sent;
+  bytes_received += o.bytes_received;
+  unfinished += o.unfinished;
+  cpu_user_s += o.cpu_user_s;
+  cpu_sys_s += o.cpu_sys_s;
+  target_rate += o.target_rate;
+  errors.add(o.errors);
+  schedule.add(o.schedule);
+  conns.add(o.conns);
+  idle.requested += o.idle.requested;
+  idle.opened += o.idle.opened;
+  idle.failed += o.idle.failed;
+  idle.closed_by_peer += o.idle.closed_by_peer;
+  corrected.merge(o.corrected);
+  uncorrected.merge(o.uncorrected);
+  connect.merge(o.connect);
+  if (seconds.size() < o.seconds.size()) seconds.resize(o.seconds.size());
+  for (size_t i = 0; i < o.seconds.size(); ++i) {
+    seconds[i].requests += o.seconds[i].requests;
+    seconds[i].errors += o.seconds[i].errors;
+    seconds[i].latency.merge(o.seconds[i].latency);
+  }
+}
+
+json to_json(const RunResult& r) {
+  double d = r.duration_s > 0 ? r.duration_s : 1e-9;
+  double cpu = r.cpu_user_s + r.cpu_sys_s;
+  json errors = json::object();
+  for (size_t i = 0; i < kErrorNames.size(); ++i) errors[kErrorNames[i]] = r.errors.n[i];
+  std::string close_mode = r.config.value("close_mode", "fin");
+  json summary = {
+      {"duration_s", round3(r.duration_s)},
+      {"requests", r.requests},
+      {"bytes_sent", r.bytes_sent},
+      {"bytes_received", r.bytes_received},
+      {"requests_per_s", round3(static_cast<double>(r.requests) / d)},
+      {"mib_per_s", round3(static_cast<double>(r.bytes_received) / d / (1024.0 * 1024.0))},
+      {"loadgen_cpu_s", round3(cpu)},
+      {"loadgen_cpu_user_s", round3(r.cpu_user_s)},
+      {"loadgen_cpu_sys_s", round3(r.cpu_sys_s)},
+      {"loadgen_cpu_us_per_request", r.requests ? round3(cpu * 1e6 / static_cast<double>(r.requests)) : 0.0},
+      {"requests_unfinished", r.unfinished},
+      {"errors", errors},
+      {"open_loop",
+       {{"target_rate", r.target_rate},
+        {"achieved_rate", round3(static_cast<double>(r.requests) / d)},
+        {"late_threshold_us", 1000},
+        {"late_dispatches", r.schedule.late_dispatches},
+        {"max_dispatch_lag_us", us(r.schedule.max_dispatch_lag_ns)},
+        {"deferred_sends", r.schedule.deferred_sends},
+        {"max_send_lag_us", us(r.schedule.max_send_lag_ns)},
+        {"unsent_at_end", r.schedule.unsent_at_end}}},
+      {"connections",
+       {{"opened", r.conns.opened},
+        {"closed_by_client", r.conns.closed_by_client},
+        {"closed_by_server", r.conns.closed_by_server},
+        {"closed_after_error", r.conns.closed_after_error},
+        {"close_mode", close_mode},
+        {"client_close_effect", close_mode == "rst" ? "RST (SO_LINGER 0): no TIME_WAIT, server sees a reset"
+                                                     : "FIN (close): TIME_WAIT stays on the client side"}}},
+      {"idle",
+       {{"requested", r.idle.requested},
+        {"opened", r.idle.opened},
+        {"failed", r.idle.failed},
+        {"closed_by_peer", r.idle.closed_by_peer}}}};
+  json ts = json::array();
+  for (size_t i = 0; i < r.seconds.size(); ++i) {
+    const SecondStats& s = r.seconds[i];
+    ts.push_back({{"t_s", i + 1},
+                  {"requests", s.requests},
+                  {"errors", s.errors},
+                  {"p50_us", us(s.latency.value_at_percentile(50))},
+                  {"p99_us", us(s.latency.value_at_percentile(99))},
+                  {"buckets", buckets_json(s.latency)}});
+  }
+  return {{"schema", "iomodels.loadgen/1"},
+          {"context", r.context},
+          {"config", r.config},
+          {"summary", summary},
+          {"latency_us", latency_summary_json(r.corrected)},
+          {"latency_uncorrected_us", latency_summary_json(r.uncorrected)},
+          {"connect_us", latency_summary_json(r.connect)},
+          {"histogram", histogram_json(r.corrected)},
+          {"histograms",
+           {{"latency_uncorrected", histogram_json(r.uncorrected)},
+            {"connect", histogram_json(r.connect)}}},
+          {"timeseries", ts}};
+}
+
+RunResult from_json(const json& j) {
+  if (!j.is_object() || j.value("schema", "") != "iomodels.loadgen/1")
+    throw std::runtime_error("not a loadgen result (\"schema\" is not \"iomodels.loadgen/1\")");
+  RunResult r;
+  r.context = j.at("context");
+  r.config = j.at("config");
+  const json& s = j.at("summary");
+  r.duration_s = s.at("duration_s").get<double>();
+  r.requests = s.at("requests").get<uint64_t>();
+  r.bytes_sent = s.at("bytes_sent").get<uint64_t>();
+  r.bytes_received = s.at("bytes_received").get<uint64_t>();
+  r.unfinished = s.value("requests_unfinished", uint64_t{0});
+  r.cpu_user_s = s.value("loadgen_cpu_user_s", s.at("loadgen_cpu_s").get<double>());
+  r.cpu_sys_s = s.value("loadgen_cpu_sys_s", 0.0);
+  for (size_t i = 0; i < kErrorNames.size(); ++i)
+    r.errors.n[i] = s.at("errors").value(kErrorNames[i], uint64_t{0});
+  if (s.contains("open_loop")) {
+    const json& o = s.at("open_loop");
+    r.target_rate = o.value("target_rate", 0.0);
+    r.schedule.late_dispatches = o.value("late_dispatches", uint64_t{0});
+    r.schedule.deferred_sends = o.value("deferred_sends", uint64_t{0});
+    r.schedule.unsent_at_end = o.value("unsent_at_end", uint64_t{0});
+    r.schedule.max_dispatch_lag_ns = static_cast<uint64_t>(o.value("max_dispatch_lag_us", 0.0) * 1000);
+    r.schedule.max_send_lag_ns = static_cast<uint64_t>(o.value("max_send_lag_us", 0.0) * 1000);
+  }
+  if (s.contains("connections")) {
+    const json& c = s.at("connections");
+    r.conns.opened = c.value("opened", uint64_t{0});
+    r.conns.closed_by_client = c.value("closed_by_client", uint64_t{0});
+    r.conns.closed_by_server = c.value("closed_by_server", uint64_t{0});
+    r.conns.closed_after_error = c.value("closed_after_error", uint64_t{0});
+  }
+  if (s.contains("idle")) {
+    const json& c = s.at("idle");
+    r.idle = {c.value("requested", uint64_t{0}), c.value("opened", uint64_t{0}),
+              c.value("failed", uint64_t{0}), c.value("closed_by_peer", uint64_t{0})};
+  }
+  r.corrected = histogram_from_json(j.at("histogram"));
+  if (j.contains("histograms")) {
+    const json& h = j.at("histograms");
+    if (h.contains("latency_uncorrected")) r.uncorrected = histogram_from_json(h.at("latency_uncorrected"));
+    if (h.contains("connect")) r.connect = histogram_from_json(h.at("connect"));
+  }
+  for (const json& e : j.at("timeseries")) {
+    size_t t = e.at("t_s").get<size_t>();
+    if (t == 0) continue;
+    if (r.seconds.size() < t) r.seconds.resize(t);
+    SecondStats& sec = r.seconds[t - 1];
+    sec.requests += e.at("requests").get<uint64_t>();
+    sec.errors += e.at("errors").get<uint64_t>();
+    if (e.contains("buckets")) sec.latency.merge(rebuild(e.at("buckets"), 0, 0));
+  }
+  return r;
+}
+
+}  // namespace iomodels::loadgen

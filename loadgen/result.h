@@ -1,0 +1,61 @@
+// The loadgen result: what the workers measured, merged, and its JSON
+// (schema iomodels.loadgen/1, results/schema/loadgen.schema.json). The same
+// type is read back from JSON so that `loadgen merge` adds histograms and
+// counters and recomputes every percentile (never averages them).
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/histogram.h"
+#include "loadgen/options.h"
+#include "loadgen/worker_stats.h"
+
+namespace iomodels::loadgen {
+
+struct IdleStats {
+  uint64_t requested = 0;
+  uint64_t opened = 0;
+  uint64_t failed = 0;
+  uint64_t closed_by_peer = 0;  // found closed when the run ended
+};
+
+struct RunResult {
+  nlohmann::json context = nlohmann::json::object();
+  nlohmann::json config = nlohmann::json::object();
+  double duration_s = 0;
+  uint64_t requests = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t unfinished = 0;
+  double cpu_user_s = 0;
+  double cpu_sys_s = 0;
+  double target_rate = 0;  // 0: closed loop
+  ErrorCounts errors;
+  ScheduleStats schedule;
+  ConnectionStats conns;
+  IdleStats idle;
+  Histogram corrected;
+  Histogram uncorrected;
+  Histogram connect;
+  std::vector<SecondStats> seconds;
+
+  // Adds a worker's (or another run's) figures. Durations: the longest wins
+  // (runs merged here ran side by side), so req/s adds up.
+  void add_counters(const WorkerStats& w);
+  void merge(const RunResult& other);
+};
+
+nlohmann::json context_json();
+nlohmann::json config_json(const Options& opt, int source_addresses);
+
+// Histogram <-> {"unit": "ns", "significant_digits": 3, "min", "max", "buckets": [[ns, n], ...]}
+nlohmann::json histogram_json(const Histogram& h);
+Histogram histogram_from_json(const nlohmann::json& j);  // throws std::runtime_error
+// {"count", "min", "mean", "stdev", "p50", ..., "max"} in µs
+nlohmann::json latency_summary_json(const Histogram& h);
+
+nlohmann::json to_json(const RunResult& r);
+RunResult from_json(const nlohmann::json& j);  // throws std::runtime_error on a non-loadgen file
+
+}  // namespace iomodels::loadgen

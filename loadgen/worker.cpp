@@ -1,0 +1,392 @@
+#include "loadgen/worker.h"
+
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+#include "core/clock.h"
+
+namespace iomodels::loadgen {
+namespace {
+
+constexpr uint64_t kConnectRetryNs = 100'000'000;  // a refused connect must not spin
+constexpr int kMaxEvents = 256;
+constexpr size_t kScratch = 256 * 1024;
+
+ErrorKind error_of_errno(int err) {
+  return err == ETIMEDOUT ? ErrorKind::kTimeout : ErrorKind::kReset;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerPlan plan, WorkerProgress& progress, const std::atomic<bool>& stop)
+    : plan_(std::move(plan)), opt_(*plan_.opt), progress_(progress), stop_(stop),
+      scratch_(kScratch) {
+  size_t cap = static_cast<size_t>(opt_.pipeline);
+  conns_.reserve(plan_.slots.size());
+  for (uint64_t slot : plan_.slots)
+    conns_.emplace_back(slot, cap, SizePicker(opt_.size_min, opt_.size_max, opt_.seed, slot));
+  touched_.reserve(conns_.size());
+  touched_flag_.assign(conns_.size(), 0);
+  timeout_ns_ = static_cast<uint64_t>(opt_.timeout_s * 1e9);
+  if (plan_.end_ns != UINT64_MAX) {
+    // Whole seconds of the window, allocated now rather than on the request path.
+    auto secs = (plan_.end_ns - plan_.measure_start_ns + 999'999'999) / 1'000'000'000;
+    stats_.seconds.resize(std::max<uint64_t>(secs, 1));
+  }
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+}
+
+Worker::~Worker() {
+  for (auto& c : conns_) drop_socket(c);
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+void Worker::read_cpu(double& user, double& sys) const {
+  rusage ru{};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) * 1e-6;
+  sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) * 1e-6;
+}
+
+SecondStats& Worker::second_of(uint64_t t) {
+  size_t s = static_cast<size_t>((t - plan_.measure_start_ns) / 1'000'000'000);
+  if (plan_.end_ns != UINT64_MAX) {
+    s = std::min(s, stats_.seconds.size() - 1);  // drained replies belong to the last second
+  } else if (s >= stats_.seconds.size()) {
+    stats_.seconds.resize(s + 1);  // --requests without --duration: once a second at most
+  }
+  return stats_.seconds[s];
+}
+
+void Worker::count_error(ErrorKind kind, uint64_t now) {
+  ++stats_.errors[kind];
+  if (now >= plan_.measure_start_ns) ++second_of(now).errors;
+}
+
+bool Worker::may_send(uint64_t intended, uint64_t now, bool check_budget) const noexcept {
+  if (!sending_ || now >= plan_.end_ns || intended >= plan_.end_ns) return false;
+  return !check_budget || plan_.request_budget == 0 || intended < plan_.measure_start_ns ||
+         budget_used_ < plan_.request_budget;
+}
+
+bool Worker::churn_allows(const ClientConn& c) const noexcept {
+  return opt_.requests_per_connection == 0 || c.sent_on_socket < opt_.requests_per_connection;
+}
+
+void Worker::set_want_out(ClientConn& c, bool on) {
+  if (c.want_out == on) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+  ev.data.u64 = static_cast<uint64_t>(&c - conns_.data());
+  ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+  c.want_out = on;
+}
+
+void Worker::drop_socket(ClientConn& c) {
+  if (c.fd >= 0) ::close(c.fd);  // close(2) also removes it from the epoll set
+  c.fd = -1;
+  c.state = ConnState::kDown;
+  c.want_out = false;
+  c.inflight.clear();
+  c.out.clear();
+}
+
+void Worker::open(ClientConn& c, uint64_t now) {
+  if (!sending_) return;
+  int fd = plan_.connector->start(serial_++ * 7919 + c.slot);  // spread sources across slots
+  if (fd < 0) {
+    count_error(ErrorKind::kConnect, now);
+    c.state = ConnState::kDown;
+    c.retry_at_ns = now + kConnectRetryNs;
+    return;
+  }
+  c.fd = fd;
+  c.state = ConnState::kConnecting;
+  c.connect_start_ns = now;
+  ++c.incarnation;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT;  // writable = the connect finished (either way)
+  ev.data.u64 = static_cast<uint64_t>(&c - conns_.data());
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl(ADD)");
+  c.want_out = true;
+}
+
+void Worker::on_connected(ClientConn& c, uint64_t now) {
+  c.state = ConnState::kUp;
+  ++stats_.conns.opened;
+  if (measuring(now)) stats_.connect.record(now - c.connect_start_ns);
+  c.session = make_client_session(opt_.protocol, c.payload_id());  // per connection, not per request
+  c.seq = c.sent_on_socket = c.replies_on_socket = 0;
+  c.inflight.clear();
+  c.out.clear();
+  set_want_out(c, false);
+  refill(c, now);
+}
+
+void Worker::fail(ClientConn& c, ErrorKind kind, uint64_t now, bool count) {
+  if (count) count_error(kind, now);
+  if (kind == ErrorKind::kReset || kind == ErrorKind::kClosed) ++stats_.conns.closed_by_server;
+  else if (c.state == ConnState::kUp) ++stats_.conns.closed_after_error;
+  drop_socket(c);
+  if (kind == ErrorKind::kConnect) c.retry_at_ns = now + kConnectRetryNs;
+  else open(c, now);
+}
+
+void Worker::build(ClientConn& c, uint64_t intended, uint64_t now) {
+  size_t size = opt_.protocol == Protocol::kHttp ? 0 : c.size_picker.next();
+  c.session->build_request(c.seq++, size, c.out);
+  c.inflight.push({intended, now});
+  ++c.sent_on_socket;
+  // Open loop reserved its budget when the request fell due (dispatch_due).
+  if (!opt_.open_loop() && intended >= plan_.measure_start_ns) ++budget_used_;
+}
+
+void Worker::refill(ClientConn& c, uint64_t now) {
+  if (c.state != ConnState::kUp) return;
+  if (!opt_.open_loop()) {
+    while (!c.inflight.full() && static_cast<int>(c.inflight.size()) < opt_.pipeline &&
+           churn_allows(c) && may_send(now, now, true))
+      build(c, now, now);
+  } else {
+    while (c.sent_k < c.due_k && !c.inflight.full() && churn_allows(c)) {
+      uint64_t intended = schedule_.intended_ns(c.slot, c.sent_k);
+      if (!may_send(intended, now, false)) break;
+      uint64_t lag = now > intended ? now - intended : 0;
+      if (measuring(intended)) {
+        if (lag > kLateThresholdNs) ++stats_.schedule.deferred_sends;
+        stats_.schedule.max_send_lag_ns = std::max(stats_.schedule.max_send_lag_ns, lag);
+      }
+      build(c, intended, now);
+      ++c.sent_k;
+    }
+  }
+  flush(c, now);
+}
+
+void Worker::flush(ClientConn& c, uint64_t now) {
+  while (!c.out.empty()) {
+    ssize_t n = ::send(c.fd, c.out.peek(), c.out.readable_bytes(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      if (measuring(now)) stats_.bytes_sent += static_cast<uint64_t>(n);
+      c.out.consume(static_cast<size_t>(n));
+      continue;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      set_want_out(c, true);  // the rest goes when the socket drains
+      return;
+    }
+    fail(c, error_of_errno(err), now);
+    return;
+  }
+  set_want_out(c, false);
+}
+
+void Worker::record_reply(const InFlight& f, uint64_t now) {
+  if (f.intended_ns < plan_.measure_start_ns) return;  // warmup
+  uint64_t corrected = now - f.intended_ns;
+  stats_.corrected.record(corrected);
+  stats_.uncorrected.record(now - f.sent_ns);
+  ++stats_.requests;
+  last_reply_ns_ = now;
+  SecondStats& s = second_of(now);
+  ++s.requests;
+  s.latency.record(corrected);
+}
+
+void Worker::read_replies(ClientConn& c, uint64_t now) {
+  for (;;) {
+    ssize_t n = ::recv(c.fd, scratch_.data(), scratch_.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      if (measuring(now)) stats_.bytes_received += static_cast<uint64_t>(n);
+      ReplyResult r = c.session->on_bytes({scratch_.data(), static_cast<size_t>(n)});
+      for (uint64_t i = 0; i < r.completed && c.inflight.size() > 0; ++i) {
+        record_reply(c.inflight.front(), now);
+        c.inflight.pop();
+      }
+      c.replies_on_socket += r.completed;
+      for (uint64_t i = 0; i < r.mismatches; ++i) count_error(ErrorKind::kMismatch, now);
+      for (uint64_t i = 0; i < r.http_status; ++i) count_error(ErrorKind::kHttpStatus, now);
+      if (r.fatal) {
+        // An unparseable stream is one mismatch even when no reply completed.
+        fail(c, ErrorKind::kMismatch, now, r.mismatches == 0);
+        return;
+      }
+      if (static_cast<size_t>(n) < scratch_.size()) break;
+      continue;
+    }
+    if (n == 0) {
+      fail(c, ErrorKind::kClosed, now);
+      return;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) break;
+    fail(c, error_of_errno(err), now);
+    return;
+  }
+  if (opt_.requests_per_connection > 0 && c.replies_on_socket >= opt_.requests_per_connection) {
+    // Churn: our close, in the configured mode, then a fresh socket.
+    ++stats_.conns.closed_by_client;
+    close_socket(c.fd, opt_.close_mode);
+    c.fd = -1;
+    drop_socket(c);
+    open(c, now);
+    return;
+  }
+  refill(c, now);
+}
+
+void Worker::on_event(ClientConn& c, uint32_t events, uint64_t now) {
+  if (c.state == ConnState::kConnecting) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0 || (events & EPOLLERR)) {
+      fail(c, ErrorKind::kConnect, now);
+      return;
+    }
+    on_connected(c, now);
+    return;
+  }
+  if (c.state != ConnState::kUp) return;
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+    read_replies(c, now);
+    if (c.state != ConnState::kUp) return;
+  }
+  if ((events & EPOLLOUT) && c.want_out) flush(c, now);
+}
+
+void Worker::dispatch_due(uint64_t now) {
+  while (sending_ && next_due_ns_ <= now) {
+    if (!may_send(next_due_ns_, now, true)) {
+      next_due_ns_ = UINT64_MAX;  // end of window or budget: nothing further falls due
+      break;
+    }
+    ClientConn& c = conns_[cursor_];
+    uint64_t lag = now - next_due_ns_;
+    if (measuring(next_due_ns_)) {
+      if (lag > kLateThresholdNs) ++stats_.schedule.late_dispatches;
+      stats_.schedule.max_dispatch_lag_ns = std::max(stats_.schedule.max_dispatch_lag_ns, lag);
+      if (plan_.request_budget) ++budget_used_;  // reserve it now: due means owed
+    }
+    ++c.due_k;
+    auto idx = static_cast<uint32_t>(cursor_);
+    if (!touched_flag_[idx]) {
+      touched_flag_[idx] = 1;
+      touched_.push_back(idx);
+    }
+    if (++cursor_ == conns_.size()) {
+      cursor_ = 0;
+      ++cursor_k_;
+    }
+    next_due_ns_ = schedule_.intended_ns(conns_[cursor_].slot, cursor_k_);
+  }
+  for (uint32_t idx : touched_) {
+    touched_flag_[idx] = 0;
+    refill(conns_[idx], now);
+  }
+  touched_.clear();
+}
+
+void Worker::stop_sending(uint64_t now) {
+  sending_ = false;
+  stats_.measure_end_ns = std::min(now, plan_.end_ns);
+  drain_deadline_ = now + timeout_ns_;
+  if (opt_.open_loop()) {
+    for (auto& c : conns_)
+      for (uint64_t k = c.sent_k; k < c.due_k; ++k)
+        if (measuring(schedule_.intended_ns(c.slot, k))) ++stats_.schedule.unsent_at_end;
+  }
+}
+
+void Worker::housekeeping(uint64_t now) {
+  if (!cpu_started_ && now >= plan_.measure_start_ns) {
+    read_cpu(cpu_user0_, cpu_sys0_);
+    cpu_started_ = true;
+  }
+  bool budget_spent = plan_.request_budget && budget_used_ >= plan_.request_budget;
+  if (sending_ && (now >= plan_.end_ns || stop_.load(std::memory_order_relaxed) || budget_spent))
+    stop_sending(std::min(now, plan_.end_ns));
+  size_t inflight = 0;
+  for (auto& c : conns_) {
+    if (c.state == ConnState::kDown) {
+      if (sending_ && now >= c.retry_at_ns) open(c, now);
+    } else if (c.state == ConnState::kConnecting) {
+      if (now - c.connect_start_ns > timeout_ns_) fail(c, ErrorKind::kConnect, now);
+    } else if (c.inflight.size() > 0) {
+      if (now - c.inflight.front().sent_ns > timeout_ns_) {
+        fail(c, ErrorKind::kTimeout, now);  // its other requests go with it
+        continue;
+      }
+      inflight += c.inflight.size();
+    }
+  }
+  if (!sending_ && (inflight == 0 || now >= drain_deadline_ || stop_.load())) {
+    for (auto& c : conns_)
+      for (size_t i = 0; i < c.inflight.size(); ++i) ++stats_.unfinished;
+    done_ = true;
+  }
+  // Progress: what this worker did so far, and the p99 of its last full second.
+  progress_.requests.store(stats_.requests, std::memory_order_relaxed);
+  progress_.errors.store(stats_.errors.total(), std::memory_order_relaxed);
+  if (now >= plan_.measure_start_ns) {
+    size_t s = static_cast<size_t>((now - plan_.measure_start_ns) / 1'000'000'000);
+    if (s > progress_second_ && s - 1 < stats_.seconds.size()) {
+      progress_.last_second_p99_ns.store(stats_.seconds[s - 1].latency.value_at_percentile(99),
+                                         std::memory_order_relaxed);
+      progress_second_ = s;
+    }
+  }
+  // Every connection is visited per tick: often enough for timeouts and
+  // reconnects, rare enough to cost nothing next to the requests.
+  next_housekeeping_ = now + std::min<uint64_t>(20'000'000, std::max<uint64_t>(timeout_ns_ / 10, 1'000'000));
+}
+
+void Worker::run() {
+  if (opt_.open_loop()) {
+    // The default 50 µs timer slack would blur a µs schedule; ours is 1 ns.
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    schedule_ = OpenLoopSchedule(plan_.t0_ns, opt_.rate, static_cast<uint64_t>(opt_.connections));
+    if (!conns_.empty()) next_due_ns_ = schedule_.intended_ns(conns_[0].slot, 0);
+  }
+  uint64_t now = now_ns();
+  for (auto& c : conns_) open(c, now);
+  epoll_event events[kMaxEvents];
+  while (!done_) {
+    uint64_t deadline = next_housekeeping_;
+    if (sending_ && next_due_ns_ < deadline) deadline = next_due_ns_;
+    uint64_t wait = deadline > now ? deadline - now : 0;
+    timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+    int n = ::epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
+    if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "epoll_pwait2");
+    now = now_ns();  // one clock read per batch: every reply in it shares the time
+    for (int i = 0; i < n; ++i) {
+      ClientConn& c = conns_[events[i].data.u64];
+      if (c.fd >= 0) on_event(c, events[i].events, now);
+    }
+    if (opt_.open_loop() && sending_) dispatch_due(now);
+    if (now >= next_housekeeping_) housekeeping(now);
+  }
+  double u = 0, s = 0;
+  read_cpu(u, s);
+  stats_.cpu_user_s = u - cpu_user0_;
+  stats_.cpu_sys_s = s - cpu_sys0_;
+  // A window ended by --requests lasts until its last reply arrived.
+  if (plan_.request_budget && budget_used_ >= plan_.request_budget && now < plan_.end_ns)
+    stats_.measure_end_ns = std::max(last_reply_ns_, plan_.measure_start_ns);
+  if (stats_.measure_end_ns == 0) stats_.measure_end_ns = now;
+  progress_.requests.store(stats_.requests, std::memory_order_relaxed);
+  progress_.done.store(true, std::memory_order_release);
+}
+
+}  // namespace iomodels::loadgen

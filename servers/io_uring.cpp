@@ -1,0 +1,290 @@
+// io_uring — completion-based I/O through liburing: one SQE per operation.
+//
+// Model: one thread, one ring. Instead of asking which socket is ready, we hand
+// the kernel the operations themselves (accept, recv, send) and reap their
+// results from the completion queue; one io_uring_enter both submits the new
+// SQEs and waits, so a busy loop pays one syscall per batch, not per operation.
+// Per connection: one recv in flight, into a buffer of its own that must live
+// until the recv completes (the memory cost that io_uring_multishot's provided
+// buffers remove), and at most one send, because two sends on one stream socket
+// may complete out of order (io_uring(7)). A send points into `wire`, which
+// nothing touches until it completes: new replies go to the Connection's out
+// buffer meanwhile (appending there may move its bytes). Short sends are
+// resubmitted for the remainder. user_data = Conn* | op tag; a Conn is freed
+// only when no op in the kernel references it. Stop: a read SQE on the stop
+// eventfd, then a cancel per op in flight, and we wait for every completion.
+// Syscalls: io_uring_setup, io_uring_enter (counted), close. Needs Linux ≥ 5.6
+// (IORING_OP_ACCEPT/RECV/SEND) with kernel.io_uring_disabled = 0, liburing.
+// Bad at: a recv buffer per idle connection; a CQE per small message each way.
+// Try it: ./build/io_uring --port 7000 &  then  nc 127.0.0.1 7000
+#include <liburing.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <unordered_set>
+
+#include "core/clock.h"
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+constexpr unsigned kSqEntries = 4096;
+// A recv and a send per connection can complete in one batch: a large CQ keeps
+// overflow (the kernel's slow backlog list) off the normal path.
+constexpr unsigned kCqEntries = 65536;
+constexpr size_t kRecvBytes = 16 * 1024;
+constexpr uint64_t kStopGraceNs = 500'000'000;
+
+enum Op : uint64_t { kIgnore = 0, kAccept = 1, kStop = 2, kBackoff = 3, kRecv = 4, kSend = 5, kTagMask = 7 };
+
+struct alignas(8) Conn {
+  explicit Conn(Connection conn) : c(std::move(conn)) {}
+  Connection c;
+  Buffer wire;  // what the send in flight points at
+  std::unique_ptr<char[]> in{new char[kRecvBytes]};
+  int inflight = 0;  // ops in the kernel that reference this object
+  bool recv_armed = false, send_armed = false, dead = false, cancelled = false;
+};
+
+struct Loop {
+  ServerContext& ctx;
+  ServerStats& st;
+  io_uring ring{};
+  std::unordered_set<Conn*> conns;
+  SpareFd spare;
+  __kernel_timespec backoff{0, 100'000'000};
+  int inflight = 0;  // every op, connection or not: the stop drains to zero
+  bool stopping = false;
+  uint64_t sqe_recv = 0, sqe_send = 0, short_sends = 0, cq_overflows = 0, retries = 0;
+
+  static uint64_t tag(Conn& k, Op op) { return reinterpret_cast<uint64_t>(&k) | op; }
+
+  io_uring_sqe* sqe(uint64_t data) {
+    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    while (!s) {  // SQ full: hand the kernel what we have, then reuse the slots
+      st.count(Syscall::kIoUringSubmit);
+      int r = io_uring_submit(&ring);
+      if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_submit");
+      if (r < 0) { st.count(Syscall::kIoUringEnter); io_uring_get_events(&ring); }
+      s = io_uring_get_sqe(&ring);
+    }
+    io_uring_sqe_set_data64(s, data);
+    if (data != kIgnore) ++inflight;
+    return s;
+  }
+
+  // A poll, not a read: stop_fd is O_NONBLOCK, and a read SQE on it would
+  // complete at once with -EAGAIN instead of waiting.
+  void arm_stop() { io_uring_prep_poll_add(sqe(kStop), ctx.stop_fd, POLLIN); }
+  void arm_accept() { io_uring_prep_accept(sqe(kAccept), ctx.listener.get(), nullptr, nullptr, SOCK_CLOEXEC); }
+  void arm_recv(Conn& k) {
+    io_uring_prep_recv(sqe(tag(k, kRecv)), k.c.fd(), k.in.get(), kRecvBytes, 0);
+    k.recv_armed = true;
+    ++k.inflight;
+    ++sqe_recv;
+  }
+  void arm_send(Conn& k) {
+    io_uring_prep_send(sqe(tag(k, kSend)), k.c.fd(), k.wire.peek(), k.wire.readable_bytes(), MSG_NOSIGNAL);
+    k.send_armed = true;
+    ++k.inflight;
+    ++sqe_send;
+  }
+  void cancel(uint64_t data) { io_uring_prep_cancel64(sqe(kIgnore), data, 0); }
+
+  void on_accept(int res) {
+    if (res >= 0) {
+      ++st.accepted;
+      if (stopping || conns.size() >= ctx.opt.max_connections) {
+        ::close(res);
+        st.count(Syscall::kClose);
+        if (!stopping) ++st.rejected;
+      } else {
+        set_nodelay(res);
+        Conn* k = new Conn(Connection(Fd(res), ctx.new_session(), ctx.opt.out_buffer_cap));
+        conns.insert(k);
+        arm_recv(*k);
+      }
+    } else if (res != -ECANCELED) {
+      int err = -res;
+      ErrnoClass c = classify_errno(err);
+      if (c == ErrnoClass::kNoResources) {
+        // EMFILE: shed the pending peer with the spare fd; if even that fails,
+        // wait before asking again, or the ring would spin on an instant error.
+        if (spare.shed_one(ctx.listener.get())) ++st.rejected;
+        else if (!stopping) return io_uring_prep_timeout(sqe(kBackoff), &backoff, 0, 0);
+      } else if (c == ErrnoClass::kUnexpected) {
+        ++st.unexpected_errors;
+        ctx.log(describe_errno("accept", err));
+      }
+    }
+    if (!stopping) arm_accept();
+  }
+
+  // A failed recv/send: true keeps the connection (the op is simply re-armed).
+  bool keep_after(Conn& k, int err, const char* call) {
+    if (err == ECANCELED) return !(stopping || k.dead) && (++retries, true);  // not ours: re-arm
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: ++retries; return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      case ErrnoClass::kNoResources: ++st.extra["enobufs_closed"]; return false;  // shed load, never spin
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  void on_recv(Conn& k, int res) {
+    k.recv_armed = false;
+    if (res > 0) k.c.on_received(k.in.get(), size_t(res), st);
+    else if (res == 0) k.c.on_peer_eof();
+    else if (!k.dead && !keep_after(k, -res, "recv")) k.dead = true;
+  }
+
+  void on_send(Conn& k, int res) {
+    k.send_armed = false;
+    if (res < 0) {
+      if (k.dead) return;
+      if (keep_after(k, -res, "send")) arm_send(k);  // EAGAIN/EINTR: the same bytes again
+      else k.dead = true;
+      return;
+    }
+    st.bytes_out += size_t(res);
+    k.wire.consume(size_t(res));
+    if (!k.wire.empty() && !k.dead) { ++short_sends; arm_send(k); }  // the remainder, in order
+  }
+
+  // After every completion: start what the connection now wants, or retire it.
+  void progress(Conn& k) {
+    if (stopping) k.dead = true;
+    if (!k.dead) {
+      if (!k.send_armed && k.wire.empty() && k.c.wants_write()) {
+        std::swap(k.wire, k.c.out());  // out gets wire's spare storage: no allocation
+        arm_send(k);
+      }
+      if (!k.recv_armed && k.c.wants_read()) arm_recv(k);
+      if (k.c.finished() && k.wire.empty() && !k.send_armed) k.dead = true;
+    }
+    if (!k.dead) return;
+    if (k.inflight > 0) {
+      if (!k.cancelled) {  // a recv may wait forever on a peer that says nothing
+        k.cancelled = true;
+        if (k.recv_armed) cancel(tag(k, kRecv));
+        if (k.send_armed) cancel(tag(k, kSend));
+      }
+      return;
+    }
+    conns.erase(&k);
+    delete &k;  // closes the fd: nothing in the kernel points at it any more
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  void dispatch(uint64_t data, int res) {
+    ++st.events;
+    Op op = Op(data & kTagMask);
+    if (op == kIgnore) return;  // a cancel's own completion
+    --inflight;
+    if (op == kAccept) return on_accept(res);
+    if (op == kBackoff) return stopping ? void() : arm_accept();
+    if (op == kStop) return ctx.stop_requested() ? begin_stop() : arm_stop();
+    Conn& k = *reinterpret_cast<Conn*>(data & ~uint64_t(kTagMask));
+    --k.inflight;
+    if (op == kRecv) on_recv(k, res);
+    else on_send(k, res);
+    progress(k);
+  }
+
+  void begin_stop() {
+    stopping = true;
+    cancel(kAccept);
+    cancel(kBackoff);
+    std::vector<Conn*> all(conns.begin(), conns.end());
+    for (Conn* k : all) progress(*k);  // marks dead, cancels what is in flight
+  }
+
+  void run() {
+    arm_accept();
+    arm_stop();
+    uint64_t deadline = 0;
+    while (!stopping || inflight > 0) {
+      if (stopping && deadline == 0) deadline = now_ns() + kStopGraceNs;
+      if (deadline && now_ns() > deadline) {
+        ctx.log("stop: " + std::to_string(inflight) + " ops still in flight after 500 ms");
+        break;
+      }
+      st.count(Syscall::kIoUringEnter);
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec slice{0, 50'000'000};
+      int r = stopping ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
+                       : io_uring_submit_and_wait(&ring, 1);
+      if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_enter");
+      ++st.wakeups;
+      unsigned head, n = 0;
+      io_uring_for_each_cqe(&ring, head, cqe) {
+        ++n;
+        dispatch(cqe->user_data, cqe->res);
+      }
+      io_uring_cq_advance(&ring, n);
+      // Completions the CQ had no room for wait in the kernel's overflow list
+      // (IORING_FEAT_NODROP); flushing them is one more enter.
+      if (io_uring_cq_has_overflow(&ring)) {
+        ++cq_overflows;
+        st.count(Syscall::kIoUringEnter);
+        io_uring_get_events(&ring);
+      }
+    }
+  }
+};
+
+int serve(ServerContext& ctx) {
+  set_nonblocking(ctx.listener.get());  // the spare-fd shed must never block
+  Loop loop{ctx, ctx.stats, {}, {}, {}};
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+  p.cq_entries = kCqEntries;
+  if (int r = io_uring_queue_init_params(kSqEntries, &loop.ring, &p); r < 0) {
+    ctx.log(describe_errno("io_uring_queue_init_params", -r) + " (is kernel.io_uring_disabled set?)");
+    return 2;
+  }
+  std::unique_ptr<io_uring, void (*)(io_uring*)> guard(&loop.ring, io_uring_queue_exit);
+  if (!(p.features & IORING_FEAT_NODROP)) {
+    ctx.log("missing feature: IORING_FEAT_NODROP (Linux >= 5.5)");
+    return 2;
+  }
+  std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&loop.ring),
+                                                                  io_uring_free_probe);
+  for (auto [op, name] : {std::pair{IORING_OP_ACCEPT, "accept"}, {IORING_OP_RECV, "recv"},
+                          {IORING_OP_SEND, "send"}, {IORING_OP_POLL_ADD, "poll_add"},
+                          {IORING_OP_ASYNC_CANCEL, "async_cancel"}, {IORING_OP_TIMEOUT, "timeout"}}) {
+    if (!probe || !io_uring_opcode_supported(probe.get(), op)) {
+      ctx.log(std::string("missing feature: IORING_OP_") + name + " (Linux >= 5.6)");
+      return 2;
+    }
+  }
+  loop.run();
+  guard.reset();  // ring gone first: after a stop that timed out, no op can still write into a Conn
+  for (Conn* k : loop.conns) delete k;
+  loop.st.closed += loop.conns.size();
+  loop.st.extra["sqe_recv"] = loop.sqe_recv;
+  loop.st.extra["sqe_send"] = loop.sqe_send;
+  loop.st.extra["short_sends"] = loop.short_sends;
+  loop.st.extra["cq_overflow_flushes"] = loop.cq_overflows;
+  loop.st.extra["retries"] = loop.retries;
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "io_uring",
+                                .summary = "echo/framed/http server on io_uring: accept, recv, send SQEs",
+                                .serve = &iomodels::serve});
+}

@@ -1,0 +1,363 @@
+// io_uring_multishot — io_uring with multishot accept, multishot recv and a
+// provided buffer ring: one SQE keeps producing completions.
+//
+// Model: one thread, one ring. A multishot accept yields a CQE per connection,
+// a multishot recv a CQE per arrival naming a buffer the kernel took from our
+// registered ring, so idle connections pin no memory (io_uring pins a buffer
+// per pending recv). Echo is zero-copy: the reply is sent from that ring
+// buffer, which goes back to the ring only after its send completed. A peer
+// that stops reading would pin the shared ring, so past a few held buffers a
+// connection copies into its out buffer (capped; back-pressure cancels its
+// recv) and returns the buffer at once, as framed/http always do (their
+// replies are produced by the Connection protocol path). One send in flight
+// per connection, the rest queued: two sends on a stream socket may be
+// reordered (io_uring(7)). Traps: -ENOBUFS (ring empty) ends a multishot recv
+// and nothing would wake that connection, so it waits on a list, re-armed as
+// buffers come back; any CQE without IORING_CQE_F_MORE ends its multishot and
+// is re-armed. user_data = Conn* | op tag; a Conn is freed only when no op
+// references it. Stop: poll on the stop eventfd, cancel per op, drain.
+// Options: --buffers N (ring size, power of 2), --buffer-size; --sqpoll 1 (a
+// kernel thread polls the SQ: no submit syscalls, but it burns a core until
+// idle for 1 s); --defer-taskrun 1 (SINGLE_ISSUER|DEFER_TASKRUN, Linux >= 6.1:
+// completions are processed only when we wait). Not both.
+// Needs Linux >= 6.0 (multishot recv), liburing >= 2.2; if not: exit 2, named.
+// Bad at: whole buffers: a 64 B message takes a --buffer-size buffer.
+// Try it: ./build/io_uring_multishot --port 7000 --buffers 8 &  then  nc 127.0.0.1 7000
+#include <liburing.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <unordered_set>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+constexpr unsigned kSqEntries = 4096, kCqEntries = 65536;
+constexpr int kGroup = 0;
+enum Op : uint64_t { kIgnore = 0, kAccept = 1, kStop = 2, kBackoff = 3, kRecv = 4, kSend = 5, kMask = 7 };
+
+struct Seg { uint32_t bid, off, len; };  // echo: part of a ring buffer still owed to the peer
+
+struct alignas(8) Conn {
+  explicit Conn(Connection conn) : c(std::move(conn)) {}
+  Connection c;
+  std::vector<Seg> segs;  // echo zero-copy: in order, segs[head] goes first
+  size_t head = 0;
+  Buffer wire;            // copied replies: what a send from c.out() points at
+  int inflight = 0;
+  bool send_seg = false;  // the send in flight is segs[head], not wire
+  bool recv_armed = false, recv_cancelled = false, send_armed = false, dead = false, cancelled = false;
+  bool waiting = false;  // in Loop::waiters
+  size_t held() const { return segs.size() - head; }
+};
+
+struct Loop {
+  ServerContext& ctx;
+  ServerStats& st;
+  io_uring ring{};
+  io_uring_buf_ring* br = nullptr;
+  char* base = nullptr;
+  unsigned nbufs = 0, bufsize = 0, free_bufs = 0, max_held = 1;
+  bool echo = false, sqpoll = false;
+  int missing = 0;  // a multishot op the kernel refused: exit 2
+  std::unordered_set<Conn*> conns;
+  std::deque<Conn*> waiters;  // -ENOBUFS: nothing armed until buffers return
+  SpareFd spare;
+  __kernel_timespec backoff{0, 100'000'000};
+  int inflight = 0;
+  bool stopping = false;
+  uint64_t enobufs = 0, rearms = 0, pauses = 0, sqe_send = 0, short_sends = 0, overflows = 0;
+
+  static uint64_t tag(Conn& k, Op op) { return reinterpret_cast<uint64_t>(&k) | op; }
+  io_uring_sqe* sqe(uint64_t data) {
+    io_uring_sqe* s;
+    while (!(s = io_uring_get_sqe(&ring))) {  // SQ full: hand the kernel what we have
+      st.count(Syscall::kIoUringSubmit);
+      int r = io_uring_submit(&ring);
+      if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_submit");
+      if (sqpoll) io_uring_sqring_wait(&ring);  // the SQ thread frees slots, not us
+    }
+    io_uring_sqe_set_data64(s, data);
+    if (data != kIgnore) ++inflight;
+    return s;
+  }
+  void give_back(unsigned bid) {
+    io_uring_buf_ring_add(br, base + size_t(bid) * bufsize, bufsize, bid, io_uring_buf_ring_mask(nbufs), 0);
+    io_uring_buf_ring_advance(br, 1);
+    ++free_bufs;
+  }
+  void arm_stop() { io_uring_prep_poll_add(sqe(kStop), ctx.stop_fd, POLLIN); }
+  void arm_accept() { io_uring_prep_multishot_accept(sqe(kAccept), ctx.listener.get(), nullptr, nullptr, SOCK_CLOEXEC); }
+  void arm_recv(Conn& k) {
+    io_uring_sqe* s = sqe(tag(k, kRecv));
+    io_uring_prep_recv_multishot(s, k.c.fd(), nullptr, 0, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;  // the kernel picks a ring buffer per completion
+    s->buf_group = kGroup;
+    k.recv_armed = true;
+    ++k.inflight;
+    ++rearms;
+  }
+  void arm_send(Conn& k) {
+    const char* p = k.wire.peek();
+    size_t n = k.wire.readable_bytes();
+    k.send_seg = k.held() > 0;  // segs are older than anything copied: they go first
+    if (k.send_seg) p = base + size_t(k.segs[k.head].bid) * bufsize + k.segs[k.head].off, n = k.segs[k.head].len;
+    io_uring_prep_send(sqe(tag(k, kSend)), k.c.fd(), p, n, MSG_NOSIGNAL);
+    k.send_armed = true;
+    ++k.inflight;
+    ++sqe_send;
+  }
+  void cancel(uint64_t data) { io_uring_prep_cancel64(sqe(kIgnore), data, 0); }
+
+  void on_accept(int res, bool more) {
+    if (!more) --inflight;
+    if (res == -EINVAL) missing = 1;  // multishot accept unknown to this kernel
+    if (res >= 0) {
+      ++st.accepted;
+      if (stopping || conns.size() >= ctx.opt.max_connections) {
+        ::close(res);
+        st.count(Syscall::kClose);
+        st.rejected += !stopping;
+      } else {
+        set_nodelay(res);
+        Conn* k = new Conn(Connection(Fd(res), ctx.new_session(), ctx.opt.out_buffer_cap));
+        conns.insert(k);
+        arm_recv(*k);
+      }
+    } else if (res != -ECANCELED) {
+      ErrnoClass c = classify_errno(-res);
+      if (c == ErrnoClass::kNoResources && !spare.shed_one(ctx.listener.get()) && !stopping && !more)
+        return io_uring_prep_timeout(sqe(kBackoff), &backoff, 0, 0);  // EMFILE and no spare: no spinning
+      if (c == ErrnoClass::kNoResources) ++st.rejected;
+      if (c == ErrnoClass::kUnexpected) ++st.unexpected_errors, ctx.log(describe_errno("accept", -res));
+    }
+    if (!more && !stopping && !missing) arm_accept();
+  }
+
+  // A failed op: true keeps the connection (progress re-arms it).
+  bool keep_after(Conn& k, int err, const char* call) {
+    if (err == ECANCELED) return !(stopping || k.dead);  // our back-pressure pause
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  void on_recv(Conn& k, int res, unsigned flags) {
+    bool ended = !(flags & IORING_CQE_F_MORE);
+    if (ended) k.recv_armed = k.recv_cancelled = false, --k.inflight, --inflight;
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (flags & IORING_CQE_F_BUFFER) --free_bufs;
+    // Zero-copy only while nothing copied is queued (order) and the connection
+    // holds few ring buffers: a peer that stops reading then costs its own
+    // out buffer (capped, back-pressured), not the ring every connection shares.
+    if (res > 0 && !k.dead && echo && k.held() < max_held && k.wire.empty() && k.c.out().empty()) {
+      st.bytes_in += size_t(res);
+      ++st.messages;
+      k.segs.push_back({bid, 0, uint32_t(res)});  // the reply is this very buffer
+      return;
+    }
+    if (res > 0 && !k.dead) k.c.on_received(base + size_t(bid) * bufsize, size_t(res), st);
+    if (flags & IORING_CQE_F_BUFFER) give_back(bid);
+    if (res == 0) k.c.on_peer_eof();
+    else if (res == -ENOBUFS && ended && !k.dead) ++enobufs, k.waiting = true, waiters.push_back(&k);
+    else if (res == -EINVAL) missing = 2, k.dead = true;  // multishot recv unknown to this kernel
+    else if (res < 0 && !k.dead && !keep_after(k, -res, "recv")) k.dead = true;
+  }
+
+  void on_send(Conn& k, int res) {
+    k.send_armed = false;
+    if (res < 0) {
+      if (!k.dead && !keep_after(k, -res, "send")) k.dead = true;
+      return;  // kept: progress resubmits the same bytes
+    }
+    st.bytes_out += size_t(res);
+    if (!k.send_seg) return k.wire.consume(size_t(res));
+    Seg& s = k.segs[k.head];
+    if (uint32_t(res) < s.len) return ++short_sends, s.off += res, s.len -= res, void();
+    give_back(s.bid);  // its bytes are on the wire now: the kernel may reuse it
+    if (++k.head == k.segs.size()) k.segs.clear(), k.head = 0;
+  }
+
+  // After every completion: start what the connection now wants, or retire it.
+  void progress(Conn& k) {
+    if (stopping) k.dead = true;
+    if (!k.dead) {
+      if (!k.send_armed && k.held() == 0 && k.wire.empty() && k.c.wants_write()) std::swap(k.wire, k.c.out());
+      if (!k.send_armed && (k.held() > 0 || !k.wire.empty())) arm_send(k);
+      bool want = k.c.wants_read();
+      if (want && !k.recv_armed && !k.waiting) arm_recv(k);
+      if (!want && k.recv_armed && !k.recv_cancelled) ++pauses, k.recv_cancelled = true, cancel(tag(k, kRecv));
+      if (k.c.finished() && k.held() == 0 && k.wire.empty() && !k.send_armed) k.dead = true;
+    }
+    if (!k.dead) return;
+    if (k.inflight > 0 && !k.cancelled) {  // a recv (or a send to a stalled peer) may never end by itself
+      k.cancelled = true;
+      if (k.recv_armed && !k.recv_cancelled) cancel(tag(k, kRecv));
+      if (k.send_armed) cancel(tag(k, kSend));
+    }
+    if (k.inflight > 0) return;
+    for (size_t i = k.head; i < k.segs.size(); ++i) give_back(k.segs[i].bid);
+    if (k.waiting) waiters.erase(std::find(waiters.begin(), waiters.end(), &k));
+    conns.erase(&k);
+    delete &k;
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  void dispatch(const io_uring_cqe& cqe) {
+    ++st.events;
+    Op op = Op(cqe.user_data & kMask);
+    if (op == kIgnore) return;
+    if (op == kAccept) return on_accept(cqe.res, cqe.flags & IORING_CQE_F_MORE);
+    Conn& k = *reinterpret_cast<Conn*>(cqe.user_data & ~uint64_t(kMask));
+    if (op == kRecv) return on_recv(k, cqe.res, cqe.flags), progress(k);  // multishot: counts its own end
+    --inflight;
+    if (op == kBackoff) return stopping ? void() : arm_accept();
+    if (op == kStop) return ctx.stop_requested() ? begin_stop() : arm_stop();
+    --k.inflight;
+    on_send(k, cqe.res);
+    progress(k);
+  }
+
+  // A connection in `waiters` has nothing in flight, so only we can wake it:
+  // one per buffer back in the ring; those that lose the race wait again.
+  void rearm_waiters() {
+    size_t budget = free_bufs;
+    while (budget > 0 && !waiters.empty() && !stopping) {
+      Conn* k = waiters.front();  // oldest first: nobody starves
+      waiters.pop_front();
+      k->waiting = false;
+      --budget;
+      progress(*k);
+    }
+  }
+
+  void begin_stop() {
+    stopping = true;
+    cancel(kAccept);
+    cancel(kBackoff);
+    std::vector<Conn*> all(conns.begin(), conns.end());
+    for (Conn* k : all) progress(*k);
+  }
+
+  void run() {
+    arm_accept();
+    arm_stop();
+    uint64_t deadline = 0;
+    while ((!stopping || inflight > 0) && !missing) {
+      if (stopping && deadline == 0) deadline = now_ns() + 500'000'000;
+      if (deadline && now_ns() > deadline) return ctx.log("stop: ops still in flight after 500 ms");
+      st.count(Syscall::kIoUringEnter);
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec slice{0, 50'000'000};
+      int r = stopping ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
+                       : io_uring_submit_and_wait(&ring, 1);
+      if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
+        throw std::system_error(-r, std::generic_category(), "io_uring_enter");
+      ++st.wakeups;
+      unsigned head, n = 0;
+      io_uring_for_each_cqe(&ring, head, cqe) ++n, dispatch(*cqe);
+      io_uring_cq_advance(&ring, n);
+      rearm_waiters();
+      if (io_uring_cq_has_overflow(&ring)) {  // NODROP backlog: one enter flushes it
+        ++overflows;
+        st.count(Syscall::kIoUringEnter);
+        io_uring_get_events(&ring);
+      }
+    }
+  }
+};
+
+int fail(ServerContext& ctx, const std::string& what) {
+  ctx.log("missing feature: " + what);
+  return 2;
+}
+
+int serve(ServerContext& ctx) {
+  const auto& x = ctx.opt.extra;
+  set_nonblocking(ctx.listener.get());  // the spare-fd shed must never block
+  Loop L{ctx, ctx.stats, {}, nullptr, nullptr, unsigned(x.at("buffers")), unsigned(x.at("buffer-size"))};
+  L.echo = ctx.opt.protocol == Protocol::kEcho;
+  L.max_held = std::clamp(L.nbufs / 8, 1u, 16u);
+  L.sqpoll = x.at("sqpoll") != 0;
+  bool defer = x.at("defer-taskrun") != 0;
+  if ((L.nbufs & (L.nbufs - 1)) != 0) return ctx.log("--buffers must be a power of 2"), 2;
+  if (L.sqpoll && defer) return ctx.log("--sqpoll and --defer-taskrun cannot be combined"), 2;
+  utsname u{};
+  int major = 0, minor = 0;
+  if (::uname(&u) == 0) std::sscanf(u.release, "%d.%d", &major, &minor);
+  if (major < 6) return fail(ctx, "multishot recv (Linux >= 6.0; this is " + std::string(u.release) + ")");
+  // The ring of buffer descriptors must be page-aligned: mmap gives that.
+  size_t ring_bytes = L.nbufs * sizeof(io_uring_buf), pool_bytes = size_t(L.nbufs) * L.bufsize;
+  void* mem = ::mmap(nullptr, ring_bytes + pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+  std::unique_ptr<void, std::function<void(void*)>> unmap(mem, [&](void* m) { ::munmap(m, ring_bytes + pool_bytes); });
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+  p.cq_entries = kCqEntries;
+  if (L.sqpoll) p.flags |= IORING_SETUP_SQPOLL, p.sq_thread_idle = 1000;
+  if (defer) p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  if (int r = io_uring_queue_init_params(kSqEntries, &L.ring, &p); r < 0)
+    return fail(ctx, describe_errno(L.sqpoll ? "io_uring_setup(SQPOLL)"
+                                    : defer  ? "io_uring_setup(DEFER_TASKRUN, Linux >= 6.1)"
+                                             : "io_uring_setup", -r));
+  std::unique_ptr<io_uring, void (*)(io_uring*)> guard(&L.ring, io_uring_queue_exit);
+  std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&L.ring),
+                                                                  io_uring_free_probe);
+  for (auto [op, name] : {std::pair{IORING_OP_ACCEPT, "accept"}, {IORING_OP_RECV, "recv"}, {IORING_OP_SEND, "send"},
+                          {IORING_OP_POLL_ADD, "poll_add"}, {IORING_OP_ASYNC_CANCEL, "async_cancel"},
+                          {IORING_OP_TIMEOUT, "timeout"}})
+    if (!probe || !io_uring_opcode_supported(probe.get(), op)) return fail(ctx, std::string("IORING_OP_") + name);
+  L.br = static_cast<io_uring_buf_ring*>(mem);
+  L.base = static_cast<char*>(mem) + ring_bytes;
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(L.br);
+  reg.ring_entries = L.nbufs;
+  reg.bgid = kGroup;
+  if (int r = io_uring_register_buf_ring(&L.ring, &reg, 0); r < 0)
+    return fail(ctx, describe_errno("io_uring_register_buf_ring (Linux >= 5.19)", -r));
+  io_uring_buf_ring_init(L.br);
+  for (unsigned i = 0; i < L.nbufs; ++i) L.give_back(i);
+  L.run();
+  guard.reset();  // ring gone first: no op can still write into a Conn or a buffer
+  for (Conn* k : L.conns) delete k;
+  L.st.closed += L.conns.size();
+  if (L.missing) return fail(ctx, L.missing == 1 ? "multishot accept (Linux >= 5.19)" : "multishot recv (Linux >= 6.0)");
+  for (auto [name, v] : {std::pair{"enobufs", L.enobufs}, {"recv_arms", L.rearms}, {"backpressure_pauses", L.pauses},
+                         {"sqe_send", L.sqe_send}, {"short_sends", L.short_sends}, {"cq_overflow_flushes", L.overflows}})
+    L.st.extra[name] = v;
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  using iomodels::ExtraOption;
+  return iomodels::server_main(
+      argc, argv,
+      {.name = "io_uring_multishot",
+       .summary = "echo/framed/http server on io_uring: multishot accept + multishot recv + buffer ring",
+       .serve = &iomodels::serve,
+       .extra_options = {
+           ExtraOption{"buffers", 1024, "provided buffer ring entries (power of 2)", 1, 32768},
+           ExtraOption{"buffer-size", 16384, "bytes per ring buffer", 64, 1 << 20},
+           ExtraOption{"sqpoll", 0, "1: IORING_SETUP_SQPOLL (a kernel thread polls; burns a core until idle)", 0, 1},
+           ExtraOption{"defer-taskrun", 0, "1: SINGLE_ISSUER|DEFER_TASKRUN (Linux >= 6.1)", 0, 1}}});
+}

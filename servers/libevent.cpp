@@ -1,0 +1,199 @@
+// libevent — the libevent 2.x event API, as in the classic libevent echo servers.
+//
+// Model: one thread, one event_base. The listener is an EV_READ|EV_PERSIST
+// event; each connection owns one `struct event` embedded in its state (so
+// re-arming allocates nothing) whose interest follows the connection: EV_READ
+// while reading, EV_WRITE while output is pending (both while a reply is owed
+// and we may still read), re-armed with event_del + event_assign + event_add
+// on each read → write → read transition and left alone otherwise. A write is
+// tried straight after each read, so in the common echo case the event stays
+// EV_READ for the connection's life. SIGTERM/SIGINT arrive as evsignal events
+// (libevent's socketpair trick), whose callback stops the loop.
+// Counters: events = callbacks run; wakeups = event_base_loop(EVLOOP_ONCE)
+// calls that returned (one backend wait each, roughly); recv/send/accept4/close
+// are ours; the backend's own epoll_wait/epoll_ctl are inside libevent and not
+// counted — stats.extra "event_rearms" counts our event_del/event_add pairs.
+// Syscalls: epoll_wait/epoll_ctl (libevent's epoll backend; EVENT_NOEPOLL=1
+// picks poll), accept4, recv, send, close; a socketpair + sigaction for signals.
+// Needs: libevent ≥ 2.0 (event_assign). Bad at: every interest change is
+// event_del+event_add (two epoll_ctl) where a hand-written loop would do one
+// EPOLL_CTL_MOD; a callback and timeout bookkeeping per event; one core only.
+// Try it: ./build/libevent --port 7000 &  then  nc 127.0.0.1 7000
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <unordered_map>
+
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+struct Server;
+
+struct Conn {
+  Server& srv;
+  Connection c;
+  event ev{};      // the one event of this connection, re-assigned as its interest changes
+  short armed = 0; // EV_READ/EV_WRITE currently added; 0 = not added
+  Conn(Server& s, Connection conn) : srv(s), c(std::move(conn)) {}
+  ~Conn() {
+    if (armed) event_del(&ev);  // before Connection closes the fd
+  }
+};
+
+struct Server {
+  ServerContext& ctx;
+  ServerStats& st;
+  std::unique_ptr<event_base, decltype(&event_base_free)> base{nullptr, &event_base_free};
+  std::unordered_map<int, std::unique_ptr<Conn>> conns;  // destroyed before base
+  SpareFd spare;
+  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+  uint64_t rearms = 0;
+
+  void arm(Conn& k) {
+    short want = short((k.c.wants_read() ? EV_READ : 0) | (k.c.wants_write() ? EV_WRITE : 0));
+    if (want == k.armed) return;  // no transition: the persistent event stays as it is
+    if (k.armed) event_del(&k.ev);
+    event_assign(&k.ev, base.get(), k.c.fd(), short(want | EV_PERSIST), &on_conn_event, &k);
+    if (event_add(&k.ev, nullptr) != 0) throw std::runtime_error("event_add failed");
+    k.armed = want;
+    ++rearms;
+  }
+
+  void close_conn(Conn& k) {
+    conns.erase(k.c.fd());  // ~Conn: event_del, then close(2)
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  // false: drop the connection.
+  bool classify(int err, const char* call) {
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  // One recv per callback: libevent's epoll is level-triggered, so what is left
+  // comes back on the next loop pass, after the other connections had a turn.
+  bool on_readable(Connection& c) {
+    st.count(Syscall::kRecv);
+    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
+    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
+    if (n == 0) { c.on_peer_eof(); return true; }
+    return classify(errno, "recv");
+  }
+
+  bool on_writable(Connection& c) {
+    while (c.wants_write()) {
+      st.count(Syscall::kSend);
+      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
+      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // the rest waits for EV_WRITE
+      if (!classify(err, "send")) return false;
+    }
+    return true;
+  }
+
+  static void on_conn_event(evutil_socket_t, short what, void* arg) {
+    Conn& k = *static_cast<Conn*>(arg);
+    Server& s = k.srv;
+    ++s.st.events;
+    bool ok = true;
+    if ((what & EV_READ) && k.c.wants_read()) ok = s.on_readable(k.c);
+    if (ok && k.c.wants_write()) ok = s.on_writable(k.c);  // try at once: usually it all fits
+    if (!ok || k.c.finished()) return s.close_conn(k);
+    s.arm(k);
+  }
+
+  static void on_accept(evutil_socket_t lfd, short, void* arg) {
+    Server& s = *static_cast<Server*>(arg);
+    ++s.st.events;
+    for (;;) {
+      s.st.count(Syscall::kAccept4);
+      int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        ErrnoClass c = classify_errno(err);
+        if (c == ErrnoClass::kInterrupted) continue;
+        // EMFILE: the listener stays readable, so without shedding a pending
+        // connection this persistent event would fire on every loop pass.
+        if (c == ErrnoClass::kNoResources && s.spare.shed_one(lfd)) ++s.st.rejected;
+        else if (c == ErrnoClass::kUnexpected) { ++s.st.unexpected_errors; s.ctx.log(describe_errno("accept4", err)); }
+        return;
+      }
+      ++s.st.accepted;
+      if (s.conns.size() >= s.ctx.opt.max_connections) {
+        s.st.count(Syscall::kClose);
+        ::close(fd);
+        ++s.st.rejected;
+        continue;
+      }
+      set_nodelay(fd);
+      auto k = std::make_unique<Conn>(s, Connection(Fd(fd), s.ctx.new_session(), s.ctx.opt.out_buffer_cap));
+      Conn& ref = *k;
+      s.conns.emplace(fd, std::move(k));
+      s.arm(ref);
+    }
+  }
+
+  static void on_signal(evutil_socket_t, short, void* arg) {
+    Server& s = *static_cast<Server*>(arg);
+    ++s.st.events;
+    s.ctx.request_stop();
+    event_base_loopbreak(s.base.get());
+  }
+};
+
+using EventPtr = std::unique_ptr<event, decltype(&event_free)>;
+
+int serve(ServerContext& ctx) {
+  set_nonblocking(ctx.listener.get());
+  Server s{ctx, ctx.stats};
+  s.base.reset(event_base_new());
+  if (!s.base) throw std::runtime_error("event_base_new failed");
+  ctx.log(std::string("libevent ") + event_get_version() + ", backend " + event_base_get_method(s.base.get()));
+
+  EventPtr listen_ev(event_new(s.base.get(), ctx.listener.get(), EV_READ | EV_PERSIST, &Server::on_accept, &s),
+                     &event_free);
+  EventPtr term_ev(evsignal_new(s.base.get(), SIGTERM, &Server::on_signal, &s), &event_free);
+  EventPtr int_ev(evsignal_new(s.base.get(), SIGINT, &Server::on_signal, &s), &event_free);
+  if (!listen_ev || !term_ev || !int_ev || event_add(listen_ev.get(), nullptr) != 0 ||
+      event_add(term_ev.get(), nullptr) != 0 || event_add(int_ev.get(), nullptr) != 0)
+    throw std::runtime_error("event_new/event_add failed");
+
+  // EVLOOP_ONCE per call rather than one event_base_dispatch: each return is
+  // one pass (one backend wait and the callbacks it made ready) — our wakeups.
+  while (!ctx.stop_requested()) {
+    s.st.count(Syscall::kEventBaseLoop);
+    int r = event_base_loop(s.base.get(), EVLOOP_ONCE);
+    ++s.st.wakeups;
+    if (r < 0) throw std::runtime_error("event_base_loop failed");
+  }
+  s.st.closed += s.conns.size();  // closed by the stop, not by the peer
+  s.conns.clear();
+  s.st.extra["event_rearms"] = s.rearms;
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "libevent",
+                                .summary = "echo/framed/http server on the libevent event API "
+                                           "(one struct event per connection)",
+                                .serve = &iomodels::serve,
+                                .owns_signals = true});
+}

@@ -1,0 +1,259 @@
+// libevent_bufferevent — libevent's buffered layer: evconnlistener + bufferevent.
+//
+// Model: one thread, one event_base. An evconnlistener accepts (on the listener
+// server_main made, via evconnlistener_new rather than evconnlistener_new_bind,
+// so the printed port is the port served); each connection is a
+// bufferevent_socket whose input/output evbuffers libevent fills and drains
+// itself: our read callback only parses what is in the input evbuffer and
+// appends replies to the output evbuffer; libevent writes them when the socket
+// is writable. Back-pressure: when the output evbuffer reaches --out-buffer-cap
+// we disable EV_READ and set a write low-watermark of cap/2; the write callback
+// that fires at that watermark re-enables reading. SIGTERM/SIGINT arrive as
+// evsignal events.
+// Counters: events = callbacks run; wakeups = event_base_loop(EVLOOP_ONCE)
+// returns; readv/writev = the successful ones libevent made, seen through
+// evbuffer callbacks (n_added on input, n_deleted on output); accept4 = the
+// successful ones. The backend's epoll_wait/epoll_ctl are libevent's, uncounted.
+// Syscalls: epoll_wait/epoll_ctl, accept4, readv (after ioctl FIONREAD), writev,
+// close. Needs: libevent ≥ 2.1 (bufferevent_set_max_single_read).
+// Bad at: reads are capped at 4096 bytes per readv — libevent 2.1's evbuffer_read
+// clamps every read to EVBUFFER_MAX_READ (4096), and --max-single-read
+// (bufferevent_set_max_single_read, default 16384 per callback in 2.1) can only
+// lower that; libevent ≥ 2.2 lifts it with evbuffer_set_max_read, which we call
+// when built against it. A 64 KiB message thus costs 16 readv and 16 loop passes.
+// Every reply also toggles EV_WRITE (an epoll_ctl to add, one to remove) and is
+// copied twice (evbuffer → protocol → evbuffer). One core only.
+// Try it: ./build/libevent_bufferevent --port 7000 --max-single-read 65536 &
+//         then  nc 127.0.0.1 7000
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <signal.h>
+
+#include <memory>
+#include <unordered_map>
+
+#include "core/buffer.h"
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+struct Server;
+
+struct Conn {
+  Server& srv;
+  int fd;
+  bufferevent* bev;
+  std::unique_ptr<ServerSession> session;
+  uint64_t queued = 0;     // reply bytes handed to the output evbuffer, not yet counted as sent
+  bool closing = false;    // the protocol said close: flush, then close
+  bool peer_eof = false;   // the peer half-closed: flush, then close
+  bool throttled = false;  // EV_READ off because the output evbuffer is over the cap
+  ~Conn() { bufferevent_free(bev); }  // BEV_OPT_CLOSE_ON_FREE: closes fd
+};
+
+struct Server {
+  ServerContext& ctx;
+  ServerStats& st;
+  std::unique_ptr<event_base, decltype(&event_base_free)> base{nullptr, &event_base_free};
+  std::unordered_map<int, std::unique_ptr<Conn>> conns;  // destroyed before base
+  Buffer out{64 * 1024};  // replies built here, then copied into the output evbuffer
+  SpareFd spare;
+
+  size_t unsent(Conn& k) { return evbuffer_get_length(bufferevent_get_output(k.bev)); }
+
+  void account_sent(Conn& k) {
+    size_t left = unsent(k);
+    st.bytes_out += k.queued - left;
+    k.queued = left;
+  }
+
+  void close_conn(Conn& k) {
+    account_sent(k);
+    conns.erase(k.fd);
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  void feed(Conn& k, const char* p, size_t n) {
+    st.bytes_in += n;
+    if (k.closing) return;  // after "close", input is ignored; the owed reply still goes
+    ServeResult r = k.session->on_bytes({p, n}, out);
+    st.messages += r.messages;
+    if (r.after == ServeResult::After::kProtocolError) ++st.protocol_errors;
+    if (r.after != ServeResult::After::kContinue) k.closing = true;
+  }
+
+  static void on_read(bufferevent* bev, void* arg) {
+    Conn& k = *static_cast<Conn*>(arg);
+    Server& s = k.srv;
+    ++s.st.events;
+    evbuffer* in = bufferevent_get_input(bev);
+    evbuffer_iovec vec[16];
+    while (size_t len = evbuffer_get_length(in)) {
+      int n = evbuffer_peek(in, -1, nullptr, vec, 16);
+      size_t taken = 0;
+      for (int i = 0; i < n && i < 16; ++i) {
+        s.feed(k, static_cast<const char*>(vec[i].iov_base), vec[i].iov_len);
+        taken += vec[i].iov_len;
+      }
+      evbuffer_drain(in, taken ? taken : len);
+    }
+    if (!s.out.empty()) {
+      evbuffer_add(bufferevent_get_output(bev), s.out.peek(), s.out.readable_bytes());
+      k.queued += s.out.readable_bytes();
+      s.out.clear();
+    }
+    if (k.closing) {
+      bufferevent_disable(bev, EV_READ);
+      if (s.unsent(k) == 0) s.close_conn(k);  // else the write callback closes it
+    } else if (s.unsent(k) >= s.ctx.opt.out_buffer_cap) {
+      // A slow reader: stop reading until libevent has drained half the backlog.
+      bufferevent_disable(bev, EV_READ);
+      bufferevent_setwatermark(bev, EV_WRITE, s.ctx.opt.out_buffer_cap / 2, 0);
+      k.throttled = true;
+    }
+  }
+
+  // Fires after a write leaves the output at or below the low watermark: 0
+  // (drained) normally, cap/2 while throttled.
+  static void on_write(bufferevent* bev, void* arg) {
+    Conn& k = *static_cast<Conn*>(arg);
+    Server& s = k.srv;
+    ++s.st.events;
+    s.account_sent(k);
+    if ((k.closing || k.peer_eof) && s.unsent(k) == 0) return s.close_conn(k);
+    if (k.throttled && !k.closing && !k.peer_eof) {
+      k.throttled = false;
+      bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+      bufferevent_enable(bev, EV_READ);
+    }
+  }
+
+  static void on_event(bufferevent*, short what, void* arg) {
+    Conn& k = *static_cast<Conn*>(arg);
+    Server& s = k.srv;
+    ++s.st.events;
+    if (what & BEV_EVENT_ERROR) {
+      int err = EVUTIL_SOCKET_ERROR();
+      if (classify_errno(err) == ErrnoClass::kPeerGone) ++s.st.peer_resets;
+      else { ++s.st.unexpected_errors; s.ctx.log(describe_errno(what & BEV_EVENT_READING ? "readv" : "writev", err)); }
+      return s.close_conn(k);
+    }
+    if (what & BEV_EVENT_EOF) {  // libevent already disabled EV_READ
+      k.peer_eof = true;
+      if (s.unsent(k) == 0) s.close_conn(k);  // else the write callback closes it once drained
+    }
+  }
+
+  // Counting libevent's own readv/writev: the evbuffer callbacks see each one
+  // that moved bytes (our drain and add are the other direction, not counted).
+  static void on_input_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+    if (info->n_added) static_cast<Server*>(arg)->st.count(Syscall::kReadv);
+  }
+  static void on_output_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+    if (info->n_deleted) static_cast<Server*>(arg)->st.count(Syscall::kWritev);
+  }
+
+  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+    Server& s = *static_cast<Server*>(arg);
+    ++s.st.events;
+    s.st.count(Syscall::kAccept4);
+    ++s.st.accepted;
+    if (s.conns.size() >= s.ctx.opt.max_connections) {
+      s.st.count(Syscall::kClose);
+      ::close(fd);
+      ++s.st.rejected;
+      return;
+    }
+    set_nodelay(fd);
+    bufferevent* bev = bufferevent_socket_new(s.base.get(), fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+      ::close(fd);
+      ++s.st.unexpected_errors;
+      return;
+    }
+    auto k = std::unique_ptr<Conn>(new Conn{s, int(fd), bev, s.ctx.new_session()});
+    if (int64_t m = s.ctx.opt.extra_int("max-single-read"); m > 0) {
+      bufferevent_set_max_single_read(bev, size_t(m));
+#if LIBEVENT_VERSION_NUMBER >= 0x02020000
+      evbuffer_set_max_read(bufferevent_get_input(bev), size_t(m));  // 2.2 lifts the 4 KiB clamp
+#endif
+    }
+    evbuffer_add_cb(bufferevent_get_input(bev), &on_input_changed, &s);
+    evbuffer_add_cb(bufferevent_get_output(bev), &on_output_changed, &s);
+    bufferevent_setcb(bev, &on_read, &on_write, &on_event, k.get());
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    s.conns.emplace(int(fd), std::move(k));
+  }
+
+  // accept4 failed with something other than EAGAIN/EINTR/ECONNABORTED.
+  static void on_accept_error(evconnlistener* l, void* arg) {
+    Server& s = *static_cast<Server*>(arg);
+    int err = EVUTIL_SOCKET_ERROR();
+    ErrnoClass c = classify_errno(err);
+    // EMFILE: the listener stays readable, so shed one pending connection or
+    // libevent calls accept4 again on every loop pass.
+    if (c == ErrnoClass::kNoResources && s.spare.shed_one(evconnlistener_get_fd(l))) ++s.st.rejected;
+    else if (c != ErrnoClass::kNoResources) { ++s.st.unexpected_errors; s.ctx.log(describe_errno("accept4", err)); }
+  }
+
+  static void on_signal(evutil_socket_t, short, void* arg) {
+    Server& s = *static_cast<Server*>(arg);
+    ++s.st.events;
+    s.ctx.request_stop();
+    event_base_loopbreak(s.base.get());
+  }
+};
+
+int serve(ServerContext& ctx) {
+  set_nonblocking(ctx.listener.get());
+  Server s{ctx, ctx.stats};
+  s.base.reset(event_base_new());
+  if (!s.base) throw std::runtime_error("event_base_new failed");
+  ctx.log(std::string("libevent ") + event_get_version() + ", backend " + event_base_get_method(s.base.get()));
+
+  // ctx.listener keeps owning the fd (no LEV_OPT_CLOSE_ON_FREE); backlog 0:
+  // it is listening already.
+  std::unique_ptr<evconnlistener, decltype(&evconnlistener_free)> listener(
+      evconnlistener_new(s.base.get(), &Server::on_accept, &s, LEV_OPT_CLOSE_ON_EXEC, 0, ctx.listener.get()),
+      &evconnlistener_free);
+  if (!listener) throw std::runtime_error("evconnlistener_new failed");
+  evconnlistener_set_error_cb(listener.get(), &Server::on_accept_error);
+  using EventPtr = std::unique_ptr<event, decltype(&event_free)>;
+  EventPtr term_ev(evsignal_new(s.base.get(), SIGTERM, &Server::on_signal, &s), &event_free);
+  EventPtr int_ev(evsignal_new(s.base.get(), SIGINT, &Server::on_signal, &s), &event_free);
+  if (!term_ev || !int_ev || event_add(term_ev.get(), nullptr) != 0 || event_add(int_ev.get(), nullptr) != 0)
+    throw std::runtime_error("evsignal_new/event_add failed");
+
+  while (!ctx.stop_requested()) {  // EVLOOP_ONCE: each return is one pass, our wakeup
+    s.st.count(Syscall::kEventBaseLoop);
+    int r = event_base_loop(s.base.get(), EVLOOP_ONCE);
+    ++s.st.wakeups;
+    if (r < 0) throw std::runtime_error("event_base_loop failed");
+  }
+  for (auto& [fd, k] : s.conns) s.account_sent(*k);
+  s.st.closed += s.conns.size();  // closed by the stop, not by the peer
+  s.conns.clear();
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(
+      argc, argv,
+      {.name = "libevent_bufferevent",
+       .summary = "echo/framed/http server on libevent's evconnlistener + bufferevent",
+       .serve = &iomodels::serve,
+       .extra_options = {{"max-single-read", 0,
+                          "bytes libevent may read per read callback (bufferevent_set_max_single_read); "
+                          "0 = libevent's default (16384 per callback, each readv clamped to 4096 in 2.1)",
+                          0, 1 << 30}},
+       .owns_signals = true});
+}

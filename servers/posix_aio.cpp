@@ -1,0 +1,266 @@
+// posix_aio — POSIX asynchronous I/O (glibc aio_read/aio_write), completions
+// taken as RT signals with sigtimedwait(2).
+//
+// Model: glibc has no kernel AIO for sockets; it emulates aio(7) with a pool of
+// helper threads, each running one blocking pread/read (write) at a time, at
+// most one request running per fd. So: blocking sockets, and per connection
+// strictly aio_read → aio_write (resubmitted on a short write) → aio_read,
+// never a write while a read is pending on the same fd. An idle connection
+// parks a helper thread in recv, so aio_init sizes the pool to
+// --max-connections (capped at kMaxAioThreads; connections beyond the pool are
+// rejected, since a queued request behind parked reads would never run).
+// glibc creates helpers lazily, with minimal stacks.
+// Completion: SIGEV_SIGNAL with SIGRTMIN+2 carrying sival_ptr = the connection
+// id (ids are never reused, so a stale signal finds nothing). One sigtimedwait
+// per completion, and no O(n) scan as aio_suspend would need over every
+// in-flight aiocb. Cost: a sigqueue by the helper plus our wait per operation.
+// Trap: the RT queue is bounded by RLIMIT_SIGPENDING, and when glibc cannot
+// queue the signal it overwrites the finished operation's result with EAGAIN:
+// the bytes moved are lost. So connections are capped at RLIMIT_SIGPENDING
+// minus a reserve (one operation, hence one signal, per connection), and a
+// sweep of aio_error (a memory read in glibc) on each wait timeout closes a
+// connection whose signal was lost anyway (another process of our user may
+// hold queue space) instead of leaving it hung.
+// Accepting: AIO has no accept. A blocking accept thread hands fds over through
+// a mutex-guarded vector and wakes the loop with sigqueue (SI_QUEUE tells it
+// from a completion, SI_ASYNCIO); no readiness API anywhere.
+// Syscalls: accept4, aio_read/aio_write (helpers: pread → ESPIPE → read, same
+// for writes: 2 syscalls per operation), sigqueue, sigtimedwait, close.
+// Stop: shutdown(2) every socket (glibc cannot cancel a recv already running),
+// aio_cancel what is queued, then wait for every completion (≤ kStopWait).
+// Bad at: a thread per connection in disguise, two context switches per op.
+// Try it: ./build/posix_aio --port 7000 &  then  nc 127.0.0.1 7000
+#include <aio.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+int done_signal() { return SIGRTMIN + 2; }
+constexpr size_t kMaxAioThreads = 16384;
+constexpr size_t kSignalReserve = 4;  // RT queue room kept for accept and stop notices
+constexpr size_t kReadBytes = 16 * 1024;  // per connection: 10k connections = 160 MiB
+constexpr timespec kSweepAfter{0, 200'000'000};
+constexpr uint64_t kStopWaitNs = 600'000'000;
+
+struct Conn {
+  explicit Conn(Connection c) : conn(std::move(c)) {}
+  Connection conn;
+  bool in_flight = false;
+  bool writing = false;
+  char in[kReadBytes];
+  // On the heap: glibc's aiocb ends in a zero-size array, which may not sit inside a struct.
+  std::unique_ptr<aiocb> cb{new aiocb{}};
+};
+
+struct Loop {
+  ServerContext& ctx;
+  ServerStats& st;
+  size_t cap;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
+  uint64_t next_id = 1;
+  std::mutex mu;             // guards handoff, shared with the accept thread
+  std::vector<int> handoff;  // accepted fds not yet taken by the loop
+  bool stopping = false;
+
+  void submit(uint64_t id, Conn& c, bool write) {
+    *c.cb = aiocb{};
+    c.cb->aio_fildes = c.conn.fd();
+    c.cb->aio_buf = write ? const_cast<char*>(c.conn.out().peek()) : c.in;
+    c.cb->aio_nbytes = write ? c.conn.out().readable_bytes() : kReadBytes;
+    c.cb->aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+    c.cb->aio_sigevent.sigev_signo = done_signal();
+    c.cb->aio_sigevent.sigev_value.sival_ptr = reinterpret_cast<void*>(id);
+    st.count(write ? Syscall::kAioWrite : Syscall::kAioRead);
+    if ((write ? ::aio_write(c.cb.get()) : ::aio_read(c.cb.get())) != 0) {
+      int err = errno;  // EAGAIN: glibc could not queue it; this connection only
+      ++st.unexpected_errors;
+      ctx.log(describe_errno(write ? "aio_write" : "aio_read", err));
+      return close_conn(id);
+    }
+    c.in_flight = true;
+    c.writing = write;
+  }
+
+  // After each completion: write what is owed, else read, else close.
+  void next(uint64_t id, Conn& c) {
+    if (c.conn.wants_write()) return submit(id, c, true);
+    if (c.conn.finished() || !c.conn.wants_read()) return close_conn(id);
+    submit(id, c, false);
+  }
+
+  void close_conn(uint64_t id) {
+    conns.erase(id);  // nothing in flight here, so the aiocb may go
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  void on_completion(uint64_t id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;  // stale: the connection is gone
+    Conn& c = *it->second;
+    st.count(Syscall::kAioError);
+    int err = ::aio_error(c.cb.get());
+    if (!c.in_flight || err == EINPROGRESS) return;  // already taken by a sweep
+    ++st.events;
+    c.in_flight = false;
+    st.count(Syscall::kAioReturn);
+    ssize_t n = ::aio_return(c.cb.get());
+    if (n < 0) {
+      ErrnoClass k = classify_errno(err);
+      if (stopping || err == ECANCELED) return;
+      if (k == ErrnoClass::kPeerGone) ++st.peer_resets;
+      else { ++st.unexpected_errors; ctx.log(describe_errno(c.writing ? "aio_write" : "aio_read", err)); }
+      return close_conn(id);
+    }
+    if (stopping) return;  // stop: collect completions, start nothing new
+    if (c.writing) c.conn.on_sent(size_t(n), st);
+    else if (n > 0) c.conn.on_received(c.in, size_t(n), st);
+    else c.conn.on_peer_eof();
+    next(id, c);
+  }
+
+  void take_handoff() {
+    std::vector<int> fds;
+    { std::lock_guard lock(mu); fds.swap(handoff); }
+    for (int fd : fds) {
+      ++st.accepted;
+      if (stopping || conns.size() >= cap) { ::close(fd); ++st.rejected; continue; }
+      set_nodelay(fd);
+      uint64_t id = next_id++;
+      auto& c = conns.emplace(id, std::make_unique<Conn>(Connection(
+          Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap))).first->second;
+      submit(id, *c, false);
+    }
+  }
+
+  // A completion whose signal was lost (RT queue full) is still visible here.
+  void sweep() {
+    std::vector<uint64_t> ids;
+    for (auto& [id, c] : conns) if (c->in_flight) ids.push_back(id);
+    for (uint64_t id : ids) on_completion(id);
+  }
+
+  void accept_thread(ServerStats& ast) {
+    SpareFd spare;
+    pid_t pid = ::getpid();
+    while (!ctx.stop_requested()) {
+      ast.count(Syscall::kAccept4);
+      int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);  // blocking
+      if (fd < 0) {
+        int err = errno;
+        ErrnoClass k = classify_errno(err);
+        if (ctx.stop_requested()) break;  // shutdown(2) of the listener woke us
+        if (k == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) { ++ast.rejected; continue; }
+        if (k == ErrnoClass::kUnexpected) { ++ast.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
+        if (k != ErrnoClass::kInterrupted && k != ErrnoClass::kPeerGone)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no spin on EMFILE
+        continue;
+      }
+      bool was_empty;
+      { std::lock_guard lock(mu); was_empty = handoff.empty(); handoff.push_back(fd); }
+      // One notice per batch, to spare the RT queue; if it still fails, the
+      // loop's timed wait picks the fd up.
+      if (was_empty) (void)::sigqueue(pid, done_signal(), sigval{.sival_ptr = nullptr});
+    }
+  }
+
+  // shutdown(2) makes a recv or send already running in a helper return;
+  // aio_cancel takes back what is still queued. Then wait for every completion.
+  void stop(const sigset_t& set) {
+    stopping = true;
+    take_handoff();
+    for (auto& [id, c] : conns) {
+      if (!c->in_flight) continue;
+      st.count(Syscall::kShutdown);
+      ::shutdown(c->conn.fd(), SHUT_RDWR);
+      ::aio_cancel(c->conn.fd(), c->cb.get());
+    }
+    uint64_t deadline = now_ns() + kStopWaitNs;
+    timespec tick{0, 10'000'000};
+    for (;;) {
+      sweep();
+      bool busy = std::any_of(conns.begin(), conns.end(), [](auto& e) { return e.second->in_flight; });
+      if (!busy || now_ns() > deadline) break;
+      siginfo_t si;
+      st.count(Syscall::kSigtimedwait);
+      (void)::sigtimedwait(&set, &si, &tick);
+    }
+    for (auto& [id, c] : conns) {
+      if (c->in_flight) { c->conn.owned_fd().release(); c.release(); }  // a helper may still write here: leak it
+      ++st.closed;
+    }
+  }
+};
+
+int serve(ServerContext& ctx) {
+  sigset_t set;  // already blocked in every thread by server_main (ModelSpec::blocked_signals)
+  sigemptyset(&set);
+  sigaddset(&set, done_signal());
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  rlimit sigpending{};
+  ::getrlimit(RLIMIT_SIGPENDING, &sigpending);
+  size_t queue_room = sigpending.rlim_cur > kSignalReserve ? sigpending.rlim_cur - kSignalReserve : 1;
+  size_t cap = std::min({ctx.opt.max_connections, kMaxAioThreads, queue_room});
+  if (cap < ctx.opt.max_connections)
+    ctx.log("serving at most " + std::to_string(cap) + " connections (aio threads / RLIMIT_SIGPENDING)");
+  aioinit init{};
+  init.aio_threads = int(cap);
+  init.aio_num = int(cap);
+  init.aio_idle_time = 1;  // seconds before an idle helper exits
+  ::aio_init(&init);
+
+  Loop loop{ctx, ctx.stats, cap, {}, 1, {}, {}, false};
+  int listener = ctx.listener.get();
+  ctx.on_stop([listener] {
+    ::shutdown(listener, SHUT_RDWR);  // wakes the blocked accept with EINVAL
+    (void)::sigqueue(::getpid(), done_signal(), sigval{.sival_ptr = nullptr});
+  });
+  ServerStats accept_stats;
+  std::thread acceptor([&] { loop.accept_thread(accept_stats); });
+
+  while (!ctx.stop_requested()) {
+    siginfo_t si;
+    loop.st.count(Syscall::kSigtimedwait);
+    int got = ::sigtimedwait(&set, &si, &kSweepAfter);
+    int err = errno;
+    if (got < 0) {
+      if (err == EAGAIN) { loop.take_handoff(); loop.sweep(); continue; }  // timeout
+      if (err == EINTR) continue;
+      throw std::system_error(err, std::generic_category(), "sigtimedwait");
+    }
+    ++loop.st.wakeups;
+    if (si.si_code == SI_ASYNCIO) loop.on_completion(reinterpret_cast<uint64_t>(si.si_value.sival_ptr));
+    else loop.take_handoff();  // SI_QUEUE: the accept thread or the stop hook
+  }
+  acceptor.join();
+  loop.stop(set);
+  ctx.merge_stats(accept_stats);
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "posix_aio",
+                                .summary = "echo/framed/http server on glibc POSIX AIO, completions as RT signals",
+                                .serve = &iomodels::serve,
+                                .blocked_signals = {iomodels::done_signal()}});
+}

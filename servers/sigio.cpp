@@ -1,0 +1,232 @@
+// sigio — signal-driven I/O: O_ASYNC + F_SETOWN_EX + F_SETSIG, one thread
+// taking real-time signals with sigwaitinfo(2).
+//
+// Model: the listener and every connection are O_ASYNC|O_NONBLOCK, owned by
+// the model thread (F_OWNER_TID, so the signal goes to this thread and not to
+// server_main's watcher) and set to raise SIGRTMIN+1 (F_SETSIG) instead of
+// SIGIO. Each state change queues one RT signal carrying si_fd and si_band; the
+// loop takes them with sigwaitinfo and treats them as edges: it drains the fd
+// until EAGAIN, since no second signal comes for data already there. None of
+// these flags is inherited through accept(2), so each connection costs three
+// fcntl calls, and data that arrives before they are set raised no signal:
+// every new connection is serviced once at once.
+// Readiness is only a hint: a signal for an fd already closed (or closed and
+// reused by a newer connection) finds nothing in the table, or services the
+// newer one, which then meets EAGAIN. Either way it is harmless.
+// Overflow: the RT queue is bounded by RLIMIT_SIGPENDING; when it is full the
+// kernel raises plain SIGIO instead and events are lost. On SIGIO we drain the
+// queue with zero-timeout sigtimedwait, then try every connection and the
+// listener once, and count it in stats.extra["rt_overflows"].
+// Syscalls: fcntl, sigwaitinfo, sigtimedwait, accept4, recv, send, close;
+// stop wakes us with pthread_sigqueue (pthread_kill(SIGIO) if the queue is full).
+// Needs: Linux (F_SETSIG, F_SETOWN_EX ≥ 2.6.32). Bad at: one syscall per
+// event (no batching), an overflow costs a pass over every connection, and
+// signals are process-wide state a library cannot share.
+// Try it: ./build/sigio --port 7000 &  then  nc 127.0.0.1 7000
+//         prlimit --sigpending=8 ./build/sigio --port 7000   (forces overflows)
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "core/errno_class.h"
+#include "core/socket_util.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+
+namespace iomodels {
+namespace {
+
+int io_signal() { return SIGRTMIN + 1; }  // SIGRTMIN itself may be glibc's
+
+// Reads per connection per turn: a peer that never stops sending must not
+// starve the rest; a connection that used its budget goes on the backlog.
+constexpr int kReadBudget = 8;
+
+struct Loop {
+  ServerContext& ctx;
+  ServerStats& st;
+  std::unordered_map<int, std::unique_ptr<Connection>> conns;
+  std::vector<int> backlog;  // fds whose turn ended before EAGAIN
+  SpareFd spare;
+  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+
+  // Order matters: owner and signal first, O_ASYNC last, so no signal is ever
+  // raised towards the wrong target or as plain SIGIO.
+  void arm(int fd) {
+    f_owner_ex owner{F_OWNER_TID, ::gettid()};
+    st.count(Syscall::kFcntl, 3);
+    if (::fcntl(fd, F_SETOWN_EX, &owner) != 0 || ::fcntl(fd, F_SETSIG, io_signal()) != 0 ||
+        ::fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC) != 0)
+      throw std::system_error(errno, std::generic_category(), "fcntl(O_ASYNC)");
+  }
+
+  void accept_all() {
+    for (;;) {
+      st.count(Syscall::kAccept4);
+      int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        ErrnoClass c = classify_errno(err);
+        if (c == ErrnoClass::kInterrupted) continue;
+        if (c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) { ++st.rejected; continue; }
+        if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
+        return;  // EAGAIN: the backlog is empty
+      }
+      ++st.accepted;
+      if (conns.size() >= ctx.opt.max_connections) {
+        ::close(fd);
+        ++st.rejected;
+        continue;
+      }
+      set_nodelay(fd);
+      arm(fd);
+      conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      service(fd);  // bytes that came before O_ASYNC was set raised no signal
+    }
+  }
+
+  // false: drop the connection. Saved errno sorted: expected vs unexpected.
+  bool classify(int err, const char* call) {
+    switch (classify_errno(err)) {
+      case ErrnoClass::kInterrupted:
+      case ErrnoClass::kWouldBlock: return true;
+      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
+      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
+    }
+  }
+
+  // Send until the out-buffer is empty or the socket is full (then a POLL_OUT
+  // signal comes when space frees, because the failed send set NOSPACE).
+  bool flush(Connection& c) {
+    while (c.wants_write()) {
+      st.count(Syscall::kSend);
+      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
+      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;
+      if (!classify(err, "send")) return false;
+    }
+    return true;
+  }
+
+  // Edge-triggered service: alternate flush and recv until recv says EAGAIN,
+  // back-pressure stops reading, or the turn's budget is spent.
+  void service(int fd) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;  // closed already: a stale signal
+    Connection& c = *it->second;
+    for (int reads = 0;; ++reads) {
+      if (!flush(c) || c.finished()) return close_conn(fd);
+      if (!c.wants_read()) return;  // back-pressured or EOF: wait for POLL_OUT
+      if (reads == kReadBudget) return backlog.push_back(fd);
+      st.count(Syscall::kRecv);
+      ssize_t n = ::recv(fd, scratch.get(), Connection::kReadChunk, 0);
+      if (n > 0) { c.on_received(scratch.get(), size_t(n), st); continue; }
+      if (n == 0) { c.on_peer_eof(); continue; }
+      int err = errno;
+      if (classify_errno(err) == ErrnoClass::kWouldBlock) return;  // drained: the edge is consumed
+      if (!classify(err, "recv")) return close_conn(fd);
+    }
+  }
+
+  void close_conn(int fd) {
+    conns.erase(fd);  // closing also detaches the fd from fasync: no new signals
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  void on_fd(int fd) {
+    if (fd == ctx.listener.get()) accept_all();
+    else service(fd);
+  }
+
+  // The queue overflowed: which events were lost is unknown, so throw away
+  // what is queued (it may be stale now) and look at everything once.
+  void on_overflow(const sigset_t& set) {
+    ++st.extra["rt_overflows"];
+    timespec zero{0, 0};
+    siginfo_t si;
+    for (;;) {
+      st.count(Syscall::kSigtimedwait);
+      if (::sigtimedwait(&set, &si, &zero) < 0) {
+        if (errno == EINTR) continue;
+        break;  // EAGAIN: the queue is empty
+      }
+      ++st.extra["rt_discarded"];
+    }
+    std::vector<int> fds;
+    fds.reserve(conns.size());
+    for (auto& [fd, c] : conns) fds.push_back(fd);
+    for (int fd : fds) service(fd);
+    accept_all();
+  }
+
+  void run_backlog() {
+    std::vector<int> turn;
+    turn.swap(backlog);
+    for (int fd : turn) service(fd);
+  }
+};
+
+int serve(ServerContext& ctx) {
+  sigset_t set;  // already blocked in every thread by server_main (ModelSpec::blocked_signals)
+  sigemptyset(&set);
+  sigaddset(&set, io_signal());
+  sigaddset(&set, SIGIO);
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  pthread_t self = ::pthread_self();
+  int sig = io_signal();
+  ctx.on_stop([self, sig] {
+    // With the RT queue full sigqueue fails (EAGAIN); plain SIGIO always lands.
+    if (::pthread_sigqueue(self, sig, sigval{.sival_int = -1}) != 0) ::pthread_kill(self, SIGIO);
+  });
+
+  Loop loop{ctx, ctx.stats, {}, {}, {}};
+  loop.arm(ctx.listener.get());
+  loop.accept_all();  // connections queued before O_ASYNC raised no signal
+  timespec zero{0, 0};
+  while (!ctx.stop_requested()) {
+    siginfo_t si;
+    int got;
+    if (loop.backlog.empty()) {
+      loop.st.count(Syscall::kSigwaitinfo);
+      got = ::sigwaitinfo(&set, &si);
+    } else {
+      loop.st.count(Syscall::kSigtimedwait);
+      got = ::sigtimedwait(&set, &si, &zero);
+    }
+    int err = errno;
+    if (got < 0 && err != EAGAIN) {
+      if (err == EINTR) continue;
+      throw std::system_error(err, std::generic_category(), "sigwaitinfo");
+    }
+    if (got >= 0) {
+      ++loop.st.wakeups;
+      ++loop.st.events;
+      if (ctx.stop_requested()) break;
+      if (got == SIGIO) loop.on_overflow(set);
+      else if (si.si_code != SI_QUEUE) loop.on_fd(si.si_fd);  // SI_QUEUE: the stop hook's
+    }
+    loop.run_backlog();
+  }
+  loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "sigio",
+                                .summary = "echo/framed/http server on O_ASYNC + F_SETSIG RT signals, one thread",
+                                .serve = &iomodels::serve,
+                                .blocked_signals = {iomodels::io_signal(), SIGIO}});
+}

@@ -1,0 +1,186 @@
+// Helpers for the loadgen end-to-end tests: an in-process echo server thread
+// (epoll, non-blocking, many connections; optionally stalling on purpose) and
+// a runner that executes the loadgen binary and parses its JSON.
+#pragma once
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/socket_util.h"
+#include "test_paths.inc"
+
+namespace iomodels::test {
+
+// Echo server on 127.0.0.1, port 0, one thread. With stall_ms > 0 it stops
+// serving everything for stall_ms once every stall_period_ms: the server a
+// coordinated-omission test needs (every request in the stall waits).
+class TestEchoServer {
+ public:
+  explicit TestEchoServer(int stall_ms = 0, int stall_period_ms = 1000)
+      : stall_ms_(stall_ms), period_ms_(stall_period_ms) {
+    raise_nofile_limit();
+    ListenerOptions lo;
+    lo.nonblocking = true;
+    lo.backlog = 8192;
+    listener_ = make_listener(lo);
+    port_ = local_port(listener_.get());
+    stop_fd_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~TestEchoServer() {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_.get(), &one, sizeof one);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  uint64_t accepted() const { return accepted_.load(); }
+
+ private:
+  struct Conn {
+    std::string pending;  // bytes not yet echoed (socket buffer full)
+  };
+
+  void loop() {
+    Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+    add(ep.get(), listener_.get(), EPOLLIN);
+    add(ep.get(), stop_fd_.get(), EPOLLIN);
+    std::unordered_map<int, Conn> conns;
+    std::vector<char> buf(64 * 1024);
+    epoll_event evs[256];
+    uint64_t next_stall = now_ns() + static_cast<uint64_t>(period_ms_) * 1'000'000;
+    for (;;) {
+      if (stall_ms_ > 0 && now_ns() >= next_stall) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms_));
+        next_stall += static_cast<uint64_t>(period_ms_) * 1'000'000;
+      }
+      int n = ::epoll_wait(ep.get(), evs, 256, 10);
+      for (int i = 0; i < n; ++i) {
+        int fd = evs[i].data.fd;
+        if (fd == stop_fd_.get()) {
+          for (auto& [cfd, c] : conns) ::close(cfd);
+          return;
+        }
+        if (fd == listener_.get()) {
+          for (int k = 0; k < 512; ++k) {
+            int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c < 0) break;
+            ++accepted_;
+            conns[c];
+            add(ep.get(), c, EPOLLIN);
+          }
+          continue;
+        }
+        Conn& c = conns[fd];
+        bool dead = false;
+        if (evs[i].events & EPOLLOUT) dead = !drain(fd, c);
+        while (!dead && c.pending.size() < (1 << 20)) {
+          ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
+          if (r > 0) {
+            c.pending.append(buf.data(), static_cast<size_t>(r));
+            dead = !drain(fd, c);
+            continue;
+          }
+          if (r == 0 || (errno != EAGAIN && errno != EINTR)) dead = true;
+          if (r < 0 && errno == EINTR) continue;
+          break;
+        }
+        if (dead) {
+          ::close(fd);
+          conns.erase(fd);
+          continue;
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN | (c.pending.empty() ? 0u : EPOLLOUT);
+        ev.data.fd = fd;
+        ::epoll_ctl(ep.get(), EPOLL_CTL_MOD, fd, &ev);
+      }
+    }
+  }
+  static bool drain(int fd, Conn& c) {
+    while (!c.pending.empty()) {
+      ssize_t w = ::send(fd, c.pending.data(), c.pending.size(), MSG_NOSIGNAL);
+      if (w > 0) {
+        c.pending.erase(0, static_cast<size_t>(w));
+        continue;
+      }
+      return errno == EAGAIN || errno == EINTR;
+    }
+    return true;
+  }
+  static void add(int ep, int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  int stall_ms_;
+  int period_ms_;
+  Fd listener_;
+  Fd stop_fd_;
+  uint16_t port_ = 0;
+  std::atomic<uint64_t> accepted_{0};
+  std::thread thread_;
+};
+
+struct LoadgenRun {
+  int exit_code = -1;
+  nlohmann::json result;  // null when the output was not JSON
+  std::string stdout_text;
+  std::string stderr_text;
+};
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline std::string temp_dir() {
+  char tmpl[] = "/tmp/loadgen-test-XXXXXX";
+  const char* d = ::mkdtemp(tmpl);
+  return d ? d : "/tmp";
+}
+
+// Runs `loadgen ARGS` (bounded by timeout(1) as a safety net) and parses stdout.
+inline LoadgenRun run_loadgen(const std::string& args, int limit_s = 120) {
+  static const std::string dir = temp_dir();
+  static int n = 0;
+  std::string out = dir + "/out" + std::to_string(n) + ".json";
+  std::string err = dir + "/err" + std::to_string(n++) + ".txt";
+  std::string cmd = "timeout -s KILL " + std::to_string(limit_s) + " " IOMODELS_loadgen_PATH " " +
+                    args + " >" + out + " 2>" + err;
+  LoadgenRun r;
+  int st = std::system(cmd.c_str());
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.stdout_text = read_file(out);
+  r.stderr_text = read_file(err);
+  r.result = nlohmann::json::parse(r.stdout_text, nullptr, false);
+  if (r.result.is_discarded()) r.result = nullptr;
+  return r;
+}
+
+inline uint64_t total_errors(const nlohmann::json& j) {
+  uint64_t t = 0;
+  for (auto& [k, v] : j.at("summary").at("errors").items()) t += v.get<uint64_t>();
+  return t;
+}
+
+}  // namespace iomodels::test

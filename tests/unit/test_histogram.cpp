@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "core/histogram.h"
+
+namespace iomodels {
+namespace {
+
+// Latency-like data: log-normal around 50 µs, spanning 1 µs .. seconds.
+std::vector<uint64_t> random_latencies(size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::lognormal_distribution<double> dist(std::log(50'000.0), 1.5);
+  std::vector<uint64_t> v(n);
+  for (auto& x : v) {
+    x = std::clamp<uint64_t>(static_cast<uint64_t>(dist(rng)), Histogram::kLowestNs,
+                             Histogram::kHighestNs);
+  }
+  return v;
+}
+
+// The same rank rule the histogram documents (HdrHistogram's): nearest rank, at least 1.
+uint64_t exact_percentile(const std::vector<uint64_t>& sorted, double p) {
+  auto rank = static_cast<uint64_t>(p / 100.0 * static_cast<double>(sorted.size()) + 0.5);
+  rank = std::max<uint64_t>(rank, 1);
+  return sorted[rank - 1];
+}
+
+constexpr double kPercentiles[] = {0, 1, 10, 25, 50, 75, 90, 99, 99.9, 99.99, 100};
+
+TEST(Histogram, EmptyReportsZeros) {
+  Histogram h;
+  EXPECT_EQ(h.count(), 0u);
+  EXPECT_EQ(h.min(), 0u);
+  EXPECT_EQ(h.max(), 0u);
+  EXPECT_EQ(h.value_at_percentile(99), 0u);
+  EXPECT_EQ(h.mean(), 0.0);
+  EXPECT_TRUE(h.buckets().empty());
+}
+
+TEST(Histogram, PercentilesWithinStatedPrecisionOfExact) {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    auto values = random_latencies(100'000, seed);
+    Histogram h;
+    for (uint64_t v : values) h.record(v);
+    std::sort(values.begin(), values.end());
+    EXPECT_EQ(h.count(), values.size());
+    EXPECT_EQ(h.min(), values.front());
+    EXPECT_EQ(h.max(), values.back());
+    for (double p : kPercentiles) {
+      uint64_t exact = exact_percentile(values, p);
+      uint64_t got = h.value_at_percentile(p);
+      EXPECT_GE(got, exact) << "p" << p;  // highest equivalent value of the bucket
+      EXPECT_LE(static_cast<double>(got - exact), Histogram::kRelativeError * static_cast<double>(exact))
+          << "p" << p << " exact " << exact << " got " << got;
+    }
+    double sum = 0;
+    for (uint64_t v : values) sum += static_cast<double>(v);
+    EXPECT_NEAR(h.mean(), sum / static_cast<double>(values.size()), 1e-6 * h.mean());
+  }
+}
+
+TEST(Histogram, EveryValueKeepsThreeDigits) {
+  // Bucket edges: powers of two and their neighbours, across the whole range.
+  for (uint64_t p2 = 1024; p2 <= Histogram::kHighestNs; p2 *= 2) {
+    for (uint64_t v : {p2 - 1, p2, p2 + 1, p2 + p2 / 3}) {
+      if (v < Histogram::kLowestNs || v > Histogram::kHighestNs) continue;
+      Histogram h;
+      h.record(v);
+      auto b = h.buckets();
+      ASSERT_EQ(b.size(), 1u);
+      EXPECT_LE(b[0].first, v);
+      EXPECT_LE(static_cast<double>(v - b[0].first), Histogram::kRelativeError * static_cast<double>(v));
+      EXPECT_EQ(h.value_at_percentile(50), v);  // clamped to the exact max
+    }
+  }
+}
+
+TEST(Histogram, MergeEqualsWhole) {
+  auto values = random_latencies(30'000, 9);
+  Histogram whole, parts[3];
+  for (size_t i = 0; i < values.size(); ++i) {
+    whole.record(values[i]);
+    parts[i % 3].record(values[i]);
+  }
+  Histogram merged;
+  for (auto& p : parts) merged.merge(p);
+  EXPECT_EQ(merged.count(), whole.count());
+  EXPECT_EQ(merged.min(), whole.min());
+  EXPECT_EQ(merged.max(), whole.max());
+  EXPECT_EQ(merged.buckets(), whole.buckets());
+  for (double p : kPercentiles) EXPECT_EQ(merged.value_at_percentile(p), whole.value_at_percentile(p));
+  EXPECT_NEAR(merged.mean(), whole.mean(), 1e-9 * whole.mean());
+  EXPECT_NEAR(merged.stdev(), whole.stdev(), 1e-6 * whole.stdev());
+}
+
+TEST(Histogram, BucketsRoundTrip) {
+  auto values = random_latencies(50'000, 4);
+  Histogram h;
+  for (uint64_t v : values) h.record(v);
+  Histogram rebuilt;
+  for (auto [value, count] : h.buckets()) rebuilt.record(value, count);
+  EXPECT_EQ(rebuilt.buckets(), h.buckets());
+  EXPECT_EQ(rebuilt.count(), h.count());
+  for (double p : {25.0, 50.0, 90.0, 99.0}) {
+    EXPECT_EQ(rebuilt.value_at_percentile(p), h.value_at_percentile(p)) << p;
+  }
+}
+
+TEST(Histogram, OutOfRangeValuesAreClampedAndCounted) {
+  Histogram h;
+  h.record(10);                        // below 1 µs: first bucket, exact min
+  h.record(100'000'000'000ull, 2);     // 100 s: last bucket, saturated
+  EXPECT_EQ(h.count(), 3u);
+  EXPECT_EQ(h.saturated(), 2u);
+  EXPECT_EQ(h.min(), 10u);
+  EXPECT_EQ(h.max(), 100'000'000'000ull);
+  auto b = h.buckets();
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].first, Histogram::kLowestNs);
+  EXPECT_LE(b[1].first, Histogram::kHighestNs);
+  h.reset();
+  EXPECT_EQ(h.count(), 0u);
+  EXPECT_TRUE(h.buckets().empty());
+}
+
+TEST(Histogram, StdevOfKnownData) {
+  Histogram h;
+  for (uint64_t v : {2000, 4000, 4000, 4000, 5000, 5000, 7000, 9000}) h.record(v);
+  EXPECT_DOUBLE_EQ(h.mean(), 5000.0);
+  EXPECT_NEAR(h.stdev(), 2000.0, 1e-6);
+}
+
+}  // namespace
+}  // namespace iomodels
