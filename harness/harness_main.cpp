@@ -4,6 +4,8 @@
 // Exit codes: 0 done (a run whose cases failed still exits 0: failures are
 // results, recorded in run.json); 1 compare found a regression; 2 bad command
 // line or suite file; 3 the environment is not usable (no loadgen, bad CPU).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <iostream>
 #include <sstream>
@@ -64,7 +66,8 @@ int cmd_run(const std::vector<std::string>& args) {
       ("loadgen", po::value(&o.loadgen), "loadgen executable (default BIN_DIR/loadgen)")
       ("start-timeout-ms", po::value(&o.start_timeout_ms)->default_value(5000), "wait for 'listening'")
       ("stop-timeout-ms", po::value(&o.stop_timeout_ms)->default_value(2000), "after SIGTERM, then SIGKILL")
-      ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off");
+      ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off")
+      ("no-micro", "skip the suite's micro-benchmark entry");
   if (std::find(args.begin(), args.end(), "--help") != args.end() ||
       std::find(args.begin(), args.end(), "-h") != args.end()) {
     std::cout << d;
@@ -73,8 +76,16 @@ int cmd_run(const std::vector<std::string>& args) {
   auto vm = parse(d, args);
   o.servers = split_commas(servers);
   o.progress = vm["progress"].as<std::string>() != "off";
+  o.micro = !vm.count("no-micro");
   if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
   install_child_reaper_signals();
+  // Children inherit this: a c10k case needs 10,000+ fds in the server, and
+  // the soft limit is often 1024 while the hard one allows far more.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   std::string out;
   nlohmann::json run;
   try {

@@ -96,21 +96,25 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   lo.stdout_to_null = true;
   lo.stderr_path = loadgen_log;
 
-  // The measured window is the loadgen's: it starts warmup_s after the loadgen
-  // starts and ends when the loadgen exits (it exits right after its measured
-  // duration). Sampling at those two moments puts the loadgen's own connect
-  // time inside the warmup and its final teardown (a few ms) inside the
-  // window; both are small against a window of a second or more.
+  // The measured window is the loadgen's: warmup_s after it starts, for
+  // duration_s. Both samples are taken on the harness's clock at those two
+  // moments rather than at the loadgen's exit, so that the loadgen's teardown
+  // (closing every connection, which ends a thread per connection in
+  // blocking_threads and takes its switch counts along) stays outside. The
+  // window is shifted by the loadgen's start-up (exec and connect, a few ms)
+  // against the loadgen's own; its length is the same.
   const uint64_t t0 = now_ns();
   Child lg(lo);
   const uint64_t sample_at = t0 + static_cast<uint64_t>(p.warmup_s * 1e9);
+  const uint64_t sample_end_at = sample_at + static_cast<uint64_t>(p.duration_s * 1e9);
   // Generous: the loadgen is trusted to stop itself; this only bounds a hang.
   const uint64_t give_up = t0 + static_cast<uint64_t>((p.warmup_s + p.duration_s + p.timeout_s + 15) * 1e9);
-  std::optional<CpuSample> before;
+  std::optional<CpuSample> before, after;
   std::string crash;
   while (!lg.poll_exit()) {
     uint64_t now = now_ns();
     if (!before && now >= sample_at) before = sample_cpu(srv.pid());
+    if (before && !after && now >= sample_end_at) after = sample_cpu(srv.pid());
     if (srv.poll_exit()) {
       crash = "crashed during the case: " + srv.describe_exit() + last_line(server_log);
       break;
@@ -121,9 +125,14 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
       return failed("loadgen did not finish within its duration + timeout + 15 s");
     }
     srv.drain_stdout();
-    ::usleep(2'000);  // 2 ms: the window's edges are known to within this
+    // Wake at the next sample time exactly, else every 5 ms to notice the
+    // loadgen's exit: the harness shares the two CPUs, so it polls gently.
+    uint64_t next = now + 5'000'000;
+    if (!before) next = std::min(next, sample_at);
+    else if (!after) next = std::min(next, sample_end_at);
+    if (next > now) ::usleep(static_cast<useconds_t>((next - now) / 1000));
   }
-  std::optional<CpuSample> after = sample_cpu(srv.pid());
+  if (!after) after = sample_cpu(srv.pid());  // the loadgen stopped early (or --requests)
   if (crash.empty() && srv.poll_exit()) crash = "crashed during the case: " + srv.describe_exit() + last_line(server_log);
   if (!crash.empty()) {
     lg.kill_group();

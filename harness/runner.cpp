@@ -231,6 +231,15 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   std::error_code ec;
   fs::remove_all(env.tmp_dir, ec);
   write_outputs();
+  if (suite.has_micro && opt.micro) {
+    // After the cases, never between them: the micro-benchmarks load both CPUs.
+    MicroOptions mo;
+    mo.out_dir = out;
+    mo.bin_dir = bin_dir;
+    mo.min_time = suite.micro.value("min_time", "");
+    mo.filter = suite.micro.value("filter", "");
+    run_micro(mo);
+  }
   return run;
 }
 

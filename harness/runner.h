@@ -21,6 +21,7 @@ struct RunOptions {
   int start_timeout_ms = 5000;         // for the "listening" line
   int stop_timeout_ms = 2000;          // after SIGTERM, before SIGKILL and "hung on stop"
   bool progress = true;                // shown only when stderr is a terminal anyway
+  bool micro = true;                   // run the suite's "micro" entry, if it has one
 };
 
 struct MicroOptions {

@@ -210,6 +210,8 @@ json to_json(const RunResult& r) {
                   {"errors", s.errors},
                   {"p50_us", us(s.latency.value_at_percentile(50))},
                   {"p99_us", us(s.latency.value_at_percentile(99))},
+                  {"min_ns", s.latency.min()},
+                  {"max_ns", s.latency.max()},
                   {"buckets", buckets_json(s.latency)}});
   }
   return {{"schema", "iomodels.loadgen/1"},
@@ -276,7 +278,8 @@ RunResult from_json(const json& j) {
     SecondStats& sec = r.seconds[t - 1];
     sec.requests += e.at("requests").get<uint64_t>();
     sec.errors += e.at("errors").get<uint64_t>();
-    if (e.contains("buckets")) sec.latency.merge(rebuild(e.at("buckets"), 0, 0));
+    if (e.contains("buckets"))
+      sec.latency.merge(rebuild(e.at("buckets"), e.value("min_ns", uint64_t{0}), e.value("max_ns", uint64_t{0})));
   }
   return r;
 }

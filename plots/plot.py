@@ -29,13 +29,19 @@ except ImportError:
 MODELS = ["blocking_threads", "nonblocking_spin", "select", "poll", "epoll_lt", "epoll_et",
           "epoll_reuseport", "libevent", "libevent_bufferevent", "sigio", "posix_aio",
           "io_uring", "io_uring_multishot"]
-_PALETTE = plt.get_cmap("tab20").colors
+# Families share a hue (epoll blues, libevent greens, io_uring reds) so a
+# figure reads by family first, model second; markers separate neighbours.
+COLOURS = {
+    "blocking_threads": "#7f7f7f", "nonblocking_spin": "#bcbd22", "select": "#8c564b",
+    "poll": "#e377c2", "epoll_lt": "#1f77b4", "epoll_et": "#17becf", "epoll_reuseport": "#393b79",
+    "libevent": "#2ca02c", "libevent_bufferevent": "#98df8a", "sigio": "#9467bd",
+    "posix_aio": "#ff7f0e", "io_uring": "#d62728", "io_uring_multishot": "#ff9896",
+}
 MARKERS = "osD^v<>phH*Xd8"
 
 
 def colour(model):
-    i = MODELS.index(model) if model in MODELS else len(MODELS) + hash(model) % 7
-    return _PALETTE[(i * 3) % 20 if i < 7 else (i * 3 + 1) % 20]
+    return COLOURS.get(model, "#000000")
 
 
 def marker(model):
@@ -74,7 +80,8 @@ def save(fig, out, stem, figures, title, note=""):
 
 
 def legend(ax):
-    ax.legend(fontsize=8, ncol=2, frameon=False)
+    # Outside the axes: with thirteen models any spot inside hides a curve.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
 def fig_throughput(cases, out, figures):
@@ -82,7 +89,7 @@ def fig_throughput(cases, out, figures):
            and c["params"]["size"] == "64" and c["params"]["pipeline"] == 1]
     if len({c["params"]["connections"] for c in sel}) < 2:
         return
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5))
     for m in model_order({c["server"] for c in sel}):
         pts = sorted((c["params"]["connections"], c) for c in sel if c["server"] == m)
         xs = [x for x, _ in pts]
@@ -91,6 +98,10 @@ def fig_throughput(cases, out, figures):
         hi = [c["aggregate"]["requests_per_s"]["max"] - y for y, (_, c) in zip(ys, pts)]
         ax.errorbar(xs, ys, yerr=[lo, hi], label=m, color=colour(m), marker=marker(m), capsize=2)
     ax.set_xscale("log")
+    conns = sorted({c["params"]["connections"] for c in sel})
+    ax.xaxis.set_major_locator(FixedLocator(conns))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
     ax.set_xlabel("concurrent connections (log)")
     ax.set_ylabel("throughput (requests/s, median; bars: min-max)")
     ax.set_title("Echo 64 B, closed loop: throughput vs connections")
@@ -132,8 +143,9 @@ def fig_spectrum(cases, out, figures):
     if not hid:
         return
     sel = [c for c in cases if case_id(c) == hid]
-    ps = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999]
-    fig, ax = plt.subplots(figsize=(8, 5))
+    # 1/(1-p) from 1 to 10^6 in even log steps: p = 0, ..., 99.9999%.
+    ps = [100 * (1 - 10 ** (-k / 8)) for k in range(0, 49)]
+    fig, ax = plt.subplots(figsize=(9.5, 5))
     drawn = False
     for m in model_order({c["server"] for c in sel}):
         c = next(c for c in sel if c["server"] == m)
@@ -147,18 +159,18 @@ def fig_spectrum(cases, out, figures):
         if total == 0:
             continue
         # Percentiles beyond what the sample can resolve are not drawn.
-        usable = [p for p in ps if p < 100 and 1 / (1 - p / 100) <= total]
+        usable = [p for p in ps if 1 / (1 - p / 100) <= total]
         vals = percentiles_from_buckets(list(merged.items()), usable)
         xs = [1 / (1 - p / 100) for p in usable]
-        ax.plot(xs, vals, label=m, color=colour(m), marker=marker(m), markersize=4)
+        ax.plot(xs, vals, label=m, color=colour(m), marker=marker(m), markersize=3, markevery=8)
         drawn = True
     if not drawn:
         plt.close(fig)
         return
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ticks = [1, 2, 10, 100, 1000, 10000, 100000]
-    labels = ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+    ticks = [1, 2, 10, 100, 1000, 10000, 100000, 1000000]
+    labels = ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: labels[ticks.index(x)] if x in ticks else ""))
     ax.set_xlabel("percentile (x = 1/(1-p), log)")
@@ -174,7 +186,7 @@ def fig_open_loop(cases, out, figures):
     sel = [c for c in cases if c["params"].get("rate", 0) > 0]
     if not sel:
         return
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5))
     for m in model_order({c["server"] for c in sel}):
         pts = sorted((c["params"]["rate"], med(c, "p99_us")) for c in sel if c["server"] == m)
         ax.plot([x for x, _ in pts], [y for _, y in pts], label=m, color=colour(m), marker=marker(m))
@@ -190,7 +202,9 @@ def fig_open_loop(cases, out, figures):
 
 def bars(ax, models, values, ylabel):
     xs = range(len(models))
-    ax.bar(xs, values, color=[colour(m) for m in models])
+    rects = ax.bar(xs, values, color=[colour(m) for m in models])
+    # Values on the bars: one slow model can flatten the rest to slivers.
+    ax.bar_label(rects, labels=[f"{v:.3g}" for v in values], fontsize=7)
     ax.set_xticks(list(xs))
     ax.set_xticklabels(models, rotation=40, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
@@ -204,7 +218,7 @@ def fig_cpu(cases, out, figures):
         return
     models = model_order({c["server"] for c in sel})
     vals = [med(next(c for c in sel if c["server"] == m), "server_cpu_us_per_request") for m in models]
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5))
     bars(ax, models, vals, "server CPU per request (µs, user+sys, median)")
     ax.set_title(f"Server CPU cost per request, {hid}")
     save(fig, out, "server_cpu_per_request", figures, "Server CPU per request",
@@ -261,7 +275,7 @@ def fig_micro(out_dir, figures):
         lines.setdefault(m.group(1), []).append((int(m.group(2)), b["real_time"] * scale))
     if not lines:
         return
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5))
     names = {"Select": "select", "Poll": "poll", "EpollLT": "epoll_lt", "EpollET": "epoll_et"}
     for mech, pts in sorted(lines.items()):
         pts.sort()

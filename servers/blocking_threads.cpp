@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -36,8 +37,10 @@ constexpr size_t kStackBytes = 64 * 1024;
 constexpr size_t kReadBytes = 16 * 1024;
 // serve() waits this long for connection threads after a stop; they wake at
 // once (their sockets were shut down), so this only bounds a pathological case
-// and keeps us inside the one-second exit of DESIGN §3.
-constexpr auto kDrainWait = std::chrono::milliseconds(700);
+// (or many thousands of threads on few cores) and keeps us inside the
+// one-second exit of DESIGN §3.
+constexpr auto kDrainWait = std::chrono::milliseconds(600);
+constexpr auto kSendWakeAfter = std::chrono::milliseconds(100);
 
 // The only state threads share, touched at connect and close only. Held by
 // shared_ptr so a thread that outlives serve() (see kDrainWait) stays valid.
@@ -47,17 +50,20 @@ struct Shared {
   std::condition_variable all_done;
   std::unordered_set<int> live;  // connection fds the stop hook must shut down
   size_t threads = 0;            // connection threads still running
-  bool stopping = false;
+  std::atomic<bool> stopping{false};  // read unlocked by threads: a peer still sending must not keep them
   bool abandoned = false;        // serve() gave up waiting: ctx may be gone, touch it no more
 
   explicit Shared(ServerContext& c) : ctx(c) {}
 
-  // The stop hook: wake every blocked thread, accept() included.
-  void shut_all() {
+  // The stop: wake every blocked thread, accept() included. SHUT_RD first
+  // wakes each recv() with 0 and sends nothing, which is what nearly every
+  // thread is blocked in; SHUT_RDWR (a FIN each) is kept for the few blocked
+  // in send() to a slow reader, which SHUT_RD does not wake.
+  void shut_all(int how) {
     std::lock_guard lock(mu);
     stopping = true;
     ::shutdown(ctx.listener.get(), SHUT_RDWR);
-    for (int fd : live) ::shutdown(fd, SHUT_RDWR);
+    for (int fd : live) ::shutdown(fd, how);
   }
   void log(const std::string& line) {
     std::lock_guard lock(mu);
@@ -75,10 +81,9 @@ struct ConnThread {
   bool classify(int err, const char* call) {
     switch (classify_errno(err)) {
       case ErrnoClass::kInterrupted: return true;
+      // Also EPIPE after the stop's own shutdown(2): not worth a line.
       case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
-      default:
-        // After a stop our own shutdown(2) makes send fail with EPIPE; anything
-        // else is worth a line.
+      default:  // EAGAIN included: these sockets are blocking, so it means trouble
         ++st.unexpected_errors;
         shared->log(describe_errno(call, err));
         return false;
@@ -91,15 +96,16 @@ struct ConnThread {
     while (c.wants_write()) {
       st.count(Syscall::kSend);
       ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
+      int err = errno;
       if (n >= 0) { c.on_sent(size_t(n), st); continue; }
-      if (!classify(errno, "send")) return false;
+      if (!classify(err, "send")) return false;
     }
     return true;
   }
 
   void run() {
     Connection& c = *conn;
-    while (!c.finished()) {
+    while (!c.finished() && !shared->stopping.load(std::memory_order_relaxed)) {
       if (c.wants_read()) {
         st.count(Syscall::kRecv);
         ssize_t n = ::recv(c.fd(), scratch.get(), kReadBytes, 0);
@@ -115,14 +121,19 @@ struct ConnThread {
     finish();
   }
 
+  // Two short critical sections rather than one long one: at a stop thousands
+  // of threads get here at once, and close(2) under the lock made a convoy.
   void finish() {
-    std::lock_guard lock(shared->mu);
-    // Forget the fd before closing it, so the stop hook never shuts down a
-    // number the kernel has already handed to someone else.
-    shared->live.erase(conn->fd());
+    {
+      // Forget the fd before closing it, so the stop never shuts down a
+      // number the kernel has already handed to someone else.
+      std::lock_guard lock(shared->mu);
+      shared->live.erase(conn->fd());
+    }
     conn.reset();
     st.count(Syscall::kClose);
     ++st.closed;
+    std::lock_guard lock(shared->mu);
     if (!shared->abandoned) shared->ctx.merge_stats(st);
     if (--shared->threads == 0) shared->all_done.notify_all();
   }
@@ -170,7 +181,7 @@ void back_off(ServerStats& st) {
 int serve(ServerContext& ctx) {
   ServerStats& st = ctx.stats;
   auto shared = std::make_shared<Shared>(ctx);
-  ctx.on_stop([shared] { shared->shut_all(); });
+  ctx.on_stop([shared] { shared->shut_all(SHUT_RD); });
 
   pthread_attr_t attr;
   ::pthread_attr_init(&attr);
@@ -209,9 +220,16 @@ int serve(ServerContext& ctx) {
   }
   ::pthread_attr_destroy(&attr);
 
-  // Every live socket was shut down by the hook, so the threads are on their way out.
+  // The hook woke every thread blocked in recv(); give them a moment, then
+  // wake the ones blocked in send() too.
+  auto done = [&] { return shared->threads == 0; };
   std::unique_lock lock(shared->mu);
-  if (!shared->all_done.wait_for(lock, kDrainWait, [&] { return shared->threads == 0; })) {
+  if (!shared->all_done.wait_for(lock, kSendWakeAfter, done)) {
+    lock.unlock();
+    shared->shut_all(SHUT_RDWR);
+    lock.lock();
+  }
+  if (!shared->all_done.wait_for(lock, kDrainWait, done)) {
     ctx.log(std::to_string(shared->threads) + " connection threads did not stop; their stats are lost");
     shared->abandoned = true;
   }

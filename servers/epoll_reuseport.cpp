@@ -14,7 +14,9 @@
 // Bad at: balance is by hash, not by load — a few heavy connections can land on
 // one thread while another idles, and nothing moves them; a listener's backlog
 // is lost (reset) if its thread stops; EMFILE's spare-fd trick races across
-// threads (the shed may miss and the loop tries again on the next wakeup).
+// threads (the shed may miss and the loop tries again on the next wakeup);
+// "listening" is printed before serve() binds listeners 1..N-1, so a client
+// that connects in that first instant lands on thread 0.
 // Try it: ./build/epoll_reuseport --port 7000 --threads 2 &  then  nc 127.0.0.1 7000
 #include <sys/epoll.h>
 #include <sys/socket.h>

@@ -59,7 +59,8 @@ struct alignas(8) Conn {
   int inflight = 0;
   bool send_seg = false;  // the send in flight is segs[head], not wire
   bool recv_armed = false, recv_cancelled = false, send_armed = false, dead = false, cancelled = false;
-  bool waiting = false;  // in Loop::waiters
+  bool waiting = false;    // in Loop::waiters
+  bool throttled = false;  // was back-pressured: one-shot recvs from now on
   size_t held() const { return segs.size() - head; }
 };
 
@@ -103,7 +104,10 @@ struct Loop {
   void arm_accept() { io_uring_prep_multishot_accept(sqe(kAccept), ctx.listener.get(), nullptr, nullptr, SOCK_CLOEXEC); }
   void arm_recv(Conn& k) {
     io_uring_sqe* s = sqe(tag(k, kRecv));
-    io_uring_prep_recv_multishot(s, k.c.fd(), nullptr, 0, 0);
+    // A connection once back-pressured gets one-shot recvs: a multishot recv
+    // keeps filling ring buffers from the socket until our cancel lands.
+    if (k.throttled) io_uring_prep_recv(s, k.c.fd(), nullptr, 0, 0);
+    else io_uring_prep_recv_multishot(s, k.c.fd(), nullptr, 0, 0);
     s->flags |= IOSQE_BUFFER_SELECT;  // the kernel picks a ring buffer per completion
     s->buf_group = kGroup;
     k.recv_armed = true;
@@ -163,10 +167,12 @@ struct Loop {
     if (ended) k.recv_armed = k.recv_cancelled = false, --k.inflight, --inflight;
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     if (flags & IORING_CQE_F_BUFFER) --free_bufs;
-    // Zero-copy only while nothing copied is queued (order) and the connection
-    // holds few ring buffers: a peer that stops reading then costs its own
-    // out buffer (capped, back-pressured), not the ring every connection shares.
-    if (res > 0 && !k.dead && echo && k.held() < max_held && k.wire.empty() && k.c.out().empty()) {
+    // Zero-copy only while nothing copied is queued (order), the connection
+    // holds few ring buffers and over half the ring is free: a send to a peer
+    // that stopped reading pins its buffer, and pinned buffers must never
+    // starve the others. Otherwise copy to the out buffer, and give back now.
+    if (res > 0 && !k.dead && echo && k.held() < max_held && free_bufs * 2 > nbufs && k.wire.empty() &&
+        k.c.out().empty()) {
       st.bytes_in += size_t(res);
       ++st.messages;
       k.segs.push_back({bid, 0, uint32_t(res)});  // the reply is this very buffer
@@ -202,7 +208,8 @@ struct Loop {
       if (!k.send_armed && (k.held() > 0 || !k.wire.empty())) arm_send(k);
       bool want = k.c.wants_read();
       if (want && !k.recv_armed && !k.waiting) arm_recv(k);
-      if (!want && k.recv_armed && !k.recv_cancelled) ++pauses, k.recv_cancelled = true, cancel(tag(k, kRecv));
+      if (!want && k.recv_armed && !k.recv_cancelled && !k.throttled)
+        ++pauses, k.throttled = k.recv_cancelled = true, cancel(tag(k, kRecv));
       if (k.c.finished() && k.held() == 0 && k.wire.empty() && !k.send_armed) k.dead = true;
     }
     if (!k.dead) return;
@@ -243,8 +250,8 @@ struct Loop {
       Conn* k = waiters.front();  // oldest first: nobody starves
       waiters.pop_front();
       k->waiting = false;
-      --budget;
-      progress(*k);
+      progress(*k);  // back-pressured ones are re-armed by their send instead
+      budget -= k->recv_armed;
     }
   }
 

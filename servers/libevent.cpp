@@ -171,6 +171,7 @@ int serve(ServerContext& ctx) {
   if (!listen_ev || !term_ev || !int_ev || event_add(listen_ev.get(), nullptr) != 0 ||
       event_add(term_ev.get(), nullptr) != 0 || event_add(int_ev.get(), nullptr) != 0)
     throw std::runtime_error("event_new/event_add failed");
+  unblock_stop_signals();  // blocked by server_main until our evsignals exist
 
   // EVLOOP_ONCE per call rather than one event_base_dispatch: each return is
   // one pass (one backend wait and the callbacks it made ready) — our wakeups.

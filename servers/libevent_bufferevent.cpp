@@ -1,30 +1,25 @@
 // libevent_bufferevent — libevent's buffered layer: evconnlistener + bufferevent.
 //
-// Model: one thread, one event_base. An evconnlistener accepts (on the listener
-// server_main made, via evconnlistener_new rather than evconnlistener_new_bind,
-// so the printed port is the port served); each connection is a
-// bufferevent_socket whose input/output evbuffers libevent fills and drains
-// itself: our read callback only parses what is in the input evbuffer and
-// appends replies to the output evbuffer; libevent writes them when the socket
-// is writable. Back-pressure: when the output evbuffer reaches --out-buffer-cap
-// we disable EV_READ and set a write low-watermark of cap/2; the write callback
-// that fires at that watermark re-enables reading. SIGTERM/SIGINT arrive as
-// evsignal events.
+// Model: one thread, one event_base. An evconnlistener accepts on the listener
+// server_main made (evconnlistener_new, not _new_bind, so the printed port is
+// the port served); each connection is a bufferevent_socket whose evbuffers
+// libevent fills and drains itself: our read callback parses the input evbuffer
+// and appends replies to the output evbuffer; libevent writes them when the
+// socket is writable. Back-pressure: at --out-buffer-cap unsent bytes we disable
+// EV_READ and set a write low-watermark of cap/2; the write callback that fires
+// there re-enables reading. SIGTERM/SIGINT arrive as evsignal events.
 // Counters: events = callbacks run; wakeups = event_base_loop(EVLOOP_ONCE)
-// returns; readv/writev = the successful ones libevent made, seen through
-// evbuffer callbacks (n_added on input, n_deleted on output); accept4 = the
-// successful ones. The backend's epoll_wait/epoll_ctl are libevent's, uncounted.
-// Syscalls: epoll_wait/epoll_ctl, accept4, readv (after ioctl FIONREAD), writev,
-// close. Needs: libevent ≥ 2.1 (bufferevent_set_max_single_read).
-// Bad at: reads are capped at 4096 bytes per readv — libevent 2.1's evbuffer_read
-// clamps every read to EVBUFFER_MAX_READ (4096), and --max-single-read
-// (bufferevent_set_max_single_read, default 16384 per callback in 2.1) can only
-// lower that; libevent ≥ 2.2 lifts it with evbuffer_set_max_read, which we call
-// when built against it. A 64 KiB message thus costs 16 readv and 16 loop passes.
-// Every reply also toggles EV_WRITE (an epoll_ctl to add, one to remove) and is
-// copied twice (evbuffer → protocol → evbuffer). One core only.
-// Try it: ./build/libevent_bufferevent --port 7000 --max-single-read 65536 &
-//         then  nc 127.0.0.1 7000
+// returns; readv/writev = the successful ones libevent made, seen by evbuffer
+// callbacks; accept4 = successful ones; libevent's epoll_wait/epoll_ctl uncounted.
+// Syscalls: epoll_wait/epoll_ctl, accept4, ioctl(FIONREAD) + readv, writev, close.
+// Needs: libevent ≥ 2.1 (bufferevent_set_max_single_read).
+// Bad at: every readv is capped at 4096 bytes — libevent 2.1's evbuffer_read
+// clamps to EVBUFFER_MAX_READ, and --max-single-read (bufferevent_set_max_single_read,
+// 16384 per callback by default in 2.1) can only lower that; libevent ≥ 2.2
+// lifts it (evbuffer_set_max_read, called when built against it). A 64 KiB
+// message costs 16 readv and 16 loop passes. Each reply also toggles EV_WRITE
+// (two epoll_ctl) and is copied twice (evbuffer → protocol → evbuffer). One core.
+// Try it: ./build/libevent_bufferevent --port 7000 --max-single-read 65536 & nc 127.0.0.1 7000
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -172,11 +167,7 @@ struct Server {
     }
     set_nodelay(fd);
     bufferevent* bev = bufferevent_socket_new(s.base.get(), fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-      ::close(fd);
-      ++s.st.unexpected_errors;
-      return;
-    }
+    if (!bev) { ::close(fd); ++s.st.unexpected_errors; return; }  // out of memory: this one only
     auto k = std::unique_ptr<Conn>(new Conn{s, int(fd), bev, s.ctx.new_session()});
     if (int64_t m = s.ctx.opt.extra_int("max-single-read"); m > 0) {
       bufferevent_set_max_single_read(bev, size_t(m));
@@ -229,6 +220,7 @@ int serve(ServerContext& ctx) {
   EventPtr int_ev(evsignal_new(s.base.get(), SIGINT, &Server::on_signal, &s), &event_free);
   if (!term_ev || !int_ev || event_add(term_ev.get(), nullptr) != 0 || event_add(int_ev.get(), nullptr) != 0)
     throw std::runtime_error("evsignal_new/event_add failed");
+  unblock_stop_signals();  // blocked by server_main until our evsignals exist
 
   while (!ctx.stop_requested()) {  // EVLOOP_ONCE: each return is one pass, our wakeup
     s.st.count(Syscall::kEventBaseLoop);
@@ -251,9 +243,7 @@ int main(int argc, char** argv) {
       {.name = "libevent_bufferevent",
        .summary = "echo/framed/http server on libevent's evconnlistener + bufferevent",
        .serve = &iomodels::serve,
-       .extra_options = {{"max-single-read", 0,
-                          "bytes libevent may read per read callback (bufferevent_set_max_single_read); "
-                          "0 = libevent's default (16384 per callback, each readv clamped to 4096 in 2.1)",
-                          0, 1 << 30}},
+       .extra_options = {{"max-single-read", 0, "bufferevent_set_max_single_read; 0 = libevent's default "
+                          "(16384 per callback; each readv clamped to 4096 in libevent 2.1)", 0, 1 << 30}},
        .owns_signals = true});
 }

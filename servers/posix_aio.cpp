@@ -1,36 +1,32 @@
-// posix_aio — POSIX asynchronous I/O (glibc aio_read/aio_write), completions
-// taken as RT signals with sigtimedwait(2).
-//
-// Model: glibc has no kernel AIO for sockets; it emulates aio(7) with a pool of
-// helper threads, each running one blocking pread/read (write) at a time, at
-// most one request running per fd. So: blocking sockets, and per connection
-// strictly aio_read → aio_write (resubmitted on a short write) → aio_read,
-// never a write while a read is pending on the same fd. An idle connection
-// parks a helper thread in recv, so aio_init sizes the pool to
-// --max-connections (capped at kMaxAioThreads; connections beyond the pool are
-// rejected, since a queued request behind parked reads would never run).
-// glibc creates helpers lazily, with minimal stacks.
-// Completion: SIGEV_SIGNAL with SIGRTMIN+2 carrying sival_ptr = the connection
-// id (ids are never reused, so a stale signal finds nothing). One sigtimedwait
-// per completion, and no O(n) scan as aio_suspend would need over every
-// in-flight aiocb. Cost: a sigqueue by the helper plus our wait per operation.
-// Trap: the RT queue is bounded by RLIMIT_SIGPENDING, and when glibc cannot
-// queue the signal it overwrites the finished operation's result with EAGAIN:
-// the bytes moved are lost. So connections are capped at RLIMIT_SIGPENDING
-// minus a reserve (one operation, hence one signal, per connection), and a
-// sweep of aio_error (a memory read in glibc) on each wait timeout closes a
-// connection whose signal was lost anyway (another process of our user may
-// hold queue space) instead of leaving it hung.
-// Accepting: AIO has no accept. A blocking accept thread hands fds over through
-// a mutex-guarded vector and wakes the loop with sigqueue (SI_QUEUE tells it
-// from a completion, SI_ASYNCIO); no readiness API anywhere.
-// Syscalls: accept4, aio_read/aio_write (helpers: pread → ESPIPE → read, same
-// for writes: 2 syscalls per operation), sigqueue, sigtimedwait, close.
+// posix_aio — POSIX asynchronous I/O (glibc aio_read/aio_write), completions as RT signals.
+// Model: glibc has no kernel AIO for sockets; it emulates aio(7) with helper
+// threads, each running one blocking pread/read (write) at a time, at most one
+// request running per fd. So: blocking sockets, and per connection strictly
+// aio_read → aio_write (resubmitted on a short write) → aio_read, never a write
+// while a read pends. An idle connection parks a helper in recv, so aio_init
+// sizes the pool (created lazily, minimal stacks) to --max-connections, capped
+// at kMaxAioThreads: past that, connections are rejected, since a request
+// queued behind parked reads would never run.
+// Completion: SIGEV_SIGNAL, SIGRTMIN+2, sival_ptr = the connection id (never
+// reused, so a stale signal finds nothing): one sigtimedwait per completion,
+// where aio_suspend would scan every in-flight aiocb per call. Cost: a sigqueue
+// by the helper plus our wait per operation. Trap: when glibc cannot queue the
+// signal (RLIMIT_SIGPENDING) it overwrites the finished operation's result with
+// EAGAIN and the bytes moved are lost. So connections are also capped at
+// RLIMIT_SIGPENDING minus a reserve (one operation, one signal, per connection),
+// and a sweep of aio_error (a memory read) on each wait timeout closes one whose
+// signal was lost anyway (other processes of our user share the limit).
+// Accepting: AIO has no accept. A blocking accept thread hands fds over in a
+// mutex-guarded vector and wakes the loop with sigqueue (si_code SI_QUEUE, where
+// completions are SI_ASYNCIO); no readiness API anywhere.
+// Syscalls: accept4, aio_read/aio_write (helpers: pread → ESPIPE → read, the
+// same for writes: 2 syscalls per operation), sigqueue, sigtimedwait, close.
 // Stop: shutdown(2) every socket (glibc cannot cancel a recv already running),
-// aio_cancel what is queued, then wait for every completion (≤ kStopWait).
+// aio_cancel what is queued, then wait for every completion (≤ kStopWaitNs).
 // Bad at: a thread per connection in disguise, two context switches per op.
 // Try it: ./build/posix_aio --port 7000 &  then  nc 127.0.0.1 7000
 #include <aio.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -58,7 +54,6 @@ constexpr timespec kSweepAfter{0, 200'000'000};
 constexpr uint64_t kStopWaitNs = 600'000'000;
 
 struct Conn {
-  explicit Conn(Connection c) : conn(std::move(c)) {}
   Connection conn;
   bool in_flight = false;
   bool writing = false;
@@ -113,17 +108,17 @@ struct Loop {
     auto it = conns.find(id);
     if (it == conns.end()) return;  // stale: the connection is gone
     Conn& c = *it->second;
+    if (!c.in_flight) return;  // already taken by a sweep
     st.count(Syscall::kAioError);
     int err = ::aio_error(c.cb.get());
-    if (!c.in_flight || err == EINPROGRESS) return;  // already taken by a sweep
+    if (err == EINPROGRESS) return;  // a stale signal, for the op before this one
     ++st.events;
     c.in_flight = false;
     st.count(Syscall::kAioReturn);
     ssize_t n = ::aio_return(c.cb.get());
     if (n < 0) {
-      ErrnoClass k = classify_errno(err);
       if (stopping || err == ECANCELED) return;
-      if (k == ErrnoClass::kPeerGone) ++st.peer_resets;
+      if (classify_errno(err) == ErrnoClass::kPeerGone) ++st.peer_resets;
       else { ++st.unexpected_errors; ctx.log(describe_errno(c.writing ? "aio_write" : "aio_read", err)); }
       return close_conn(id);
     }
@@ -140,19 +135,20 @@ struct Loop {
     for (int fd : fds) {
       ++st.accepted;
       if (stopping || conns.size() >= cap) { ::close(fd); ++st.rejected; continue; }
-      set_nodelay(fd);
+      int one = 1;  // best effort, and no exception with the accept thread running
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       uint64_t id = next_id++;
-      auto& c = conns.emplace(id, std::make_unique<Conn>(Connection(
-          Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap))).first->second;
+      Conn* c = new Conn{Connection(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap)};
+      conns.emplace(id, std::unique_ptr<Conn>(c));
       submit(id, *c, false);
     }
   }
 
   // A completion whose signal was lost (RT queue full) is still visible here.
   void sweep() {
-    std::vector<uint64_t> ids;
-    for (auto& [id, c] : conns) if (c->in_flight) ids.push_back(id);
-    for (uint64_t id : ids) on_completion(id);
+    std::vector<uint64_t> ids;  // on_completion may erase: not while iterating
+    for (auto& [id, c] : conns) ids.push_back(id);
+      for (uint64_t id : ids) on_completion(id);
   }
 
   void accept_thread(ServerStats& ast) {
@@ -171,10 +167,9 @@ struct Loop {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no spin on EMFILE
         continue;
       }
-      bool was_empty;
+      bool was_empty;  // one notice per batch spares the RT queue; if sigqueue
       { std::lock_guard lock(mu); was_empty = handoff.empty(); handoff.push_back(fd); }
-      // One notice per batch, to spare the RT queue; if it still fails, the
-      // loop's timed wait picks the fd up.
+      // still fails, the loop's timed wait picks the fd up.
       if (was_empty) (void)::sigqueue(pid, done_signal(), sigval{.sival_ptr = nullptr});
     }
   }
@@ -185,20 +180,18 @@ struct Loop {
     stopping = true;
     take_handoff();
     for (auto& [id, c] : conns) {
-      if (!c->in_flight) continue;
+      if (!c->in_flight) continue;  // the rest close with the map
       st.count(Syscall::kShutdown);
       ::shutdown(c->conn.fd(), SHUT_RDWR);
       ::aio_cancel(c->conn.fd(), c->cb.get());
     }
-    uint64_t deadline = now_ns() + kStopWaitNs;
     timespec tick{0, 10'000'000};
-    for (;;) {
+    for (uint64_t deadline = now_ns() + kStopWaitNs;;) {
       sweep();
-      bool busy = std::any_of(conns.begin(), conns.end(), [](auto& e) { return e.second->in_flight; });
-      if (!busy || now_ns() > deadline) break;
-      siginfo_t si;
+      if (now_ns() > deadline || std::none_of(conns.begin(), conns.end(),
+                                              [](auto& e) { return e.second->in_flight; })) break;
       st.count(Syscall::kSigtimedwait);
-      (void)::sigtimedwait(&set, &si, &tick);
+      (void)::sigtimedwait(&set, nullptr, &tick);
     }
     for (auto& [id, c] : conns) {
       if (c->in_flight) { c->conn.owned_fd().release(); c.release(); }  // a helper may still write here: leak it
@@ -208,10 +201,9 @@ struct Loop {
 };
 
 int serve(ServerContext& ctx) {
-  sigset_t set;  // already blocked in every thread by server_main (ModelSpec::blocked_signals)
+  sigset_t set;  // blocked in every thread by server_main (ModelSpec::blocked_signals)
   sigemptyset(&set);
   sigaddset(&set, done_signal());
-  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   rlimit sigpending{};
   ::getrlimit(RLIMIT_SIGPENDING, &sigpending);
@@ -219,15 +211,11 @@ int serve(ServerContext& ctx) {
   size_t cap = std::min({ctx.opt.max_connections, kMaxAioThreads, queue_room});
   if (cap < ctx.opt.max_connections)
     ctx.log("serving at most " + std::to_string(cap) + " connections (aio threads / RLIMIT_SIGPENDING)");
-  aioinit init{};
-  init.aio_threads = int(cap);
-  init.aio_num = int(cap);
-  init.aio_idle_time = 1;  // seconds before an idle helper exits
+  aioinit init{.aio_threads = int(cap), .aio_num = int(cap), .aio_idle_time = 1};  // idle helpers exit after 1 s
   ::aio_init(&init);
 
   Loop loop{ctx, ctx.stats, cap, {}, 1, {}, {}, false};
-  int listener = ctx.listener.get();
-  ctx.on_stop([listener] {
+  ctx.on_stop([listener = ctx.listener.get()] {
     ::shutdown(listener, SHUT_RDWR);  // wakes the blocked accept with EINVAL
     (void)::sigqueue(::getpid(), done_signal(), sigval{.sival_ptr = nullptr});
   });
@@ -239,11 +227,8 @@ int serve(ServerContext& ctx) {
     loop.st.count(Syscall::kSigtimedwait);
     int got = ::sigtimedwait(&set, &si, &kSweepAfter);
     int err = errno;
-    if (got < 0) {
-      if (err == EAGAIN) { loop.take_handoff(); loop.sweep(); continue; }  // timeout
-      if (err == EINTR) continue;
-      throw std::system_error(err, std::generic_category(), "sigtimedwait");
-    }
+    if (got < 0 && err == EAGAIN) { loop.take_handoff(); loop.sweep(); continue; }  // timeout
+    if (got < 0) continue;  // EINTR; EINVAL cannot happen with this set and timeout
     ++loop.st.wakeups;
     if (si.si_code == SI_ASYNCIO) loop.on_completion(reinterpret_cast<uint64_t>(si.si_value.sival_ptr));
     else loop.take_handoff();  // SI_QUEUE: the accept thread or the stop hook

@@ -182,6 +182,14 @@ void write_stats(const std::string& path, const nlohmann::json& j) {
 
 }  // namespace
 
+void unblock_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  ::pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+}
+
 int server_main(int argc, char** argv, const ModelSpec& spec) {
   std::string name(spec.name);
   ServerOptions opt;
@@ -203,7 +211,9 @@ int server_main(int argc, char** argv, const ModelSpec& spec) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  if (!spec.owns_signals) ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // owns_signals models unblock them (unblock_stop_signals) once their own
+  // handlers are in place, so a stop sent right after "listening" is not lost.
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   if (!spec.blocked_signals.empty()) {
     sigset_t model_signals;
     sigemptyset(&model_signals);

@@ -85,7 +85,10 @@ struct ModelSpec {
   std::vector<ExtraOption> extra_options = {};
   bool uses_threads = false;         // shows --threads in --help as meaningful
   // The model installs its own SIGTERM/SIGINT handling (libevent's evsignal):
-  // server_main then neither blocks the signals nor starts its watcher thread.
+  // server_main then starts no watcher thread. It still blocks the signals
+  // before printing "listening" (a stop sent at once stays pending rather than
+  // killing the process); the model calls unblock_stop_signals() once its own
+  // handlers are installed, and a pending stop is delivered to them then.
   bool owns_signals = false;
   // Signals the model takes with sigwaitinfo (sigio's RT signal, posix_aio's
   // completion signal): blocked before any thread starts, so that a
@@ -97,5 +100,8 @@ struct ModelSpec {
 };
 
 int server_main(int argc, char** argv, const ModelSpec& spec);
+
+// For owns_signals models: unblock SIGTERM/SIGINT in the calling thread.
+void unblock_stop_signals();
 
 }  // namespace iomodels

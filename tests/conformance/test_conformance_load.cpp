@@ -43,7 +43,11 @@ TEST_P(Conformance, ThousandConcurrentConnections) {
 TEST_P(Conformance, EmfileOnAcceptDoesNotSpin) {
   constexpr int kLimit = 24, kConns = 40;
   start("echo");
-  rlimit rl{kLimit, kLimit};  // after start-up: the listener etc. already exist
+  {  // serving first: whatever it opens at start-up is open before the limit drops
+    Fd warm = connect_to(server().port());
+    ASSERT_TRUE(echoes(warm.get(), "warm"));
+  }
+  rlimit rl{kLimit, kLimit};
   ASSERT_EQ(::prlimit(server().pid(), RLIMIT_NOFILE, &rl, nullptr), 0) << std::strerror(errno);
   std::vector<Fd> conns;
   for (int i = 0; i < kConns; ++i) {
@@ -51,9 +55,10 @@ TEST_P(Conformance, EmfileOnAcceptDoesNotSpin) {
     send_all(conns.back().get(), "x");  // a shed one may already be closed
   }
   std::this_thread::sleep_for(milliseconds(300));  // time in which a spinning loop would show
-  int served = 0;
-  for (auto& c : conns) served += recv_exact(c.get(), 1, milliseconds(20)) == "x";
-  EXPECT_GT(served, 0) << "the fds it had must still serve";
+  // The first in the backlog fits under the limit, so it must be served.
+  ASSERT_EQ(recv_exact(conns[0].get(), 1, kIo), "x") << "the fds it had must still serve";
+  int served = 1;
+  for (size_t i = 1; i < conns.size(); ++i) served += recv_exact(conns[i].get(), 1, milliseconds(20)) == "x";
   EXPECT_LT(served, kConns) << "the limit did not bite: test is void";
   EXPECT_TRUE(server().running());
   conns.clear();
@@ -64,11 +69,13 @@ TEST_P(Conformance, EmfileOnAcceptDoesNotSpin) {
   }
   EXPECT_TRUE(back) << "not serving again after the fds came back";
   nlohmann::json stats = stop_and_stats();
-  uint64_t calls = 0;
-  for (const auto& [name, n] : stats.at("counters").at("syscalls").items()) calls += n.get<uint64_t>();
-  // Spinning on EMFILE for 300 ms is hundreds of thousands of calls; honest
-  // shedding or backing off is a few hundred.
-  EXPECT_LT(calls, 20000u) << stats.at("counters").at("syscalls").dump();
+  // nonblocking_spin calls accept on every pass by design (its own test file
+  // covers its --idle-sleep-us); for the others a loop spinning on EMFILE for
+  // 300 ms makes tens of thousands of accept calls, shedding or backing off a few hundred.
+  if (GetParam().name == "nonblocking_spin") return;
+  const auto& sc = stats.at("counters").at("syscalls");
+  uint64_t accepts = sc.value("accept", uint64_t(0)) + sc.value("accept4", uint64_t(0));
+  EXPECT_LT(accepts, 5000u) << sc.dump();
 }
 
 TEST_P(Conformance, ResetMidFrameLeavesOthersServed) {

@@ -76,7 +76,8 @@ TEST_P(Libevent, LogsBackendAndStopsOnSigint) {
   capture.restore();
   ASSERT_TRUE(st.exited && st.exit_code == 0) << st.describe();
   EXPECT_NE(capture.text().find("backend "), std::string::npos) << capture.text();
-  const auto& c = server.read_stats().at("counters");
+  nlohmann::json stats = server.read_stats();
+  const auto& c = stats.at("counters");
   EXPECT_EQ(c.at("accepted").get<int>(), 8);
   EXPECT_EQ(c.at("closed").get<int>(), 8);
   EXPECT_GT(c.at("wakeups").get<int>(), 0);
@@ -85,7 +86,7 @@ TEST_P(Libevent, LogsBackendAndStopsOnSigint) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Libevent, ::testing::Values("libevent", "libevent_bufferevent"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& param_info) { return param_info.param; });
 
 TEST(LibeventEventApi, RearmsOnlyOnTransitions) {
   const std::string path = server_path("libevent");
@@ -100,7 +101,8 @@ TEST(LibeventEventApi, RearmsOnlyOnTransitions) {
   }
   ExitStatus st = server.stop();
   ASSERT_TRUE(st.exited && st.exit_code == 0) << st.describe();
-  const auto& ctr = server.read_stats().at("counters");
+  nlohmann::json stats = server.read_stats();
+  const auto& ctr = stats.at("counters");
   // Small ping-pong replies fit the socket at once: the event stays EV_READ.
   EXPECT_LT(ctr.at("extra").at("event_rearms").get<int>(), kRounds / 2);
   EXPECT_GE(ctr.at("messages").get<int>(), 1);
@@ -132,7 +134,9 @@ TEST(LibeventBufferevent, MaxSingleReadOption) {
     EXPECT_EQ(bytes_in, int64_t(kMessages) * 64 * 1024);
     EXPECT_EQ(ctr.at("bytes_out").get<int64_t>(), bytes_in);
     ASSERT_GT(readv, 0);
-    if (std::string(setting) == "0") EXPECT_GE(readv * 4096, bytes_in) << "a readv moved more than 4096 bytes";
+    if (std::string(setting) == "0") {
+      EXPECT_GE(readv * 4096, bytes_in) << "a readv moved more than 4096 bytes";
+    }
   }
 }
 
