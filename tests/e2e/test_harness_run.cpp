@@ -143,7 +143,9 @@ TEST_F(HarnessRun, ServerKilledMidCaseIsFailedAndNothingIsLeft) {
   // $$ is the script's PID, which exec hands on to the server.
   write_file(bin + "/epoll_lt", "#!/bin/sh\n( sleep 0.6; kill -9 $$ ) &\nexec " + kBin + "/epoll_lt \"$@\"\n", true);
   const bool have_second = file_exists(kBin + "/blocking_threads");
-  if (have_second) ASSERT_EQ(::symlink((kBin + "/blocking_threads").c_str(), (bin + "/blocking_threads").c_str()), 0);
+  if (have_second) {
+    ASSERT_EQ(::symlink((kBin + "/blocking_threads").c_str(), (bin + "/blocking_threads").c_str()), 0);
+  }
   write_file(dir_ + "/fault.json", R"({"name": "fault", "repetitions": 1,
       "servers": ["epoll_lt", "blocking_threads"],
       "defaults": {"duration": 1.5, "warmup": 0.2, "timeout": 2},

@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "test_loadgen_util.h"
-#include "test_support.h"
+#include "tests/support/test_support.h"
 
 namespace iomodels::test {
 namespace {
