@@ -90,7 +90,7 @@ struct Loop {
     ++st.closed;
   }
 
-  // Drain reads to EAGAIN, but at most kReadBudget bytes this turn.
+  // One recv of drain()'s loop; it charges the turn's read budget and notes EAGAIN.
   bool on_readable(EdgeConnection& c, size_t& budget) {
     st.count(Syscall::kRecv);
     ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);

@@ -33,10 +33,10 @@
 namespace iomodels {
 namespace {
 
-constexpr unsigned kSqEntries = 4096;
+constexpr unsigned kSqEntries = 1024;
 // A recv and a send per connection can complete in one batch: a large CQ keeps
 // overflow (the kernel's slow backlog list) off the normal path.
-constexpr unsigned kCqEntries = 65536;
+constexpr unsigned kCqEntries = 16384;
 constexpr size_t kRecvBytes = 16 * 1024;
 constexpr uint64_t kStopGraceNs = 500'000'000;
 

@@ -61,7 +61,8 @@ TEST(PosixAio, ServesMoreConnectionsThanDefaultAioThreads) {
   // SIGTERM with 200 helpers blocked in recv: shutdown(2) must release them.
   ExitStatus st = server.stop(SIGTERM, milliseconds(2000));
   ASSERT_TRUE(st.exited && st.exit_code == 0) << st.describe();
-  const auto& c = server.read_stats().at("counters");
+  const nlohmann::json stats = server.read_stats();
+  const auto& c = stats.at("counters");
   EXPECT_EQ(c.at("accepted").get<uint64_t>(), uint64_t(kConnections));
   EXPECT_EQ(c.at("rejected").get<uint64_t>(), 0u);
   EXPECT_EQ(c.at("bytes_in"), c.at("bytes_out"));

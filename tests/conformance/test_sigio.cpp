@@ -81,7 +81,8 @@ TEST(Sigio, StatsCountSignalsAndFcntls) {
   conns.clear();
   ExitStatus st = server.stop();
   ASSERT_TRUE(st.exited && st.exit_code == 0) << st.describe();
-  const auto& c = server.read_stats().at("counters");
+  const nlohmann::json stats = server.read_stats();
+  const auto& c = stats.at("counters");
   // Three fcntl per fd (F_SETOWN_EX, F_SETSIG, F_SETFL): the listener and 4 connections.
   EXPECT_EQ(c.at("syscalls").value("fcntl", uint64_t(0)), 15u);
   EXPECT_GT(c.at("wakeups").get<uint64_t>(), 0u);
