@@ -73,8 +73,10 @@ std::string human_summary(const RunResult& r) {
                   fmt_us(r.schedule.max_send_lag_ns).c_str(),
                   static_cast<unsigned long long>(r.schedule.unsent_at_end));
     s += b;
-    if (r.schedule.late_dispatches || r.schedule.unsent_at_end)
-      s += "  WARNING: the loadgen fell behind its own schedule; the offered rate was not met\n";
+    if (r.schedule.late_dispatches)
+      s += "  WARNING: the loadgen itself fell behind its schedule (CPU starved?): latencies include its delay\n";
+    if (r.schedule.unsent_at_end)
+      s += "  WARNING: requests fell due but were never sent: the offered rate was not met\n";
   }
   if (r.conns.closed_by_client || r.conns.closed_by_server || r.conns.closed_after_error) {
     std::snprintf(b, sizeof b,

