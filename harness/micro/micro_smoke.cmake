@@ -2,7 +2,7 @@
 # well-formed Google Benchmark output: a context object and a non-empty
 # benchmarks array whose entries have name, real_time and time_unit.
 execute_process(COMMAND ${MICRO} --benchmark_min_time=0.001
-                        --benchmark_filter=/(1|10|100)$|Histogram|Payload|Protocol|Client
+                        "--benchmark_filter=/(1|10|100)$|Histogram|Payload|Protocol|Client"
                         --benchmark_format=json --benchmark_out=${OUT} --benchmark_out_format=json
                 RESULT_VARIABLE rc OUTPUT_QUIET)
 if(NOT rc EQUAL 0)
