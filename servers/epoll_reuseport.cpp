@@ -115,14 +115,7 @@ struct Reactor {
   }
 
   // false: drop the connection.
-  bool classify(int err, const char* call) {
-    switch (classify_errno(err)) {
-      case ErrnoClass::kInterrupted:
-      case ErrnoClass::kWouldBlock: return true;
-      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
-      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
-    }
-  }
+  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
   void on_event(int fd, uint32_t events) {
     auto it = conns.find(fd);

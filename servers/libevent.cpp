@@ -74,14 +74,7 @@ struct Server {
   }
 
   // false: drop the connection.
-  bool classify(int err, const char* call) {
-    switch (classify_errno(err)) {
-      case ErrnoClass::kInterrupted:
-      case ErrnoClass::kWouldBlock: return true;
-      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
-      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
-    }
-  }
+  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
   // One recv per callback: libevent's epoll is level-triggered, so what is left
   // comes back on the next loop pass, after the other connections had a turn.

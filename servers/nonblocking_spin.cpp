@@ -64,14 +64,7 @@ struct Loop {
   }
 
   // false: drop the connection. Saved errno sorted: expected vs unexpected.
-  bool classify(int err, const char* call) {
-    switch (classify_errno(err)) {
-      case ErrnoClass::kInterrupted:
-      case ErrnoClass::kWouldBlock: return true;
-      case ErrnoClass::kPeerGone: ++st.peer_resets; return false;
-      default: ++st.unexpected_errors; ctx.log(describe_errno(call, err)); return false;
-    }
-  }
+  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
   // Send until EAGAIN or nothing is owed. false: drop the connection.
   bool flush(Connection& c, bool& progress) {

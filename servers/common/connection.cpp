@@ -1,5 +1,8 @@
 #include "servers/common/connection.h"
 
+#include "core/errno_class.h"
+#include "servers/common/server_main.h"
+
 namespace iomodels {
 
 Connection::Connection(Fd fd, std::unique_ptr<ServerSession> session, size_t out_cap)
@@ -28,6 +31,21 @@ void Connection::on_received(const char* data, size_t n, ServerStats& stats) {
 void Connection::on_sent(size_t n, ServerStats& stats) noexcept {
   stats.bytes_out += n;
   out_.consume(n);
+}
+
+bool keep_after_io_error(int err, const char* call, ServerStats& stats, const ServerContext& ctx) {
+  switch (classify_errno(err)) {
+    case ErrnoClass::kInterrupted:
+    case ErrnoClass::kWouldBlock:
+      return true;
+    case ErrnoClass::kPeerGone:
+      ++stats.peer_resets;
+      return false;
+    default:
+      ++stats.unexpected_errors;
+      ctx.log(describe_errno(call, err));
+      return false;
+  }
 }
 
 }  // namespace iomodels

@@ -51,4 +51,9 @@ class Connection {
   bool closing_ = false;  // protocol said close (Connection: close, 400, oversize frame)
 };
 
+// errno saved after a failed recv/send on a non-blocking connection, sorted:
+// true keeps the connection (EINTR, EAGAIN: retry or wait); false drops it,
+// counted as a peer reset (ECONNRESET, EPIPE...) or, logged, as unexpected.
+bool keep_after_io_error(int err, const char* call, ServerStats& stats, const ServerContext& ctx);
+
 }  // namespace iomodels
