@@ -18,40 +18,6 @@
 namespace iomodels::test {
 namespace {
 
-// Points this process's stderr (inherited by a server started meanwhile) at a file.
-class StderrToFile {
- public:
-  StderrToFile() {
-    char templ[] = "/tmp/iomodels-libevent-stderr-XXXXXX";
-    int fd = ::mkstemp(templ);
-    path_ = templ;
-    std::fflush(stderr);
-    saved_ = ::dup(STDERR_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-  }
-  ~StderrToFile() {
-    restore();
-    ::unlink(path_.c_str());
-  }
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stderr);
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::string text() const {
-    std::ifstream f(path_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-
- private:
-  std::string path_;
-  int saved_ = -1;
-};
 
 class Libevent : public ::testing::TestWithParam<std::string> {
  protected:
@@ -63,7 +29,7 @@ class Libevent : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(Libevent, LogsBackendAndStopsOnSigint) {
-  StderrToFile capture;
+  StderrCapture capture;
   ServerProcess server = ServerProcess::start(path_, {"--port", "0"});
   std::vector<Fd> conns;
   for (int i = 0; i < 8; ++i) conns.push_back(connect_to(server.port()));

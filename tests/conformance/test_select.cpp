@@ -21,41 +21,6 @@ namespace {
 
 constexpr int kConnections = 1100;  // comfortably past FD_SETSIZE (1024)
 
-// Points this process's stderr (inherited by a server started meanwhile) at a
-// file, so the server's log lines can be counted.
-class StderrCapture {
- public:
-  StderrCapture() {
-    char templ[] = "/tmp/iomodels-select-stderr-XXXXXX";
-    int fd = ::mkstemp(templ);
-    path_ = templ;
-    std::fflush(stderr);
-    saved_ = ::dup(STDERR_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-  }
-  ~StderrCapture() {
-    restore();
-    ::unlink(path_.c_str());
-  }
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stderr);
-    ::dup2(saved_, STDERR_FILENO);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::string text() const {
-    std::ifstream f(path_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-
- private:
-  std::string path_;
-  int saved_ = -1;
-};
 
 size_t count_of(const std::string& text, const std::string& needle) {
   size_t n = 0;

@@ -156,4 +156,21 @@ size_t first_mismatch(std::string_view a, std::string_view b);
 // Raise RLIMIT_NOFILE to the hard limit in this (test) process; returns the new soft limit.
 uint64_t raise_fd_limit();
 
+
+// Points this process's stderr (inherited by a server started meanwhile) at a
+// temporary file, so a test can read what the server logged.
+class StderrCapture {
+ public:
+  StderrCapture();
+  ~StderrCapture();
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+  void restore();            // stderr back to where it was (idempotent)
+  std::string text() const;  // everything captured so far
+
+ private:
+  std::string path_;
+  int saved_ = -1;
+};
+
 }  // namespace iomodels::test
