@@ -80,6 +80,7 @@ run_suite() {  # $1 = suite name
   start=$SECONDS
   "$BUILD/harness" run --suite "$ROOT/harness/suites/$suite.json" --out "$out"
   log "suite $suite took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
+  /usr/bin/python3 "$ROOT/plots/table.py" "$out"
   /usr/bin/python3 "$ROOT/plots/plot.py" "$out"
   log "results: $out/run.json (and gbench.json for Google Benchmark's compare.py)"
   log "plots:   $out/index.html"
