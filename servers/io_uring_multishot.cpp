@@ -267,6 +267,7 @@ struct Loop {
     arm_accept();
     arm_stop();
     uint64_t deadline = 0;
+    const uint64_t exit_after = uint64_t(ctx.opt.extra_int("exit-after-bytes"));
     while ((!stopping || inflight > 0) && !missing) {
       if (stopping && deadline == 0) deadline = now_ns() + 500'000'000;
       if (deadline && now_ns() > deadline) return ctx.log("stop: ops still in flight after 500 ms");
@@ -282,6 +283,7 @@ struct Loop {
       io_uring_for_each_cqe(&ring, head, cqe) ++n, dispatch(*cqe);
       io_uring_cq_advance(&ring, n);
       rearm_waiters();
+      if (exit_after && st.bytes_out >= exit_after && !stopping) begin_stop();
       if (io_uring_cq_has_overflow(&ring)) {  // NODROP backlog: one enter flushes it
         ++overflows;
         st.count(Syscall::kIoUringEnter);
@@ -368,5 +370,9 @@ int main(int argc, char** argv) {
            ExtraOption{"buffers", 256, "provided buffer ring entries (power of 2)", 1, 32768},
            ExtraOption{"buffer-size", 4096, "bytes per ring buffer", 64, 1 << 20},
            ExtraOption{"sqpoll", 0, "1: IORING_SETUP_SQPOLL (a kernel thread polls; burns a core until idle)", 0, 1},
-           ExtraOption{"defer-taskrun", 0, "1: SINGLE_ISSUER|DEFER_TASKRUN (Linux >= 6.1)", 0, 1}}});
+           ExtraOption{"defer-taskrun", 0, "1: SINGLE_ISSUER|DEFER_TASKRUN (Linux >= 6.1)", 0, 1},
+           // Under valgrind a thread blocked in io_uring_enter keeps the signal
+           // watcher from running, so SIGTERM never lands: callgrind runs stop this way.
+           ExtraOption{"exit-after-bytes", 0, "stop by itself once this many reply bytes were sent (0: never)", 0,
+                       INT64_MAX}}});
 }
