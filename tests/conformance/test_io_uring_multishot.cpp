@@ -219,5 +219,22 @@ TEST(IoUring, StopCancelsEveryRecvInFlight) {
   }
 }
 
+
+// --exit-after-bytes: the server stops by itself once it has sent that many
+// reply bytes (the way callgrind runs end it), exits 0 and writes its stats.
+TEST(IoUringMultishot, ExitAfterBytesStopsByItself) {
+  std::string path = server_path("io_uring_multishot");
+  if (path.empty()) GTEST_SKIP() << "io_uring_multishot was not built";
+  ServerProcess server = ServerProcess::start(path, {"--port", "0", "--exit-after-bytes", "4096"});
+  Fd fd = connect_to(server.port());
+  std::string msg = pattern(4096, 7);
+  ExchangeResult r = exchange(fd.get(), msg, msg.size());
+  ASSERT_EQ(r.received.size(), msg.size());
+  EXPECT_EQ(first_mismatch(r.received, msg), std::string::npos);
+  ExitStatus st = server.wait(milliseconds(3000));
+  EXPECT_TRUE(st.exited && st.exit_code == 0) << st.describe();
+  EXPECT_GE(server.read_stats()["counters"]["bytes_out"].get<uint64_t>(), 4096u);
+}
+
 }  // namespace
 }  // namespace iomodels::test
