@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/connection.h"
@@ -67,8 +68,12 @@ struct Reactor {
         int err = errno;
         ErrnoClass c = classify_errno(err);
         if (c == ErrnoClass::kInterrupted) continue;
-        if (c == ErrnoClass::kNoResources && spare.shed_one(listen_fd)) ++st.rejected;
-        else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
+        if (c == ErrnoClass::kNoResources) {
+          // Another reactor may hold the slot our spare fd needs: then nothing
+          // can be shed, and a level-triggered listener would spin. Back off.
+          if (spare.shed_one(listen_fd)) ++st.rejected;
+          else pause_listener();
+        } else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
         return;  // EAGAIN: this listener's backlog is empty
       }
       ++st.accepted;
@@ -83,6 +88,26 @@ struct Reactor {
       conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP);
     }
+  }
+
+  // Out of fds with nothing to shed: stop watching the listener for a while.
+  static constexpr uint64_t kBackoffNs = 10'000'000;
+  uint64_t paused_until = 0;
+  void pause_listener() {
+    if (paused_until) return;
+    watch(EPOLL_CTL_MOD, listen_fd, 0);
+    paused_until = now_ns() + kBackoffNs;
+    ++st.extra["accept_backoffs"];
+  }
+  int wait_timeout_ms() {
+    if (!paused_until) return -1;
+    uint64_t now = now_ns();
+    if (now >= paused_until) {
+      watch(EPOLL_CTL_MOD, listen_fd, EPOLLIN);
+      paused_until = 0;
+      return -1;
+    }
+    return int((paused_until - now) / 1'000'000) + 1;
   }
 
   void close_conn(int fd) {
@@ -133,15 +158,20 @@ struct Reactor {
 
   // The stop eventfd is registered in every reactor and never read, so one
   // write to it wakes them all (level-triggered) and they all see the stop.
-  void run() {
+  // On the main thread, for every reactor, before any serves: once one
+  // connection was answered, no reactor can still fail to start (EMFILE).
+  void setup() {
     ep = Fd(::epoll_create1(EPOLL_CLOEXEC));
     if (!ep) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     watch(EPOLL_CTL_ADD, listen_fd, EPOLLIN);
     watch(EPOLL_CTL_ADD, ctx.stop_fd, EPOLLIN);
+  }
+
+  void run() {
     epoll_event events[kMaxEvents];
     while (!ctx.stop_requested()) {
       st.count(Syscall::kEpollWait);
-      int n = ::epoll_wait(ep.get(), events, kMaxEvents, -1);
+      int n = ::epoll_wait(ep.get(), events, kMaxEvents, wait_timeout_ms());
       if (n < 0) {
         if (errno == EINTR) continue;
         throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -177,6 +207,7 @@ int serve(ServerContext& ctx) {
   std::vector<std::unique_ptr<Reactor>> reactors;
   for (int i = 0; i < n; ++i)
     reactors.emplace_back(new Reactor{ctx, live, i == 0 ? ctx.listener.get() : listeners[i - 1].get()});
+  for (auto& r : reactors) r->setup();
 
   std::atomic<bool> failed{false};
   auto run_one = [&](Reactor& r) {

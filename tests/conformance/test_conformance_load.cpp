@@ -55,10 +55,12 @@ TEST_P(Conformance, EmfileOnAcceptDoesNotSpin) {
     send_all(conns.back().get(), "x");  // a shed one may already be closed
   }
   std::this_thread::sleep_for(milliseconds(300));  // time in which a spinning loop would show
-  // The first in the backlog fits under the limit, so it must be served.
-  ASSERT_EQ(recv_exact(conns[0].get(), 1, kIo), "x") << "the fds it had must still serve";
-  int served = 1;
+  // The first ones fit under the limit, so some must be served. Not
+  // necessarily conns[0]: with SO_REUSEPORT (epoll_reuseport) each reactor has
+  // its own backlog, and conns[0] may wait in one whose reactor has no fd left.
+  int served = recv_exact(conns[0].get(), 1, kIo) == "x";
   for (size_t i = 1; i < conns.size(); ++i) served += recv_exact(conns[i].get(), 1, milliseconds(20)) == "x";
+  ASSERT_GE(served, 1) << "the fds it had must still serve";
   if (served == kConns)  // e.g. io_uring direct descriptors live outside the fd table
     GTEST_SKIP() << "RLIMIT_NOFILE did not limit this model's accepted sockets: EMFILE cannot happen";
   EXPECT_TRUE(server().running());
