@@ -30,6 +30,7 @@
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
@@ -65,26 +66,19 @@ struct Reactor {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        int err = errno;
-        ErrnoClass c = classify_errno(err);
-        if (c == ErrnoClass::kInterrupted) continue;
-        if (c == ErrnoClass::kNoResources) {
-          // Another reactor may hold the slot our spare fd needs: then nothing
-          // can be shed, and a level-triggered listener would spin. Back off.
-          if (spare.shed_one(listen_fd)) ++st.rejected;
-          else pause_listener();
-        } else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
-        return;  // EAGAIN: this listener's backlog is empty
+        AcceptFailure f = on_accept_failure(errno, listen_fd, spare, st, ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        // Another reactor may hold the slot our spare fd needs: then nothing
+        // can be shed, and a level-triggered listener would spin. Back off.
+        if (f == AcceptFailure::kCannotShed) pause_listener();
+        return;  // this listener's backlog is empty
       }
-      ++st.accepted;
-      if (live.fetch_add(1, std::memory_order_relaxed) >= ctx.opt.max_connections) {
+      // The count is reserved before the check, so two reactors cannot both
+      // take the last place.
+      if (!admit_accepted(fd, live.fetch_add(1, std::memory_order_relaxed), st, ctx)) {
         live.fetch_sub(1, std::memory_order_relaxed);
-        st.count(Syscall::kClose);
-        ::close(fd);
-        ++st.rejected;
         continue;
       }
-      set_nodelay(fd);
       conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP);
     }

@@ -21,6 +21,7 @@
 
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
@@ -41,24 +42,14 @@ struct Loop {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        int err = errno;
-        ErrnoClass c = classify_errno(err);
-        if (c == ErrnoClass::kInterrupted) continue;
         // EMFILE: without the spare fd the pending connection would sit in the
         // backlog forever, since we never learn it was refused.
-        if (c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) ++st.rejected;
-        else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
-        return progress;  // EAGAIN: the backlog is empty
+        if (on_accept_failure(errno, ctx.listener.get(), spare, st, ctx) == AcceptFailure::kRetry) continue;
+        return progress;  // the backlog is empty
       }
       progress = true;
-      ++st.accepted;
       ++st.events;
-      if (conns.size() >= ctx.opt.max_connections) {
-        ::close(fd);
-        ++st.rejected;
-        continue;
-      }
-      set_nodelay(fd);
+      if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
       conns.push_back(std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
     }
   }

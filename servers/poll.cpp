@@ -19,6 +19,7 @@
 
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
@@ -47,20 +48,10 @@ struct Loop {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        int err = errno;
-        ErrnoClass c = classify_errno(err);
-        if (c == ErrnoClass::kInterrupted) continue;
-        if (c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) ++st.rejected;
-        else if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
-        return;  // EAGAIN: the backlog is empty
+        if (on_accept_failure(errno, ctx.listener.get(), spare, st, ctx) == AcceptFailure::kRetry) continue;
+        return;  // the backlog is empty (or shed, or out of fds: level-triggered, it comes back)
       }
-      ++st.accepted;
-      if (conns.size() - kFirstConn >= ctx.opt.max_connections) {
-        ::close(fd);
-        ++st.rejected;
-        continue;
-      }
-      set_nodelay(fd);
+      if (!admit_accepted(fd, conns.size() - kFirstConn, st, ctx)) continue;
       add(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
     }
   }

@@ -36,6 +36,7 @@
 
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
@@ -71,20 +72,11 @@ struct Loop {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        int err = errno;
-        ErrnoClass c = classify_errno(err);
-        if (c == ErrnoClass::kInterrupted) continue;
-        if (c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) { ++st.rejected; continue; }
-        if (c == ErrnoClass::kUnexpected) { ++st.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
-        return;  // EAGAIN: the backlog is empty
+        AcceptFailure f = on_accept_failure(errno, ctx.listener.get(), spare, st, ctx);
+        if (f == AcceptFailure::kRetry || f == AcceptFailure::kShed) continue;
+        return;  // the backlog is empty (or out of fds with nothing to shed)
       }
-      ++st.accepted;
-      if (conns.size() >= ctx.opt.max_connections) {
-        ::close(fd);
-        ++st.rejected;
-        continue;
-      }
-      set_nodelay(fd);
+      if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
       arm(fd);
       conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       service(fd);  // bytes that came before O_ASYNC was set raised no signal
