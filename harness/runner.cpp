@@ -17,6 +17,7 @@
 #include "harness/process.h"
 #include "harness/results.h"
 #include "harness/run_case.h"
+#include "harness/server_list.h"
 
 namespace iomodels::harness {
 namespace {
@@ -136,6 +137,9 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   env.log_dir = out + "/logs";
   env.tmp_dir = out + "/tmp";
   fs::create_directories(env.tmp_dir);
+  // The list of the build that made this run, so plots of this folder keep its
+  // colours and families after the build changes.
+  fs::copy_file(server_list_path(), out + "/servers.json", fs::copy_options::overwrite_existing);
 
   json run;
   run["schema"] = "iomodels.run/1";
@@ -166,8 +170,9 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       if (is_executable(path)) {
         slot.path = path;
       } else {
-        slot.record["status"] = "skipped";
-        slot.record["reason"] = "no executable " + path;
+        // The list says this server exists; a build without it is broken, not a smaller run.
+        slot.record["status"] = "failed";
+        slot.record["reason"] = "listed in servers.json but not built: no executable " + path;
       }
       by_name[slot.record["name"]] = slots.size();
       slots.push_back(std::move(slot));

@@ -97,14 +97,6 @@ std::string fmt_number(double d) {
 
 }  // namespace
 
-const std::vector<std::string>& known_servers() {
-  static const std::vector<std::string> k = {
-      "blocking_threads", "nonblocking_spin", "select", "poll", "epoll_lt", "epoll_et",
-      "epoll_reuseport", "libevent", "libevent_bufferevent", "sigio", "posix_aio",
-      "io_uring", "io_uring_multishot"};
-  return k;
-}
-
 std::string CaseParams::id() const {
   std::string s = protocol + "/c" + std::to_string(connections) + "/s" + size;
   if (pipeline != 1) s += "/p" + std::to_string(pipeline);

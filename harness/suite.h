@@ -21,7 +21,8 @@ struct SuiteError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Every server the contract names (DESIGN §3), in the order results list them.
+// Every server of this build, in list order: read from build/servers.json
+// (harness/server_list.h); throws std::runtime_error when the file is missing.
 const std::vector<std::string>& known_servers();
 
 struct CaseParams {

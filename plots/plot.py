@@ -14,6 +14,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import server_list  # noqa: E402
+
 try:
     import matplotlib
     matplotlib.use("Agg")  # no display on servers and in CI
@@ -24,33 +27,23 @@ except ImportError:
           "(and run this with /usr/bin/python3)", file=sys.stderr)
     sys.exit(2)
 
-# Every model the contract names, in a fixed order, so that a model keeps its
-# colour in every figure and in every run, whichever subset ran.
-MODELS = ["blocking_threads", "nonblocking_spin", "select", "poll", "epoll_lt", "epoll_et",
-          "epoll_reuseport", "libevent", "libevent_bufferevent", "sigio", "posix_aio",
-          "io_uring", "io_uring_multishot"]
-# Families share a hue (epoll blues, libevent greens, io_uring reds) so a
-# figure reads by family first, model second; markers separate neighbours.
-COLOURS = {
-    "blocking_threads": "#7f7f7f", "nonblocking_spin": "#bcbd22", "select": "#8c564b",
-    "poll": "#e377c2", "epoll_lt": "#1f77b4", "epoll_et": "#17becf", "epoll_reuseport": "#393b79",
-    "libevent": "#2ca02c", "libevent_bufferevent": "#98df8a", "sigio": "#9467bd",
-    "posix_aio": "#ff7f0e", "io_uring": "#d62728", "io_uring_multishot": "#ff9896",
-}
+# Order, family and colour of every model come from the one server list
+# (servers/CMakeLists.txt -> build/servers.json, see server_list.py), so a model
+# keeps its colour in every figure and in every run, whichever subset ran.
+SERVERS = None  # server_list.Servers, loaded in main()
 MARKERS = "osD^v<>phH*Xd8"
 
 
 def colour(model):
-    return COLOURS.get(model, "#000000")
+    return SERVERS.colour(model)
 
 
 def marker(model):
-    i = MODELS.index(model) if model in MODELS else 0
-    return MARKERS[i % len(MARKERS)]
+    return MARKERS[SERVERS.index(model) % len(MARKERS)]
 
 
 def model_order(models):
-    return sorted(models, key=lambda m: (MODELS.index(m) if m in MODELS else 99, m))
+    return SERVERS.order(models)
 
 
 def ok_cases(run):
@@ -360,6 +353,12 @@ def main(argv):
             run = json.load(f)
     except (OSError, ValueError) as e:
         print(f"plot.py: cannot read {path}: {e}", file=sys.stderr)
+        return 2
+    global SERVERS
+    try:
+        SERVERS = server_list.Servers(server_list.load(out_dir))
+    except (OSError, ValueError) as e:
+        print(f"plot.py: {e}", file=sys.stderr)
         return 2
     cases = ok_cases(run)
     figures = []
