@@ -28,6 +28,8 @@ PACKAGES=(
   "libgtest-dev:/usr/include/gtest/gtest.h"
   "libevent-dev:/usr/include/event2/event.h"
   "liburing-dev:/usr/include/liburing.h"
+  "libboost-dev:/usr/include/boost/asio.hpp"
+  "libuv1-dev:/usr/include/uv.h"
   "python3-matplotlib:/usr/lib/python3/dist-packages/matplotlib/__init__.py"
   "python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py"
   "util-linux:/usr/bin/taskset"

@@ -31,7 +31,7 @@ except ImportError:
 # (servers/CMakeLists.txt -> build/servers.json, see server_list.py), so a model
 # keeps its colour in every figure and in every run, whichever subset ran.
 SERVERS = None  # server_list.Servers, loaded in main()
-MARKERS = "osD^v<>phH*Xd8"
+MARKERS = "osD^v<>phH*Xd8P+"
 
 
 def colour(model):
@@ -73,7 +73,7 @@ def save(fig, out, stem, figures, title, note=""):
 
 
 def legend(ax):
-    # Outside the axes: with thirteen models any spot inside hides a curve.
+    # Outside the axes: with fifteen models any spot inside hides a curve.
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 

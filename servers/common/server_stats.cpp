@@ -10,7 +10,7 @@ const char* syscall_name(Syscall s) noexcept {
       "send",        "writev",       "close",      "shutdown",    "select",     "poll",
       "epoll_wait",  "epoll_ctl",    "sigwaitinfo", "sigtimedwait", "fcntl",
       "aio_read",    "aio_write",    "aio_suspend", "aio_error",   "aio_return",
-      "io_uring_enter", "io_uring_submit", "nanosleep", "event_base_loop"};
+      "io_uring_enter", "io_uring_submit", "nanosleep", "event_base_loop", "epoll_pwait", "ioctl"};
   static_assert(std::size(kNames) == static_cast<size_t>(Syscall::kCount_));
   return kNames[static_cast<size_t>(s)];
 }

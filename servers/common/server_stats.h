@@ -18,7 +18,7 @@ enum class Syscall : uint8_t {
   kAccept, kAccept4, kRead, kRecv, kReadv, kWrite, kSend, kWritev, kClose, kShutdown,
   kSelect, kPoll, kEpollWait, kEpollCtl, kSigwaitinfo, kSigtimedwait, kFcntl,
   kAioRead, kAioWrite, kAioSuspend, kAioError, kAioReturn,
-  kIoUringEnter, kIoUringSubmit, kNanosleep, kEventBaseLoop,
+  kIoUringEnter, kIoUringSubmit, kNanosleep, kEventBaseLoop, kEpollPwait, kIoctl,
   kCount_
 };
 const char* syscall_name(Syscall s) noexcept;

@@ -1,0 +1,287 @@
+// libuv — the event loop under Node.js: one uv_loop_t, callbacks.
+//
+// Model: libuv reads for us and calls back. Per connection a uv_tcp_t with
+// uv_read_start: the alloc callback hands out the connection's own buffer
+// (made at its first read, so a silent connection holds none), the read
+// callback feeds the protocol. Replies go out as Node.js writes them:
+// uv_try_write first, then a uv_write request (recycled through a free list,
+// owning its bytes until its callback) for whatever did not fit.
+// --try-write 0 sends every reply batch through uv_write, the plain shape,
+// which costs a request, a callback one loop iteration later and, in libuv
+// 1.44, one epoll_ctl(MOD) per write: the drain after each completed write
+// calls uv__io_stop(POLLOUT) even when POLLOUT was never armed, and that
+// queues the watcher for re-registration. Back-pressure: uv_read_stop while
+// uv_stream_get_write_queue_size (bytes libuv has not written) is over the
+// cap, uv_read_start once it is back under. SIGTERM/SIGINT arrive as
+// uv_signal callbacks (libuv's signal pipe).
+// Accepting goes through a uv_poll_t on the listener and accept4 + uv_tcp_open
+// rather than uv_listen: uv_listen's own accept loop calls back and retries at
+// once on any error but EAGAIN, so when no fd can be shed (its EMFILE trick
+// reopens "/" and fails) it spins inside libuv and never returns to the loop;
+// with a uv_poll_t we pause the listener for 10 ms.
+// Underneath, on Linux: level-triggered epoll, one per loop; libuv records
+// each watcher's interest and calls epoll_ctl just before epoll_wait when it
+// changed. Per accepted socket libuv adds an ioctl(FIONBIO) (uv_tcp_open) and
+// an epoll_ctl(ADD).
+// Counters: events = callbacks run; syscalls and wakeups are counted by
+// link-time wrapping (servers/common/wrapped_syscalls.h; hence the static
+// libuv), since libuv makes the calls.
+// Needs: libuv >= 1.42 (uv_try_write2 semantics, uv_stream_get_write_queue_size;
+// libuv1-dev). Bad at: an alloc and a read callback per readiness event, at
+// most 32 reads per connection per pass, a read buffer per connection that
+// ever spoke; one core only.
+// Try it: ./build/libuv --port 7000 &  then  nc 127.0.0.1 7000
+#include <signal.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "servers/common/accept_policy.h"
+#include "servers/common/connection.h"
+#include "servers/common/server_main.h"
+#include "servers/common/wrapped_syscalls.h"
+
+namespace iomodels {
+namespace {
+
+struct Server;
+
+struct Conn {
+  Conn(Server& s, Connection conn) : srv(s), c(std::move(conn)) {}
+  uv_tcp_t h{};
+  Server& srv;
+  Connection c;
+  std::unique_ptr<char[]> in;
+  int writes = 0;  // uv_write requests whose callback has not run
+  bool reading = false, closing = false;
+};
+
+// One reply batch on its way: the bytes live here until the callback.
+struct WriteReq : uv_write_t {
+  Buffer bytes;
+};
+
+uv_stream_t* stream(Conn& k) { return reinterpret_cast<uv_stream_t*>(&k.h); }
+uv_handle_t* handle(auto* h) { return reinterpret_cast<uv_handle_t*>(h); }
+
+struct Server {
+  ServerContext& ctx;
+  ServerStats& st;
+  uv_loop_t loop{};
+  uv_poll_t listener{};
+  uv_timer_t backoff{};
+  uv_signal_t sigterm{}, sigint{};
+  std::unordered_set<Conn*> conns;
+  std::vector<std::unique_ptr<WriteReq>> free_reqs;
+  SpareFd spare;
+  bool try_write = true;
+  uint64_t reqs_made = 0, queued_writes = 0;
+
+  static Server& of(auto* h) { return *static_cast<Server*>(h->data); }
+  static Conn& conn(auto* h) { return *static_cast<Conn*>(h->data); }
+
+  bool can_read(Conn& k) {
+    return k.c.wants_read() && uv_stream_get_write_queue_size(stream(k)) < ctx.opt.out_buffer_cap;
+  }
+
+  static void on_listener(uv_poll_t* p, int status, int) {
+    Server& s = of(p);
+    ++s.st.events;
+    if (status < 0) return s.ctx.log(std::string("uv_poll: ") + uv_strerror(status));
+    s.accept_all();
+  }
+
+  void accept_all() {
+    int lfd = ctx.listener.get();
+    for (;;) {
+      int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);  // counted by the wrap
+      if (fd < 0) {
+        AcceptFailure f = on_accept_failure(errno, lfd, spare, st, ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        if (f == AcceptFailure::kCannotShed) pause_accepting();
+        return;  // the backlog is empty (or shed: level-triggered, the poll comes back)
+      }
+      if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
+      auto k = std::make_unique<Conn>(*this, Connection(Fd(), ctx.new_session(), ctx.opt.out_buffer_cap));
+      uv_tcp_init(&loop, &k->h);
+      k->h.data = k.get();
+      if (int r = uv_tcp_open(&k->h, fd); r < 0) {  // the handle owns fd only once this succeeded
+        ::close(fd);
+        st.count(Syscall::kClose);
+        ++st.unexpected_errors;
+        ctx.log(std::string("uv_tcp_open: ") + uv_strerror(r));
+        uv_close(handle(&k.release()->h), [](uv_handle_t* h) { delete &conn(h); });
+        continue;
+      }
+      conns.insert(k.get());
+      progress(*k.release());
+    }
+  }
+
+  // Out of fds with nothing to shed: the level-triggered listener would report
+  // the same pending connection on every pass.
+  void pause_accepting() {
+    ++st.extra["accept_backoffs"];
+    uv_poll_stop(&listener);
+    uv_timer_start(&backoff, [](uv_timer_t* t) {
+      Server& s = of(t);
+      ++s.st.events;
+      uv_poll_start(&s.listener, UV_READABLE, &on_listener);
+    }, 10, 0);
+  }
+
+  static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    Conn& k = conn(h);
+    if (!k.in) k.in.reset(new char[Connection::kReadChunk]);
+    *buf = uv_buf_init(k.in.get(), Connection::kReadChunk);
+  }
+
+  static void on_read(uv_stream_t* h, ssize_t n, const uv_buf_t*) {
+    Conn& k = conn(h);
+    Server& s = k.srv;
+    ++s.st.events;
+    if (n == 0) return;  // read(2) said EAGAIN: libuv waits for the next readiness
+    if (n > 0) {
+      k.c.on_received(k.in.get(), size_t(n), s.st);
+    } else {
+      k.reading = false;  // libuv stopped reading on EOF and on errors
+      if (n == UV_EOF) k.c.on_peer_eof();
+      else if (!keep_after_io_error(int(-n), "read", s.st, s.ctx)) return s.close(k);
+    }
+    s.progress(k);
+  }
+
+  // Replies go out as Node.js sends them: uv_try_write first (one write(2), no
+  // request, nothing queued), and a uv_write request for what did not fit.
+  // --try-write 0 sends every batch through uv_write, the plain libuv shape.
+  void write(Conn& k) {
+    if (try_write && uv_stream_get_write_queue_size(stream(k)) == 0) {
+      uv_buf_t b = uv_buf_init(const_cast<char*>(k.c.out().peek()), unsigned(k.c.out().readable_bytes()));
+      int n = uv_try_write(stream(k), &b, 1);
+      if (n > 0) k.c.on_sent(size_t(n), st);
+      else if (n != UV_EAGAIN && !keep_after_io_error(-n, "write", st, ctx)) return close(k);
+      if (!k.c.wants_write()) return;
+    }
+    std::unique_ptr<WriteReq> w;
+    if (free_reqs.empty()) {
+      w = std::make_unique<WriteReq>();
+      ++reqs_made;
+    } else {
+      w = std::move(free_reqs.back());
+      free_reqs.pop_back();
+    }
+    std::swap(w->bytes, k.c.out());  // out gets the request's spare storage: no allocation
+    w->data = &k;
+    uv_buf_t b = uv_buf_init(const_cast<char*>(w->bytes.peek()), unsigned(w->bytes.readable_bytes()));
+    if (int r = uv_write(w.get(), stream(k), &b, 1, &on_written); r < 0) {
+      recycle(std::move(w));
+      if (!keep_after_io_error(-r, "write", st, ctx)) close(k);
+      return;
+    }
+    w.release();
+    ++k.writes;
+    ++queued_writes;
+  }
+
+  static void on_written(uv_write_t* req, int status) {
+    std::unique_ptr<WriteReq> w(static_cast<WriteReq*>(req));
+    Conn& k = conn(req);
+    Server& s = k.srv;
+    ++s.st.events;
+    --k.writes;
+    if (status == 0) s.st.bytes_out += w->bytes.readable_bytes();
+    s.recycle(std::move(w));
+    if (k.closing) return;  // UV_ECANCELED from our uv_close
+    if (status < 0 && !keep_after_io_error(-status, "write", s.st, s.ctx)) return s.close(k);
+    s.progress(k);
+  }
+
+  void recycle(std::unique_ptr<WriteReq> w) {
+    w->bytes.clear();
+    w->bytes.shrink_if_idle();
+    free_reqs.push_back(std::move(w));
+  }
+
+  // After every callback: hand libuv the replies, read or not, close when done.
+  void progress(Conn& k) {
+    if (k.c.wants_write()) write(k);
+    if (k.closing) return;
+    bool want = can_read(k);
+    if (want && !k.reading) uv_read_start(stream(k), &on_alloc, &on_read);
+    if (!want && k.reading) uv_read_stop(stream(k));
+    k.reading = want;
+    if (k.c.finished() && k.writes == 0) close(k);
+  }
+
+  // Pending writes are called back with UV_ECANCELED before on_closed.
+  void close(Conn& k) {
+    if (k.closing) return;
+    k.closing = true;
+    uv_close(handle(&k.h), [](uv_handle_t* h) {
+      Conn* c = &conn(h);
+      c->srv.conns.erase(c);
+      delete c;
+    });
+    st.count(Syscall::kClose);
+    ++st.closed;
+  }
+
+  static void on_signal(uv_signal_t* sig, int) {
+    Server& s = of(sig);
+    ++s.st.events;
+    s.ctx.request_stop();
+    // Once every handle is closed, uv_run returns.
+    for (auto* h : {handle(&s.listener), handle(&s.backoff), handle(&s.sigterm), handle(&s.sigint)})
+      if (!uv_is_closing(h)) uv_close(h, nullptr);
+    std::vector<Conn*> all(s.conns.begin(), s.conns.end());
+    for (Conn* k : all) s.close(*k);
+  }
+};
+
+void check(int r, const char* call) {
+  if (r < 0) throw std::system_error(-r, std::generic_category(), call);
+}
+
+int serve(ServerContext& ctx) {
+  set_nonblocking(ctx.listener.get());
+  count_wrapped_syscalls(&ctx.stats);
+  Server s{ctx, ctx.stats};
+  s.try_write = ctx.opt.extra_int("try-write") != 0;
+  check(uv_loop_init(&s.loop), "uv_loop_init");
+  check(uv_poll_init_socket(&s.loop, &s.listener, ctx.listener.get()), "uv_poll_init_socket");
+  check(uv_timer_init(&s.loop, &s.backoff), "uv_timer_init");
+  check(uv_signal_init(&s.loop, &s.sigterm), "uv_signal_init");
+  check(uv_signal_init(&s.loop, &s.sigint), "uv_signal_init");
+  s.listener.data = s.backoff.data = s.sigterm.data = s.sigint.data = &s;
+  check(uv_signal_start(&s.sigterm, &Server::on_signal, SIGTERM), "uv_signal_start");
+  check(uv_signal_start(&s.sigint, &Server::on_signal, SIGINT), "uv_signal_start");
+  unblock_stop_signals();  // blocked by server_main until libuv's handlers exist
+  check(uv_poll_start(&s.listener, UV_READABLE, &Server::on_listener), "uv_poll_start");
+  ctx.log(std::string("libuv ") + uv_version_string());
+
+  uv_run(&s.loop, UV_RUN_DEFAULT);
+  count_wrapped_syscalls(nullptr);
+  if (int r = uv_loop_close(&s.loop); r < 0) ctx.log(std::string("uv_loop_close: ") + uv_strerror(r));
+  s.st.extra["write_reqs_made"] = s.reqs_made;
+  s.st.extra["uv_writes"] = s.queued_writes;
+  return 0;
+}
+
+}  // namespace
+}  // namespace iomodels
+
+int main(int argc, char** argv) {
+  return iomodels::server_main(argc, argv,
+                               {.name = "libuv",
+                                .summary = "echo/framed/http server on libuv: uv_read_start, "
+                                           "a uv_write per reply, one thread",
+                                .serve = &iomodels::serve,
+                                .extra_options = {{"try-write", 1,
+                                                   "1: uv_try_write first, uv_write for the rest (as Node.js "
+                                                   "does); 0: every reply batch through uv_write",
+                                                   0, 1}},
+                                .owns_signals = true});
+}
