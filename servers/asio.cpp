@@ -112,7 +112,7 @@ struct Conn {
       : sock(std::move(s)), c(Fd(), std::move(session), cap) {}  // the socket owns the fd
   Socket sock;
   Connection c;
-  Buffer wire;  // what the write in flight points at; new replies go to c.out() meanwhile
+  Buffer wire{0};  // what the write in flight points at (swapped with c.out(): no memory of its own)
   std::unique_ptr<char[]> in{new char[Connection::kReadChunk]};
   HandlerMemory read_mem, write_mem;
   bool reading = false, writing = false, closed = false;
