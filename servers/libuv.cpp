@@ -277,7 +277,7 @@ int main(int argc, char** argv) {
   return iomodels::server_main(argc, argv,
                                {.name = "libuv",
                                 .summary = "echo/framed/http server on libuv: uv_read_start, "
-                                           "a uv_write per reply, one thread",
+                                           "uv_try_write then uv_write, one thread",
                                 .serve = &iomodels::serve,
                                 .extra_options = {{"try-write", 1,
                                                    "1: uv_try_write first, uv_write for the rest (as Node.js "
