@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""The page of a `harness compare` or `harness ab` result: regressions first,
+each with its interval, then every other case, and the same model panels as
+the run report. Self-contained (works from file://, CI can publish it).
+
+usage: /usr/bin/python3 plots/compare_page.py COMPARE_JSON OUT.html [--run HEAD_RUN_JSON]
+
+COMPARE_JSON is iomodels.compare/1 (CONTRACTS.md, "Report"). The panels come
+from --run, or from head.path when that names a run.json; without either the
+page has no panels and says so. Exit 0 written, 2 bad usage or input."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from report_data import RunError, index_cases, load_run, load_servers  # noqa: E402
+from report_html import case_anchor, esc, page, panels_section  # noqa: E402
+from report_models_doc import load_models_doc  # noqa: E402
+
+ORDER = ["regression", "failed", "improvement", "accepted", "unchanged", "only_base", "only_head"]
+METRICS = [("requests_per_s", "req/s"), ("p99_us", "p99"), ("server_cpu_us_per_request", "CPU/req")]
+
+
+class BadInput(Exception):
+    pass
+
+
+def load_compare(path):
+    try:
+        with open(path) as f:
+            cmp_ = json.load(f)
+    except (OSError, ValueError) as e:
+        raise BadInput(f"cannot read {path}: {e}")
+    if cmp_.get("schema") != "iomodels.compare/1":
+        raise BadInput(f"{path}: \"schema\" is {cmp_.get('schema')!r}, this page reads iomodels.compare/1")
+    if not isinstance(cmp_.get("cases"), list):
+        raise BadInput(f"{path}: \"cases\" must be a list")
+    for i, c in enumerate(cmp_["cases"]):
+        if not isinstance(c, dict) or not c.get("name"):
+            raise BadInput(f"{path}: cases[{i}].name missing")
+    return cmp_
+
+
+def metric_cell(m):
+    if not isinstance(m, dict) or m.get("ratio") is None:
+        return '<td data-sort="">—</td>'
+    iv = f' [{m["lo"]:.3f}–{m["hi"]:.3f}]' if m.get("lo") is not None and m.get("hi") is not None else ""
+    p = f'<br><small>p={m["p"]:.3g}</small>' if m.get("p") is not None else ""
+    base = (f'<br><small>{m["base"]:,.1f} → {m["head"]:,.1f}</small>'
+            if m.get("base") is not None and m.get("head") is not None else "")
+    return f'<td data-sort="{m["ratio"]}">{m["ratio"]:.3f}×{iv}{p}{base}</td>'
+
+
+def rank(c):
+    v = c.get("verdict", "unchanged")
+    r = (c.get("metrics", {}).get("requests_per_s") or {}).get("ratio")
+    return (ORDER.index(v) if v in ORDER else len(ORDER), r if r is not None else 0, c["name"])
+
+
+def cases_table(cmp_, extra_names):
+    rows = []
+    for c in sorted(cmp_["cases"], key=rank):
+        v = c.get("verdict", "unchanged")
+        flagged = v in ("regression", "failed", "accepted")
+        rows.append(f'<tr id="{esc(case_anchor(c["name"]))}" class="{esc(v)}{" flagged" if flagged else ""}">'
+                    f'<td class="l">{esc(c["name"])}</td><td class="l"><b>{esc(v)}</b></td>'
+                    + "".join(metric_cell(c.get("metrics", {}).get(k)) for k, _ in METRICS)
+                    + f'<td class="l">{esc(c.get("reason", ""))}</td></tr>')
+    for n in sorted(extra_names):
+        rows.append(f'<tr id="{esc(case_anchor(n))}" class="skipped"><td class="l">{esc(n)}</td>'
+                    f'<td class="l">not compared</td>' + "<td></td>" * len(METRICS) + "<td></td></tr>")
+    ths = ('<th class="l">case</th><th class="l">verdict</th>'
+           + "".join(f"<th>{esc(h)} head/base [interval]</th>" for _, h in METRICS)
+           + '<th class="l">reason</th>')
+    return f'<table class="cases sortable"><thead><tr>{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def counts_line(cmp_):
+    n = {}
+    for c in cmp_["cases"]:
+        n[c.get("verdict", "unchanged")] = n.get(c.get("verdict", "unchanged"), 0) + 1
+    parts = [f"{n[v]} {v.replace('_', ' ')}" for v in ORDER if n.get(v)]
+    thr = cmp_.get("threshold")
+    thr_s = f"; threshold {thr:.0%}" if isinstance(thr, (int, float)) else ""
+    return (f'<p><b>{", ".join(parts) or "no cases"}</b> of {len(cmp_["cases"])} case(s){esc(thr_s)}. '
+            f'A regression is a case whose interval lies wholly past the threshold; ratios are head/base'
+            f'{", normalised to " + esc(cmp_["reference"]) + " measured in the same run" if cmp_.get("reference") else ""}.'
+            f'</p>')
+
+
+def head_run(cmp_, run_arg, cmp_path):
+    path = run_arg
+    if not path:
+        hp = (cmp_.get("head") or {}).get("path")
+        if hp:
+            hp = hp if os.path.isabs(hp) else os.path.join(os.path.dirname(os.path.abspath(cmp_path)), hp)
+            if (os.path.isfile(hp) and hp.endswith(".json")) or os.path.isdir(hp):
+                path = hp
+    return load_run(path) if path else None, path
+
+
+def build(cmp_path, out_path, run_arg=None):
+    cmp_ = load_compare(cmp_path)
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    run, run_path = head_run(cmp_, run_arg, cmp_path)
+    names = {c["name"] for c in cmp_["cases"]}
+    extra = set()
+    if run:
+        run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
+        servers = load_servers(run_dir)
+        by_id = index_cases(run)
+        from report_figures import headline_id
+        extra = {c["name"] for c in run["cases"]} - names
+        models = servers.order({c["server"] for c in run["cases"]})
+        panels = panels_section(models, servers, load_models_doc(), run, by_id, headline_id(run["cases"]),
+                                out_dir)
+    else:
+        panels = '<p class="muted">No head run.json given (--run): no model panels.</p>'
+    side = lambda k: esc((cmp_.get(k) or {}).get("label") or (cmp_.get(k) or {}).get("path") or "?")
+    header = (f'<p>{esc(cmp_.get("kind", "compare"))}: base <b>{side("base")}</b> → head <b>{side("head")}</b>.'
+              f' Data: <a href="{esc(os.path.relpath(os.path.abspath(cmp_path), out_dir))}">'
+              f'{esc(os.path.basename(cmp_path))}</a>.</p>')
+    regress = [c for c in cmp_["cases"] if c.get("verdict") == "regression"]
+    lead = ("<p>No regression.</p>" if not regress else
+            "<ol>" + "".join(f'<li><a href="#{esc(case_anchor(c["name"]))}">{esc(c["name"])}</a>: '
+                             f'{esc(c.get("reason", ""))}</li>' for c in sorted(regress, key=rank)) + "</ol>")
+    sections = [("verdict", "Verdict", counts_line(cmp_) + lead),
+                ("cases", "Every case, regressions first", cases_table(cmp_, extra)),
+                ("models", "The models", panels)]
+    text = page(f"iomodels {cmp_.get('kind', 'compare')}: {side('base')} → {side('head')}", header, sections)
+    tmp = out_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, out_path)
+    return len(regress)
+
+
+def main(argv):
+    args = argv[1:]
+    run_arg = None
+    if "--run" in args:
+        i = args.index("--run")
+        if i + 1 >= len(args):
+            print("compare_page.py: --run needs a path", file=sys.stderr)
+            return 2
+        run_arg = args[i + 1]
+        del args[i:i + 2]
+    if len(args) == 1 and args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    if len(args) != 2:
+        print(__doc__.strip().splitlines()[4], file=sys.stderr)
+        return 2
+    try:
+        n = build(args[0], args[1], run_arg)
+    except (BadInput, RunError) as e:
+        print(f"compare_page.py: {e}", file=sys.stderr)
+        return 2
+    print(f"compare_page.py: {n} regression(s); wrote {os.path.abspath(args[1])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,198 @@
+"""HTML pieces the results page and the compare page share: the page shell
+(CSS and JS inlined, so it works from file:// with nothing from the network),
+the summary heatmap with its takeaways, and one panel per model."""
+import html
+import os
+
+from matplotlib.colors import to_hex
+
+from report_data import REFERENCE, ROOT, case_id, cost_per_message, paired_ratio, usable
+from report_rules import best_worst, verdict
+from report_spectrum import cell_colour
+
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_assets")
+MARK_WORDS = {"D": "degraded", "S": "saturated", "L": "loadgen-bound", "O": "outlier rounds", "F": "failed"}
+
+
+def esc(s):
+    return html.escape(str(s), quote=True)
+
+
+def asset(name):
+    with open(os.path.join(ASSETS, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def page(title, header, sections):
+    """sections: [(id, heading, html)]."""
+    nav = " ".join(f'<a href="#{esc(i)}">{esc(h)}</a>' for i, h, _ in sections)
+    body = "\n".join(f'<section id="{esc(i)}"><h2>{esc(h)}</h2>\n{s}\n</section>' for i, h, s in sections)
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{esc(title)}</title>\n<style>\n{asset("report.css")}</style></head>\n<body>\n'
+            f'<header><h1>{esc(title)}</h1>{header}<nav>{nav}</nav></header>\n{body}\n'
+            f'<script>\n{asset("report.js")}</script>\n</body></html>\n')
+
+
+def case_anchor(name):
+    return "case-" + name
+
+
+def case_link(c, text=None):
+    return f'<a href="#{esc(case_anchor(c["name"]))}">{esc(text or case_id(c))}</a>'
+
+
+def ratio_text(r):
+    if not r:
+        return "—"
+    if r["source"] == "reference":
+        return "reference"
+    return f'{r["median"]:.2f}× [{r["lo"]:.2f}–{r["hi"]:.2f}]'
+
+
+def ratio_class(r):
+    return verdict(r["median"], r["lo"], r["hi"]) if r else "none"
+
+
+def summary_section(summary, sentences, figure=None):
+    models, scen, cells = summary["models"], summary["scenarios"], summary["cells"]
+    head = "".join(f"<th>{esc(s)}</th>" for s in scen)
+    rows = []
+    for m in models:
+        tds = []
+        for s in scen:
+            cell = cells.get((m, s))
+            if not cell:
+                tds.append('<td class="none"></td>')
+                continue
+            marks = cell["marks"]
+            worst = sorted(cell["cases"], key=lambda c: (not usable(c), c["name"]))[0]
+            tip = "; ".join(f'{c["name"]}: {c.get("status", "")}' for c in cell["cases"])
+            if marks:
+                tip += " — " + ", ".join(MARK_WORDS[ch] for ch in marks)
+            cls = "marked" if marks else ""
+            if cell["value"] is None:
+                text = "failed" if "F" in marks else "no ratio"
+                style, cls = "", (cls + " none").strip()
+            else:
+                v, lo, hi = cell["value"], cell["lo"], cell["hi"]
+                sig = verdict(v, lo, hi) != "same"
+                rgba = cell_colour(v)
+                style = f' style="background-color:{to_hex(rgba)}{"" if sig else "80"}"'
+                # White text on a saturated cell, where black would not read.
+                if sig and 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5:
+                    cls = (cls + " dark").strip()
+                text = "ref" if m == REFERENCE else f"{v:.2f}×<br><small>[{lo:.2f}–{hi:.2f}]</small>"
+                tip += f" — {cell['n_cases']} case(s), {cell['rounds']} round(s); {cell['source']}"
+            mk = f' <span class="mark">{esc(marks)}</span>' if marks else ""
+            tds.append(f'<td class="{cls}"{style} title="{esc(tip)}" data-marks="{esc(marks)}" '
+                       f'data-cases="{esc(" ".join(c["name"] for c in cell["cases"]))}">'
+                       f'<a href="#{esc(case_anchor(worst["name"]))}">{text}{mk}</a></td>')
+        rows.append(f'<tr><th><a href="#model-{esc(m)}">{esc(m)}</a></th>{"".join(tds)}</tr>')
+    items = "".join(
+        f"<li>{esc(s)}" + (" <span class=\"muted\">(" + ", ".join(
+            f'<a href="#{esc(case_anchor(n))}">{esc(n)}</a>' for n in names) + ")</span>" if names else "")
+        + "</li>" for s, names in sentences)
+    img = (f' <a href="{esc(figure.stem)}.png">image</a>, <a href="{esc(figure.stem)}.svg">SVG</a>.'
+           if figure else "")
+    legend = ", ".join(f"<b>{k}</b> {v}" for k, v in MARK_WORDS.items())
+    return (f'<div class="summary"><div><table class="heat"><thead><tr><th>model</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>'
+            f'<p class="muted">Throughput relative to {REFERENCE}, measured in the same round (paired), '
+            f'geometric mean over the scenario\'s cases, [interval]. Blue: better; red: worse; pale: the '
+            f'interval holds 1. Hatched and marked: {legend}. Click a cell for its case.{img}</p></div>'
+            f'<div class="takeaways"><h3>What to take away</h3><ol>{items or "<li>No rule had the data it needs in this run.</li>"}'
+            f'</ol><p class="muted">Written by rules from this run\'s data (plots/report_rules.py).</p></div></div>')
+
+
+def source_link(servers, model, out_dir):
+    src = servers.source_file(model)
+    path = os.path.join(ROOT, src)
+    if os.path.exists(path):
+        return f'<a href="{esc(os.path.relpath(path, out_dir))}">{esc(src)}</a>'
+    return f"<code>{esc(src)}</code>"
+
+
+def cost_table(cpm):
+    if not cpm:
+        return '<p class="muted">No cost per message: this case has no server counters.</p>'
+    rows = [f"<tr><td>{esc(n)}</td><td>{v:.2f}</td></tr>"
+            for n, v in sorted(cpm["syscalls"].items(), key=lambda kv: -kv[1]) if v >= 0.005]
+
+    def num(k, fmt="{:.2f}"):
+        v = cpm.get(k)
+        return "—" if v is None else fmt.format(v)
+    rows += [f'<tr><th>syscalls, all</th><th>{num("syscalls_total")}</th></tr>',
+             f'<tr><td>wakeups</td><td>{num("wakeups")}</td></tr>',
+             f'<tr><td>events</td><td>{num("events")}</td></tr>',
+             f'<tr><td>context switches</td><td>{num("context_switches")}</td></tr>',
+             f'<tr><td>server CPU µs</td><td>{num("cpu_us")}</td></tr>']
+    return (f'<table><tr><th>per message</th><th></th></tr>{"".join(rows)}</table>'
+            f'<p class="muted">Counts from {esc(cpm.get("source", ""))}.</p>')
+
+
+def model_panel(model, servers, docs, run, by_id, headline, out_dir, logs=()):
+    doc = docs.get(model)
+    colour = servers.colour(model)
+    if doc:
+        what = "".join(f'<p class="what">{esc(l)}</p>' for l in doc["lines"])
+        seq = (f'<p>Per message: <span class="seq">{esc(doc["per_message"])}</span> '
+               f'{esc(doc["note"])}</p>') if doc["per_message"] else ""
+    else:
+        what, seq = f'<p class="muted">docs/models.md has no section "## {esc(model)}".</p>', ""
+    hc = by_id.get((model, headline)) if headline else None
+    if hc is None or not usable(hc):
+        measured = [c for c in run["cases"] if c["server"] == model and usable(c)]
+        hc = measured[0] if measured else None
+    cost = (f'<h4>Measured cost, case {case_link(hc)}</h4>' + cost_table(cost_per_message(hc))) if hc \
+        else '<p class="muted">No measured case.</p>'
+    best, worst = best_worst(model, run, by_id)
+
+    def lst(items):
+        return "".join(f'<li>{case_link(c)}: <span class="{ratio_class(r)}">{ratio_text(r)}</span></li>'
+                       for c, r in items) or "<li>—</li>"
+    if model == REFERENCE:
+        ww = f"<p>The reference: every ratio in this report is a model's throughput over {REFERENCE}'s.</p>"
+    else:
+        ww = (f'<div class="bw"><b>Wins most</b> (throughput / {REFERENCE}):<ul>{lst(best)}</ul>'
+              f'<b>Loses most</b>:<ul>{lst(worst)}</ul></div>')
+    bad = [c for c in run["cases"] if c["server"] == model and c.get("status") in ("failed", "skipped")]
+    if bad:
+        ww += "<p><b>Not measured:</b> " + ", ".join(
+            f'{case_link(c)} ({esc(c.get("status"))}: {esc(c.get("reason", ""))})' for c in bad) + "</p>"
+    log_links = " ".join(f'<a href="{esc(l)}">{esc(os.path.basename(l))}</a>' for l in logs)
+    return (f'<div class="panel" id="model-{esc(model)}" style="--c:{esc(colour)}">'
+            f'<h3><span class="swatch" style="background:{esc(colour)}"></span>{esc(model)}'
+            f'<span class="family">{esc(servers.family(model))}</span></h3>{what}{seq}{cost}{ww}'
+            f'<p class="muted">Source: {source_link(servers, model, out_dir)}'
+            f'{"; log: " + log_links if log_links else ""}</p></div>')
+
+
+def panels_section(models, servers, docs, run, by_id, headline, out_dir, logs_of=lambda m: ()):
+    return '<div class="panels">' + "".join(
+        model_panel(m, servers, docs, run, by_id, headline, out_dir, logs_of(m)) for m in models) + "</div>"
+
+
+def figure_html(f):
+    svg = f' (<a href="{esc(f.stem)}.svg">SVG</a>)' if f.svg else ""
+    return (f'<figure id="fig-{esc(f.stem)}"><a href="{esc(f.stem)}.png"><img src="{esc(f.stem)}.png" '
+            f'alt="{esc(f.title)}"></a><figcaption><b>{esc(f.title)}.</b> {esc(f.caption)}{svg}'
+            f'</figcaption></figure>')
+
+
+def spectrum_html(spectra, default_id):
+    if not spectra:
+        return ""
+    default = next((f for cid, f in spectra if cid == default_id), spectra[0][1])
+    opts = "".join(
+        f'<option value="{esc(cid)}" data-src="{esc(f.stem)}.png" data-caption="{esc(f.caption)}"'
+        f'{" selected" if f is default else ""}>{esc(cid)}</option>' for cid, f in spectra)
+    return (f'<figure id="fig-spectrum"><label>Latency spectrum of case <select id="spectrum-case">{opts}'
+            f'</select></label><a href="{esc(default.stem)}.png"><img id="spectrum-img" src="{esc(default.stem)}.png" '
+            f'alt="{esc(default.title)}"></a><figcaption><b>Latency spectrum.</b> <span id="spectrum-caption">'
+            f'{esc(default.caption)}</span></figcaption></figure>')
+
+
+def paired_cell(c, by_id):
+    r = paired_ratio(c, by_id) if usable(c) else None
+    return r, ratio_text(r), ratio_class(r)

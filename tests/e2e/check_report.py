@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Checks a report page the way a reader would find it broken.
+
+usage: check_report.py PAGE.html [--run RUN_JSON]
+
+- every image, link, script and option image resolves: a #fragment names an
+  element of the page, a relative path names a file or folder that exists;
+- nothing comes from the network (no http:, https:, //host, no @import or
+  url() outside the page);
+- every <img> is a non-empty PNG or SVG;
+with --run (the run.json the page was made from):
+- every server of the run has a panel (id="model-NAME");
+- every case has a row (id="case-NAME"), and every flagged case (status not
+  ok, loadgen_bound, saturated, outlier rounds, a round not ok) is marked:
+  its row has class "flagged", and a degraded, saturated or loadgen-bound
+  case's summary cell carries a mark.
+Prints each problem; exit 1 if any, 0 if none, 2 on bad usage."""
+import html.parser
+import json
+import os
+import re
+import sys
+import urllib.parse
+
+NETWORK = re.compile(r"^\s*(https?:|ftp:|//)", re.I)
+
+
+class Page(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids = set()
+        self.refs = []        # (tag, attribute, value)
+        self.elements = []    # (tag, attrs dict)
+        self.styles = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.elements.append((tag, a))
+        if "id" in a:
+            self.ids.add(a["id"])
+        for k in ("href", "src", "data-src", "action", "poster"):
+            if a.get(k) is not None:
+                self.refs.append((tag, k, a[k]))
+        if a.get("style"):
+            self.styles.append(a["style"])
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+
+def check_page(path):
+    """Problems of the page itself, as strings."""
+    problems = []
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    p = Page()
+    p.feed(text)
+    base = os.path.dirname(os.path.abspath(path))
+    for tag, attr, value in p.refs:
+        where = f"<{tag} {attr}={value!r}>"
+        if NETWORK.match(value):
+            problems.append(f"{where}: needs the network")
+            continue
+        parsed = urllib.parse.urlsplit(value)
+        if parsed.scheme and parsed.scheme != "file":
+            if parsed.scheme not in ("mailto",):
+                problems.append(f"{where}: scheme {parsed.scheme} is not a local file")
+            continue
+        if not parsed.path:
+            if parsed.fragment and parsed.fragment not in p.ids:
+                problems.append(f"{where}: no element with id {parsed.fragment!r}")
+            continue
+        target = urllib.parse.unquote(parsed.path)
+        full = target if os.path.isabs(target) else os.path.join(base, target)
+        if not os.path.exists(full):
+            problems.append(f"{where}: {full} does not exist")
+        elif tag == "img" or attr == "data-src":
+            with open(full, "rb") as f:
+                head = f.read(512)
+            if not (head.startswith(b"\x89PNG") or b"<svg" in head or b"<?xml" in head):
+                problems.append(f"{where}: not a PNG or SVG image")
+    for s in p.styles:
+        for u in re.findall(r"url\(([^)]*)\)|@import\s+['\"]?([^'\";]+)", s):
+            u = (u[0] or u[1]).strip("'\" ")
+            if u and not u.startswith("data:"):
+                problems.append(f"style refers to {u!r}: the page must be self-contained")
+    for tag, a in p.elements:
+        if tag == "link" and a.get("rel") == "stylesheet" and NETWORK.match(a.get("href", "")):
+            problems.append("stylesheet from the network")
+    return problems, p
+
+
+def flagged(c):
+    f = c.get("flags") or {}
+    reps_bad = any(r.get("status") not in (None, "ok") for r in c.get("repetitions", []))
+    return (c.get("status", "ok") != "ok" or bool(f.get("loadgen_bound")) or bool(f.get("saturated"))
+            or bool(f.get("outlier_rounds")) or reps_bad)
+
+
+def check_run(p, run):
+    problems = []
+    by_id = {a.get("id"): (tag, a) for tag, a in p.elements if a.get("id")}
+    for server in sorted({c["server"] for c in run["cases"]}):
+        el = by_id.get(f"model-{server}")
+        if not el or "panel" not in el[1].get("class", ""):
+            problems.append(f"server {server}: no panel (id model-{server})")
+    cells = [a for tag, a in p.elements if tag == "td" and "data-cases" in a]
+    for c in run["cases"]:
+        row = by_id.get(f"case-{c['name']}")
+        if not row:
+            problems.append(f"case {c['name']}: no row in the table")
+            continue
+        if flagged(c) and "flagged" not in row[1].get("class", "").split():
+            problems.append(f"case {c['name']} is flagged in run.json but its row is not marked")
+        f = c.get("flags") or {}
+        if c.get("status") == "degraded" or f.get("saturated") or f.get("loadgen_bound"):
+            mine = [a for a in cells if c["name"] in a["data-cases"].split()]
+            if not mine:
+                problems.append(f"case {c['name']}: in no summary cell")
+            elif not all(a.get("data-marks") for a in mine):
+                problems.append(f"case {c['name']} is degraded/saturated/loadgen-bound but its summary "
+                                "cell has no mark")
+    return problems
+
+
+def main(argv):
+    args = argv[1:]
+    run_path = None
+    if "--run" in args:
+        i = args.index("--run")
+        if i + 1 >= len(args):
+            print("check_report.py: --run needs a path", file=sys.stderr)
+            return 2
+        run_path = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 1:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    problems, p = check_page(args[0])
+    if run_path:
+        with open(run_path) as f:
+            problems += check_run(p, json.load(f))
+    for pr in problems:
+        print(f"check_report: {pr}")
+    print(f"check_report: {args[0]}: {len(p.refs)} references, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

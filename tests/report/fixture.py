@@ -1,0 +1,151 @@
+"""A synthetic run.json for unit-testing the report's rules, and nothing else:
+its numbers are made up so that each rule has one right answer (select loses
+most with idle connections, io_uring wins pipelining, a thread per connection
+costs more CPU and context switches). It is never a result.
+
+make_run(2) follows CONTRACTS.md's iomodels.run/2 additions; make_run(1) is
+the same run as the harness wrote it before them."""
+import copy
+
+MODELS = ["epoll_lt", "select", "blocking_threads", "io_uring"]
+# (group, params) of every case; the names follow the harness's pattern.
+CASES = [
+    ("concurrency", {"connections": 1}), ("concurrency", {"connections": 64}),
+    ("idle", {"connections": 16, "idle_connections": 1000}), ("idle_base", {"connections": 16}),
+    ("pipeline", {"connections": 64, "pipeline": 16}), ("http", {"protocol": "http"}),
+    ("open_loop", {"connections": 16, "rate": 10000.0}),
+]
+# Throughput factor of each model against epoll_lt, per group.
+FACTOR = {
+    "select": {"idle": 0.3, "pipeline": 0.9},
+    "blocking_threads": {"concurrency": 0.6, "pipeline": 0.5},
+    "io_uring": {"pipeline": 1.8, "concurrency": 1.1},
+}
+ROUND_DRIFT = [1.0, 0.5, 1.3]  # the host drifts 2.6x between rounds: paired ratios cancel it
+
+
+def _params(p):
+    out = {"protocol": "echo", "connections": 64, "size": "64", "pipeline": 1, "rate": 0.0,
+           "requests_per_connection": 0, "idle_connections": 0, "loadgen_threads": 1, "server_threads": 0,
+           "duration_s": 1.0, "warmup_s": 0.2, "timeout_s": 2.0}
+    out.update(p)
+    return out
+
+
+def _name(model, p):
+    n = f"{model}/{p['protocol']}/c{p['connections']}/s{p['size']}"
+    if p["pipeline"] > 1:
+        n += f"/p{p['pipeline']}"
+    if p["idle_connections"]:
+        n += f"/idle{p['idle_connections']}"
+    if p["rate"]:
+        n += f"/r{int(p['rate'])}"
+    return n
+
+
+def _rep(i, rps, model, p):
+    msgs = int(rps)
+    threads = model == "blocking_threads"
+    cpu_us = 8.0 * (2.5 if threads else 1.0) * (1 + p["idle_connections"] / 500 * (model == "select"))
+    syscalls = {"recv": msgs, "send": msgs}
+    if model in ("epoll_lt", "select"):
+        syscalls["epoll_wait" if model == "epoll_lt" else "select"] = msgs // 2
+    if model == "io_uring":
+        syscalls = {"io_uring_enter": msgs // 3}
+    counters = {"messages": msgs, "syscalls": syscalls, "wakeups": msgs if threads else msgs // 2,
+                "events": msgs, "accepted": p["connections"]}
+    sw = 2 * msgs if threads else msgs // 10
+    return {
+        "repetition": i, "round": i, "status": "ok", "reason": "", "flags": {},
+        "loadgen": {"summary": {"requests": msgs, "requests_per_s": rps, "errors": {"timeout": 0},
+                                "lost": {"timeout": 0, "reset": 0, "closed": 0, "end_of_run": 0, "total": 0},
+                                "unsent": 0, "loadgen_thread_cpu_max": 0.4},
+                    "latency_us": {"p50": 50.0, "p99": 200.0, "p99_9": 400.0},
+                    "histogram": {"unit": "ns", "buckets": [[50000, 900], [200000, 90], [400000, 10]]}},
+        "server_stats": {"counters": counters},
+        "server_stats_window": {"counters": counters},
+        "server_cpu": {"cpu_ns": int(cpu_us * msgs * 1000), "ns_per_request": cpu_us * 1000,
+                       "us_per_request": cpu_us, "user_s": 0.1, "sys_s": 0.2,
+                       "voluntary_ctxt_switches": sw, "involuntary_ctxt_switches": 0},
+        "calibration": {"0": {"ns_per_op": 10.0 * ROUND_DRIFT[i]}, "1": {"ns_per_op": 10.0}},
+    }
+
+
+def _stat(vals):
+    s = sorted(vals)
+    return {"median": s[len(s) // 2], "min": s[0], "max": s[-1]}
+
+
+def make_run(version=2):
+    cases = []
+    for model in MODELS:
+        for group, p0 in CASES:
+            p = _params(p0)
+            factor = FACTOR.get(model, {}).get(group, 1.0)
+            reps = [_rep(i, 10000.0 * factor * d, model, p) for i, d in enumerate(ROUND_DRIFT)]
+            agg = {k: _stat(v) for k, v in {
+                "requests_per_s": [r["loadgen"]["summary"]["requests_per_s"] for r in reps],
+                "p50_us": [50.0] * 3, "p99_us": [200.0] * 3, "p99_9_us": [400.0] * 3,
+                "server_cpu_us_per_request": [r["server_cpu"]["us_per_request"] for r in reps]}.items()}
+            cases.append({"name": _name(model, p), "server": model, "group": group, "params": p,
+                          "status": "ok", "reason": "", "flags": {"loadgen_bound": False, "saturated": False,
+                                                                   "outlier_rounds": []},
+                          "repetitions": reps, "aggregate": agg})
+    by = {(c["server"], c["name"].split("/", 1)[1]): c for c in cases}
+    for c in cases:
+        ref = by[("epoll_lt", c["name"].split("/", 1)[1])]
+        ratios = [a["loadgen"]["summary"]["requests_per_s"] / b["loadgen"]["summary"]["requests_per_s"]
+                  for a, b in zip(c["repetitions"], ref["repetitions"])]
+        st = _stat(ratios)
+        st.update({"lo": st["min"] * 0.95, "hi": st["max"] * 1.05, "n": len(ratios)})
+        c["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": st}
+        c["aggregate"]["cost_per_message"] = None  # filled below from the counters
+    _mark(by)
+    run = {"schema": "iomodels.run/2",
+           "context": {"date": "2026-01-01T00:00:00Z", "host": "fixture", "kernel": "Linux 6.1",
+                       "cpu_model": "synthetic", "cpus": 2, "compiler": "gcc 12", "build_type": "Release",
+                       "git_sha": "0000000", "versions": {"liburing": "2.3", "libevent": "2.1", "glibc": "2.36"},
+                       "server_cpus": "0", "loadgen_cpus": "1", "topology": "loopback", "link": None,
+                       "hosts": []},
+           "suite": {"name": "fixture", "file": "tests/report/fixture.py", "repetitions": 3}, "cases": cases}
+    for c in cases:
+        del c["aggregate"]["cost_per_message"]
+    return run if version == 2 else to_v1(run)
+
+
+def _mark(by):
+    """One case of each kind the report must mark."""
+    sat = by[("blocking_threads", "echo/c64/s64")]
+    sat["flags"]["saturated"] = True
+    deg = by[("select", "http/c64/s64")]
+    deg["status"], deg["reason"] = "degraded", "12 requests lost (timeout)"
+    deg["repetitions"][1]["loadgen"]["summary"]["lost"].update({"timeout": 12, "total": 12})
+    lb = by[("io_uring", "echo/c64/s64/p16")]
+    lb["flags"]["loadgen_bound"] = True
+    lb["repetitions"][0]["loadgen"]["summary"]["loadgen_thread_cpu_max"] = 0.99
+    out = by[("io_uring", "echo/c1/s64")]
+    out["flags"]["outlier_rounds"] = [1]
+    failed = by[("blocking_threads", "echo/c16/s64/r10000")]
+    failed.update({"status": "failed", "reason": "server exited with signal 9", "repetitions": []})
+
+
+def to_v1(run):
+    """The same run without the run/2 additions, as the harness wrote it before."""
+    old = copy.deepcopy(run)
+    old["schema"] = "iomodels.run/1"
+    for k in ("topology", "link", "hosts"):
+        old["context"].pop(k, None)
+    for c in old["cases"]:
+        c.pop("flags", None)
+        if c["status"] == "degraded":
+            c["status"] = "ok"
+        c["aggregate"].pop("paired_ratio", None)
+        for r in c["repetitions"]:
+            for k in ("round", "status", "reason", "flags", "server_stats_window", "calibration"):
+                r.pop(k, None)
+            for k in ("cpu_ns", "ns_per_request"):
+                r["server_cpu"].pop(k, None)
+            s = r["loadgen"]["summary"]
+            for k in ("lost", "unsent", "loadgen_thread_cpu_max"):
+                s.pop(k, None)
+    return old
