@@ -1,5 +1,10 @@
 // http client (loadgen side): sends the one fixed GET and checks each reply:
-// status line, Content-Length framing, and a body equal to kHttpBody.
+// status line, header syntax, Content-Length framing, and a body equal to
+// kHttpBody. As strict as the server: a reply it cannot frame with certainty
+// (control bytes in a field, no or conflicting Content-Length,
+// Transfer-Encoding, 101, a version other than 1.0/1.1) makes the stream
+// fatal, which the loadgen counts as a mismatch. Interim 1xx replies are
+// skipped (RFC 9110 §15.2); 204 and 304 have no body.
 #include <algorithm>
 #include <deque>
 
@@ -12,38 +17,44 @@ constexpr std::string_view kCrlfCrlf = "\r\n\r\n";
 // A reply head this long without its end is not a reply from our servers.
 constexpr size_t kMaxReplyHead = 64 * 1024;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 struct Head {
   int status = 0;
+  bool has_body = true;
   uint64_t content_length = 0;
 };
 
-// False when the head cannot be framed (we would not know where the next reply starts).
-bool parse_head(std::string_view block, Head& head) {
-  // "HTTP/1.x SSS reason"
-  if (block.size() < 12 || block.substr(0, 7) != "HTTP/1." || block[8] != ' ') return false;
+// "HTTP/1.x SSS reason": false unless exactly that shape.
+bool parse_status_line(std::string_view line, Head& head) {
+  if (line.size() < 13 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') ||
+      line[8] != ' ' || line[12] != ' ' || !is_field_text(line.substr(13)))
+    return false;
   int status = 0;
   for (size_t i = 9; i < 12; ++i) {
-    if (block[i] < '0' || block[i] > '9') return false;
-    status = status * 10 + (block[i] - '0');
+    if (line[i] < '0' || line[i] > '9') return false;
+    status = status * 10 + (line[i] - '0');
   }
+  if (status < 100) return false;
   head.status = status;
+  head.has_body = status >= 200 && status != 204 && status != 304;
+  return true;
+}
+
+// False when the head cannot be framed (we would not know where the next reply starts).
+bool parse_head(std::string_view block, Head& head) {
+  size_t eol = block.find("\r\n");
+  if (!parse_status_line(block.substr(0, eol), head)) return false;
   bool saw_length = false;
-  std::string_view rest = block.substr(block.find("\r\n") + 2);
+  std::string_view rest = block.substr(eol + 2);
   while (true) {
     size_t e = rest.find("\r\n");
     if (e == 0 || e == std::string_view::npos) break;
     std::string_view h = rest.substr(0, e);
     rest.remove_prefix(e + 2);
     size_t colon = h.find(':');
-    if (colon == std::string_view::npos) return false;
+    if (colon == 0 || colon == std::string_view::npos) return false;
     std::string_view name = h.substr(0, colon);
     std::string_view value = h.substr(colon + 1);
+    if (!is_token(name) || !is_field_text(value)) return false;
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (iequals(name, "content-length")) {
@@ -53,13 +64,19 @@ bool parse_head(std::string_view block, Head& head) {
         if (c < '0' || c > '9') return false;
         v = v * 10 + static_cast<uint64_t>(c - '0');
       }
+      if (saw_length && v != head.content_length) return false;
       head.content_length = v;
       saw_length = true;
     } else if (iequals(name, "transfer-encoding")) {
       return false;
     }
   }
-  return saw_length;
+  if (head.status == 101) return false;  // we never asked to switch protocols
+  if (!head.has_body) {
+    head.content_length = 0;
+    return true;
+  }
+  return saw_length;  // a close-delimited body could not be told from a dropped connection
 }
 
 class HttpClient final : public ClientSession {
@@ -116,6 +133,7 @@ class HttpClient final : public ClientSession {
       }
       pos += end + kCrlfCrlf.size();
       scanned_ = 0;
+      if (head.status < 200) continue;  // interim (100 Continue...): the final reply follows
       status_ = head.status;
       bad_ = head.status == 200 && head.content_length != kHttpBody.size();
       body_left_ = head.content_length;
