@@ -21,6 +21,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/connection.h"
@@ -106,6 +107,7 @@ struct ConnThread {
   void run() {
     Connection& c = *conn;
     while (!c.finished() && !shared->stopping.load(std::memory_order_relaxed)) {
+      if (c.lingering() && !linger_wait()) break;
       if (c.wants_read()) {
         st.count(Syscall::kRecv);
         ssize_t n = ::recv(c.fd(), scratch.get(), kReadBytes, 0);
@@ -114,11 +116,23 @@ struct ConnThread {
         ++st.events;
         if (n > 0) c.on_received(scratch.get(), size_t(n), st);
         else if (n == 0) c.on_peer_eof();
+        else if (c.lingering() && classify_errno(err) == ErrnoClass::kWouldBlock) break;  // SO_RCVTIMEO: time's up
         else if (!classify(err, "recv")) break;
       }
       if (!flush()) break;
+      if (c.linger_due() && !start_linger(c, st)) break;  // FIN now, close at EOF or deadline
     }
     finish();
+  }
+
+  // Lingering: the next recv may block only until the deadline (SO_RCVTIMEO,
+  // whose EAGAIN is then the end). false: the deadline passed.
+  bool linger_wait() {
+    uint64_t now = now_ns(), end = conn->linger_deadline_ns();
+    if (now >= end) return false;
+    uint64_t us = std::max<uint64_t>((end - now) / 1000, 1);
+    timeval tv{time_t(us / 1'000'000), suseconds_t(us % 1'000'000)};
+    return ::setsockopt(conn->fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
   }
 
   // Two short critical sections rather than one long one: at a stop thousands

@@ -19,6 +19,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
@@ -49,6 +50,7 @@ struct Loop {
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   std::deque<int> ready;      // connections whose read budget ran out while still readable
+  LingerQueue lingers;        // refused connections draining before close, by fd
   uint64_t budget_yields = 0;
 
   void watch(int op, int fd, uint32_t events) {
@@ -73,6 +75,14 @@ struct Loop {
       // The one registration: both directions, edge-triggered, for life.
       watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
     }
+  }
+
+  void expire_lingers() {
+    lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
+  }
+  Connection* find(int fd) {
+    auto it = conns.find(fd);
+    return it == conns.end() ? nullptr : it->second.get();
   }
 
   void close_conn(int fd) {
@@ -114,6 +124,7 @@ struct Loop {
     bool ok = true;
     for (;;) {
       if (c.writable && !(ok = on_writable(c))) break;
+      if (c.linger_due() && !(ok = lingers.start(c, uint64_t(fd), st))) break;  // FIN, then drain
       if (!c.readable || !c.wants_read()) break;
       if (budget == 0) break;
       if (!(ok = on_readable(c, budget))) break;
@@ -161,7 +172,8 @@ int serve(ServerContext& ctx) {
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kEpollWait);
     // Work on the ready list: just collect new events, do not sleep.
-    int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, loop.ready.empty() ? -1 : 0);
+    int timeout = !loop.ready.empty() ? 0 : loop.lingers.timeout_ms();
+    int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -174,6 +186,7 @@ int serve(ServerContext& ctx) {
       else if (fd != ctx.stop_fd) loop.on_event(fd, events[i].events);
     }
     loop.run_ready();
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
   if (loop.budget_yields) loop.st.extra["budget_yields"] = loop.budget_yields;

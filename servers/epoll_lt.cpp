@@ -14,6 +14,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
@@ -32,6 +33,7 @@ struct Loop {
   std::unordered_map<int, std::unique_ptr<Connection>> conns;
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+  LingerQueue lingers;  // refused connections draining before close, by fd
 
   void watch(int op, int fd, uint32_t events) {
     epoll_event ev{};
@@ -54,6 +56,14 @@ struct Loop {
       conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP);
     }
+  }
+
+  void expire_lingers() {
+    lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
+  }
+  Connection* find(int fd) {
+    auto it = conns.find(fd);
+    return it == conns.end() ? nullptr : it->second.get();
   }
 
   void close_conn(int fd) {
@@ -95,6 +105,7 @@ struct Loop {
     bool ok = true;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ok = c.wants_read() ? on_readable(c) : true;
     if (ok && (events & EPOLLOUT || c.wants_write())) ok = on_writable(c);  // try at once: usually all fits
+    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
     if (!ok || c.finished()) return close_conn(fd);
     // Re-register only when the interest changed: EPOLLOUT while output is
     // pending, EPOLLIN off while back-pressured or after the peer's EOF.
@@ -112,7 +123,8 @@ int serve(ServerContext& ctx) {
   epoll_event events[kMaxEvents];
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kEpollWait);
-    int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, -1);
+    int timeout = loop.lingers.timeout_ms();
+    int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -124,6 +136,7 @@ int serve(ServerContext& ctx) {
       if (fd == ctx.listener.get()) loop.accept_all();
       else if (fd != ctx.stop_fd) loop.on_event(fd, events[i].events);
     }
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
   return 0;

@@ -51,6 +51,7 @@ struct Reactor {
   std::unordered_map<int, std::unique_ptr<Connection>> conns;
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+  LingerQueue lingers;  // refused connections draining before close, by fd
 
   void watch(int op, int fd, uint32_t events) {
     epoll_event ev{};
@@ -104,6 +105,14 @@ struct Reactor {
     return int((paused_until - now) / 1'000'000) + 1;
   }
 
+  void expire_lingers() {
+    lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
+  }
+  Connection* find(int fd) {
+    auto it = conns.find(fd);
+    return it == conns.end() ? nullptr : it->second.get();
+  }
+
   void close_conn(int fd) {
     conns.erase(fd);  // close(2) removes it from the epoll set too
     live.fetch_sub(1, std::memory_order_relaxed);
@@ -144,6 +153,7 @@ struct Reactor {
     bool ok = true;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ok = c.wants_read() ? on_readable(c) : true;
     if (ok && (events & EPOLLOUT || c.wants_write())) ok = on_writable(c);
+    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
     if (!ok || c.finished()) return close_conn(fd);
     // EPOLLOUT only while output is pending; EPOLLIN off while back-pressured.
     if (had_out != c.wants_write() || was_reading != c.wants_read())
@@ -165,7 +175,7 @@ struct Reactor {
     epoll_event events[kMaxEvents];
     while (!ctx.stop_requested()) {
       st.count(Syscall::kEpollWait);
-      int n = ::epoll_wait(ep.get(), events, kMaxEvents, wait_timeout_ms());
+      int n = ::epoll_wait(ep.get(), events, kMaxEvents, lingers.timeout_ms(wait_timeout_ms()));
       if (n < 0) {
         if (errno == EINTR) continue;
         throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -177,6 +187,7 @@ struct Reactor {
         if (fd == listen_fd) accept_all();
         else if (fd != ctx.stop_fd) on_event(fd, events[i].events);
       }
+      if (!lingers.empty()) expire_lingers();
     }
     st.closed += conns.size();  // closed by the stop, not by the peer
     conns.clear();

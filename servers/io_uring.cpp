@@ -59,6 +59,7 @@ struct Loop {
   SpareFd spare;
   __kernel_timespec backoff{0, 100'000'000};
   int inflight = 0;  // every op, connection or not: the stop drains to zero
+  LingerQueue lingers;  // refused connections draining before close, by Conn*
   bool stopping = false;
   uint64_t sqe_recv = 0, sqe_send = 0, short_sends = 0, cq_overflows = 0, retries = 0;
 
@@ -166,7 +167,10 @@ struct Loop {
         std::swap(k.wire, k.c.out());  // out gets wire's spare storage: no allocation
         arm_send(k);
       }
-      if (!k.recv_armed && k.c.wants_read()) arm_recv(k);
+      if (k.wire.empty() && !k.send_armed && k.c.linger_due() &&
+          !lingers.start(k.c, reinterpret_cast<uint64_t>(&k), st))  // FIN, then drain
+        k.dead = true;
+      if (!k.dead && !k.recv_armed && k.c.wants_read()) arm_recv(k);
       if (k.c.finished() && k.wire.empty() && !k.send_armed) k.dead = true;
     }
     if (!k.dead) return;
@@ -199,6 +203,13 @@ struct Loop {
     progress(k);
   }
 
+  // A lingering connection past its deadline: retire it (cancels its recv).
+  void expire_lingers() {
+    auto at = [](uint64_t key) { return reinterpret_cast<Conn*>(key); };
+    lingers.expire(now_ns(), [&](uint64_t key) { return conns.count(at(key)) ? &at(key)->c : nullptr; },
+                   [&](uint64_t key) { at(key)->dead = true, progress(*at(key)); });
+  }
+
   void begin_stop() {
     stopping = true;
     cancel(kAccept);
@@ -220,8 +231,9 @@ struct Loop {
       st.count(Syscall::kIoUringEnter);
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec slice{0, 50'000'000};
-      int r = stopping ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
-                       : io_uring_submit_and_wait(&ring, 1);
+      if (int ms = lingers.timeout_ms(); !stopping && ms >= 0) slice = {ms / 1000, (ms % 1000) * 1'000'000};
+      int r = stopping || !lingers.empty() ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
+                                           : io_uring_submit_and_wait(&ring, 1);
       if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_enter");
       ++st.wakeups;
@@ -238,6 +250,7 @@ struct Loop {
         st.count(Syscall::kIoUringEnter);
         io_uring_get_events(&ring);
       }
+      if (!lingers.empty()) expire_lingers();
     }
   }
 };

@@ -75,6 +75,7 @@ struct Loop {
   int missing = 0;  // a multishot op the kernel refused: exit 2
   std::unordered_set<Conn*> conns;
   std::deque<Conn*> waiters;  // -ENOBUFS: nothing armed until buffers return
+  LingerQueue lingers;        // refused connections draining before close, by Conn*
   SpareFd spare;
   __kernel_timespec backoff{0, 100'000'000};
   int inflight = 0;
@@ -206,6 +207,9 @@ struct Loop {
     if (!k.dead) {
       if (!k.send_armed && k.held() == 0 && k.wire.empty() && k.c.wants_write()) std::swap(k.wire, k.c.out());
       if (!k.send_armed && (k.held() > 0 || !k.wire.empty())) arm_send(k);
+      if (!k.send_armed && k.held() == 0 && k.wire.empty() && k.c.linger_due() &&
+          !lingers.start(k.c, reinterpret_cast<uint64_t>(&k), st))  // FIN, then drain
+        return k.dead = true, progress(k);
       bool want = k.c.wants_read();
       if (want && !k.recv_armed && !k.waiting) arm_recv(k);
       if (!want && k.recv_armed && !k.recv_cancelled && !k.throttled)
@@ -274,8 +278,9 @@ struct Loop {
       st.count(Syscall::kIoUringEnter);
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec slice{0, 50'000'000};
-      int r = stopping ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
-                       : io_uring_submit_and_wait(&ring, 1);
+      if (int ms = lingers.timeout_ms(); !stopping && ms >= 0) slice = {ms / 1000, (ms % 1000) * 1'000'000};
+      int r = stopping || !lingers.empty() ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
+                                           : io_uring_submit_and_wait(&ring, 1);
       if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_enter");
       ++st.wakeups;
@@ -283,6 +288,10 @@ struct Loop {
       io_uring_for_each_cqe(&ring, head, cqe) ++n, dispatch(*cqe);
       io_uring_cq_advance(&ring, n);
       rearm_waiters();
+      auto at = [](uint64_t key) { return reinterpret_cast<Conn*>(key); };
+      if (!lingers.empty())  // past its deadline: retire it (cancels its recv)
+        lingers.expire(now_ns(), [&](uint64_t key) { return conns.count(at(key)) ? &at(key)->c : nullptr; },
+                       [&](uint64_t key) { at(key)->dead = true, progress(*at(key)); });
       if (exit_after && st.bytes_out >= exit_after && !stopping) begin_stop();
       if (io_uring_cq_has_overflow(&ring)) {  // NODROP backlog: one enter flushes it
         ++overflows;

@@ -27,6 +27,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/connection.h"
@@ -59,12 +60,21 @@ struct Server {
 
   void arm(Conn& k) {
     short want = short((k.c.wants_read() ? EV_READ : 0) | (k.c.wants_write() ? EV_WRITE : 0));
-    if (want == k.armed) return;  // no transition: the persistent event stays as it is
-    if (k.armed) event_del(&k.ev);
-    event_assign(&k.ev, base.get(), k.c.fd(), short(want | EV_PERSIST), &on_conn_event, &k);
-    if (event_add(&k.ev, nullptr) != 0) throw std::runtime_error("event_add failed");
+    bool lingering = k.c.lingering();  // also re-added to set the time left as its timeout
+    if (want == k.armed && !lingering) return;  // no transition: the persistent event stays as it is
+    if (want != k.armed) {
+      if (k.armed) event_del(&k.ev);
+      event_assign(&k.ev, base.get(), k.c.fd(), short(want | EV_PERSIST), &on_conn_event, &k);
+      ++rearms;
+    }
+    timeval left{};
+    if (lingering) {
+      uint64_t now = now_ns(), end = k.c.linger_deadline_ns();
+      uint64_t us = end > now ? (end - now) / 1000 : 0;
+      left = {time_t(us / 1'000'000), suseconds_t(us % 1'000'000)};
+    }
+    if (event_add(&k.ev, lingering ? &left : nullptr) != 0) throw std::runtime_error("event_add failed");
     k.armed = want;
-    ++rearms;
   }
 
   void close_conn(Conn& k) {
@@ -105,7 +115,8 @@ struct Server {
     bool ok = true;
     if ((what & EV_READ) && k.c.wants_read()) ok = s.on_readable(k.c);
     if (ok && k.c.wants_write()) ok = s.on_writable(k.c);  // try at once: usually it all fits
-    if (!ok || k.c.finished()) return s.close_conn(k);
+    if (ok && k.c.linger_due()) ok = start_linger(k.c, s.st);  // FIN now; EOF or the timeout closes
+    if (!ok || k.c.finished() || (what & EV_TIMEOUT)) return s.close_conn(k);
     s.arm(k);
   }
 

@@ -25,13 +25,16 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <memory>
 #include <unordered_map>
 
 #include "core/buffer.h"
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
 namespace iomodels {
@@ -48,6 +51,9 @@ struct Conn {
   bool closing = false;    // the protocol said close: flush, then close
   bool peer_eof = false;   // the peer half-closed: flush, then close
   bool throttled = false;  // EV_READ off because the output evbuffer is over the cap
+  bool lingering = false;  // closing, reply out, write side shut: reading only to drop bytes
+  size_t discarded = 0;
+  uint64_t linger_deadline_ns = 0;
   ~Conn() { bufferevent_free(bev); }  // BEV_OPT_CLOSE_ON_FREE: closes fd
 };
 
@@ -74,6 +80,20 @@ struct Server {
     ++st.closed;
   }
 
+  // The reply owed before a close is out: FIN, then read and drop what the
+  // peer still sends until its EOF, kLingerBytes or kLingerNs, so that the
+  // close sends no RST that could destroy the reply (see connection.h).
+  void finish_closing(Conn& k) {
+    if (k.peer_eof) return close_conn(k);
+    st.count(Syscall::kShutdown);
+    if (::shutdown(k.fd, SHUT_WR) != 0) return close_conn(k);
+    k.lingering = true;
+    k.linger_deadline_ns = now_ns() + Connection::kLingerNs;
+    timeval limit{time_t(Connection::kLingerNs / 1'000'000'000), 0};
+    bufferevent_set_timeouts(k.bev, &limit, nullptr);  // BEV_EVENT_TIMEOUT closes
+    bufferevent_enable(k.bev, EV_READ);
+  }
+
   void feed(Conn& k, const char* p, size_t n) {
     st.bytes_in += n;
     if (k.closing) return;  // after "close", input is ignored; the owed reply still goes
@@ -88,6 +108,14 @@ struct Server {
     Server& s = k.srv;
     ++s.st.events;
     evbuffer* in = bufferevent_get_input(bev);
+    if (k.lingering) {
+      size_t len = evbuffer_get_length(in);
+      s.st.bytes_in += len;
+      k.discarded += len;
+      evbuffer_drain(in, len);
+      if (k.discarded >= Connection::kLingerBytes || now_ns() >= k.linger_deadline_ns) s.close_conn(k);
+      return;
+    }
     evbuffer_iovec vec[16];
     while (size_t len = evbuffer_get_length(in)) {
       int n = evbuffer_peek(in, -1, nullptr, vec, 16);
@@ -105,7 +133,7 @@ struct Server {
     }
     if (k.closing) {
       bufferevent_disable(bev, EV_READ);
-      if (s.unsent(k) == 0) s.close_conn(k);  // else the write callback closes it
+      if (s.unsent(k) == 0) s.finish_closing(k);  // else the write callback does
     } else if (s.unsent(k) >= s.ctx.opt.out_buffer_cap) {
       // A slow reader: stop reading until libevent has drained half the backlog.
       bufferevent_disable(bev, EV_READ);
@@ -121,7 +149,7 @@ struct Server {
     Server& s = k.srv;
     ++s.st.events;
     s.account_sent(k);
-    if ((k.closing || k.peer_eof) && s.unsent(k) == 0) return s.close_conn(k);
+    if ((k.closing || k.peer_eof) && !k.lingering && s.unsent(k) == 0) return s.finish_closing(k);
     if (k.throttled && !k.closing && !k.peer_eof) {
       k.throttled = false;
       bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
@@ -139,9 +167,10 @@ struct Server {
       else { ++s.st.unexpected_errors; s.ctx.log(describe_errno(what & BEV_EVENT_READING ? "readv" : "writev", err)); }
       return s.close_conn(k);
     }
+    if (what & BEV_EVENT_TIMEOUT) return s.close_conn(k);  // only a lingering close sets one
     if (what & BEV_EVENT_EOF) {  // libevent already disabled EV_READ
       k.peer_eof = true;
-      if (s.unsent(k) == 0) s.close_conn(k);  // else the write callback closes it once drained
+      if (k.lingering || s.unsent(k) == 0) s.close_conn(k);  // else the write callback closes it once drained
     }
   }
 

@@ -19,6 +19,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
@@ -76,6 +77,7 @@ struct Loop {
   bool service(Connection& c, bool& progress) {
     for (;;) {
       if (!flush(c, progress)) return false;
+      if (c.linger_due() && !start_linger(c, st)) return false;  // FIN now, close at EOF or deadline
       if (!c.wants_read()) return true;
       st.count(Syscall::kRecv);
       ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
@@ -97,7 +99,8 @@ struct Loop {
       bool ok = service(c, moved);
       if (moved) ++st.events;
       progress |= moved;
-      if (ok && !c.finished()) { ++i; continue; }
+      bool expired = c.lingering() && now_ns() >= c.linger_deadline_ns();
+      if (ok && !c.finished() && !expired) { ++i; continue; }
       // Swap-remove: order of service does not matter, O(1) beats shifting.
       conns[i] = std::move(conns.back());
       conns.pop_back();

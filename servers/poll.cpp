@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
@@ -37,6 +38,7 @@ struct Loop {
   std::vector<std::unique_ptr<Connection>> conns;
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+  LingerQueue lingers;  // refused connections draining before close, by fd
 
   void add(int fd, std::unique_ptr<Connection> c) {
     pfds.push_back(pollfd{fd, POLLIN, 0});
@@ -91,6 +93,18 @@ struct Loop {
   // false: drop the connection. Saved errno sorted: expected vs unexpected.
   bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
+  // Rare (a refusal a second old): a scan for the slot is fine.
+  size_t slot_of(int fd) const {
+    for (size_t i = kFirstConn; i < pfds.size(); ++i)
+      if (pfds[i].fd == fd) return i;
+    return 0;
+  }
+  void expire_lingers() {
+    lingers.expire(
+        now_ns(), [&](uint64_t fd) { size_t i = slot_of(int(fd)); return i ? conns[i].get() : nullptr; },
+        [&](uint64_t fd) { close_at(slot_of(int(fd))); });
+  }
+
   // false: the connection in slot i was closed (and another moved into i).
   bool on_event(size_t i) {
     Connection& c = *conns[i];
@@ -98,6 +112,7 @@ struct Loop {
     bool ok = true;
     if (re & (POLLIN | POLLHUP | POLLERR)) ok = c.wants_read() ? on_readable(c) : true;
     if (ok && (re & (POLLOUT | POLLERR) || c.wants_write())) ok = on_writable(c);  // try at once: usually all fits
+    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(c.fd()), st);  // FIN now, close at EOF or deadline
     if (!ok || c.finished()) { close_at(i); return false; }
     pfds[i].events = short((c.wants_read() ? POLLIN : 0) | (c.wants_write() ? POLLOUT : 0));
     return true;
@@ -111,7 +126,8 @@ int serve(ServerContext& ctx) {
   loop.add(ctx.listener.get(), nullptr);    // kListenSlot
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kPoll);
-    int n = ::poll(loop.pfds.data(), loop.pfds.size(), -1);
+    int timeout = loop.lingers.timeout_ms();
+    int n = ::poll(loop.pfds.data(), loop.pfds.size(), timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "poll");
@@ -131,6 +147,7 @@ int serve(ServerContext& ctx) {
       ++loop.st.events;
       loop.accept_all();
     }
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size() - kFirstConn;  // closed by the stop, not by the peer
   return 0;

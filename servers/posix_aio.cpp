@@ -94,8 +94,19 @@ struct Loop {
   // After each completion: write what is owed, else read, else close.
   void next(uint64_t id, Conn& c) {
     if (c.conn.wants_write()) return submit(id, c, true);
+    if (c.conn.linger_due() && !start_lingering(c)) return close_conn(id);
     if (c.conn.finished() || !c.conn.wants_read()) return close_conn(id);
+    if (c.conn.lingering() && now_ns() >= c.conn.linger_deadline_ns()) return close_conn(id);
     submit(id, c, false);
+  }
+
+  // FIN after the reply, then reads that are dropped (see connection.h); the
+  // helper's blocking read gives up at SO_RCVTIMEO (EAGAIN), so the linger ends
+  // by itself even if the peer neither sends nor closes.
+  bool start_lingering(Conn& c) {
+    timeval limit{time_t(Connection::kLingerNs / 1'000'000'000), 0};
+    return start_linger(c.conn, st) &&
+           ::setsockopt(c.conn.fd(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0;
   }
 
   void close_conn(uint64_t id) {
@@ -118,6 +129,7 @@ struct Loop {
     ssize_t n = ::aio_return(c.cb.get());
     if (n < 0) {
       if (stopping || err == ECANCELED) return;
+      if (c.conn.lingering() && classify_errno(err) == ErrnoClass::kWouldBlock) return close_conn(id);
       if (classify_errno(err) == ErrnoClass::kPeerGone) ++st.peer_resets;
       else { ++st.unexpected_errors; ctx.log(describe_errno(c.writing ? "aio_write" : "aio_read", err)); }
       return close_conn(id);

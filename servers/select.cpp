@@ -18,6 +18,7 @@
 #include <array>
 #include <memory>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
@@ -39,6 +40,7 @@ struct Loop {
   bool logged_fd_setsize = false;
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+  LingerQueue lingers;  // refused connections draining before close, by fd
 
   void watch(int fd, bool read, bool write) {
     if (read) FD_SET(fd, &want_read); else FD_CLR(fd, &want_read);
@@ -109,12 +111,17 @@ struct Loop {
   // false: drop the connection. Saved errno sorted: expected vs unexpected.
   bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
+  void expire_lingers() {
+    lingers.expire(now_ns(), [&](uint64_t fd) { return conns[fd].get(); }, [&](uint64_t fd) { close_conn(int(fd)); });
+  }
+
   void on_ready(int fd, bool readable, bool writable) {
     Connection* c = conns[fd].get();
     if (c == nullptr) return;
     bool ok = true;
     if (readable && c->wants_read()) ok = on_readable(*c);
     if (ok && (writable || c->wants_write())) ok = on_writable(*c);  // try at once: usually all fits
+    if (ok && c->linger_due()) ok = lingers.start(*c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
     if (!ok || c->finished()) return close_conn(fd);
     watch(fd, c->wants_read(), c->wants_write());
   }
@@ -135,7 +142,13 @@ int serve(ServerContext& ctx) {
     fd_set rd = loop.want_read, wr = loop.want_write;
     const int nfds = loop.max_fd + 1;
     loop.st.count(Syscall::kSelect);
-    int n = ::select(nfds, &rd, &wr, nullptr, nullptr);
+    timeval tv{}, *timeout = nullptr;
+    if (!loop.lingers.empty()) {
+      int ms = loop.lingers.timeout_ms();
+      tv = {ms / 1000, (ms % 1000) * 1000};
+      timeout = &tv;
+    }
+    int n = ::select(nfds, &rd, &wr, nullptr, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "select");
@@ -154,6 +167,7 @@ int serve(ServerContext& ctx) {
     // Accept after the closes of this wakeup, so new connections reuse their
     // low fd numbers instead of landing at or past FD_SETSIZE.
     if (accept_ready) loop.accept_all();
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.live;  // closed by the stop, not by the peer
   return 0;

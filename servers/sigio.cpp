@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
@@ -56,6 +57,7 @@ struct Loop {
   std::vector<int> backlog;  // fds whose turn ended before EAGAIN
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+  LingerQueue lingers;  // refused connections draining before close, by fd
 
   // Order matters: owner and signal first, O_ASYNC last, so no signal is ever
   // raised towards the wrong target or as plain SIGIO.
@@ -107,7 +109,9 @@ struct Loop {
     if (it == conns.end()) return;  // closed already: a stale signal
     Connection& c = *it->second;
     for (int reads = 0;; ++reads) {
-      if (!flush(c) || c.finished()) return close_conn(fd);
+      if (!flush(c)) return close_conn(fd);
+      if (c.linger_due() && !lingers.start(c, uint64_t(fd), st)) return close_conn(fd);  // FIN, then drain
+      if (c.finished()) return close_conn(fd);
       if (!c.wants_read()) return;  // back-pressured or EOF: wait for POLL_OUT
       if (reads == kReadBudget) return backlog.push_back(fd);
       st.count(Syscall::kRecv);
@@ -124,6 +128,16 @@ struct Loop {
     conns.erase(fd);  // closing also detaches the fd from fasync: no new signals
     st.count(Syscall::kClose);
     ++st.closed;
+  }
+
+  void expire_lingers() {
+    lingers.expire(
+        now_ns(),
+        [&](uint64_t fd) -> Connection* {
+          auto it = conns.find(int(fd));
+          return it == conns.end() ? nullptr : it->second.get();
+        },
+        [&](uint64_t fd) { close_conn(int(fd)); });
   }
 
   void on_fd(int fd) {
@@ -176,16 +190,17 @@ int serve(ServerContext& ctx) {
   Loop loop{ctx, ctx.stats, {}, {}, {}};
   loop.arm(ctx.listener.get());
   loop.accept_all();  // connections queued before O_ASYNC raised no signal
-  timespec zero{0, 0};
   while (!ctx.stop_requested()) {
     siginfo_t si;
     int got;
-    if (loop.backlog.empty()) {
+    if (loop.backlog.empty() && loop.lingers.empty()) {
       loop.st.count(Syscall::kSigwaitinfo);
       got = ::sigwaitinfo(&set, &si);
     } else {
+      int ms = loop.backlog.empty() ? loop.lingers.timeout_ms() : 0;
+      timespec wait{ms / 1000, (ms % 1000) * 1'000'000};
       loop.st.count(Syscall::kSigtimedwait);
-      got = ::sigtimedwait(&set, &si, &zero);
+      got = ::sigtimedwait(&set, &si, &wait);
     }
     int err = errno;
     if (got < 0 && err != EAGAIN) {
@@ -200,6 +215,7 @@ int serve(ServerContext& ctx) {
       else if (si.si_code != SI_QUEUE) loop.on_fd(si.si_fd);  // SI_QUEUE: the stop hook's
     }
     loop.run_backlog();
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
   return 0;

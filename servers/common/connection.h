@@ -4,7 +4,17 @@
 // what went with on_sent(), and asks wants_read()/wants_write()/finished() to
 // decide what to wait for. Back-pressure lives here: while the out-buffer is
 // over the cap, wants_read() is false, so a slow reader stops costing memory.
+//
+// Lingering close (issue 13): when the protocol says "close" (a 400, an
+// oversize frame, Connection: close) the peer may have sent more behind it.
+// close(2) with unread bytes sends a RST, and a RST can destroy the reply
+// still in flight. So once out() is flushed a model asks linger_due(); if so,
+// LingerQueue::start() shuts down the write side (FIN after the reply) and
+// the connection keeps reading, discarding, until the peer's EOF, kLingerBytes
+// or kLingerNs (LingerQueue::expire, from the model's wait timeout), then it is closed.
 #pragma once
+#include <cstdint>
+#include <deque>
 #include <memory>
 
 #include "core/buffer.h"
@@ -32,12 +42,31 @@ class Connection {
   void on_sent(size_t n, ServerStats& stats) noexcept;
 
   bool wants_read() const noexcept {
-    return !peer_eof_ && !closing_ && out_.readable_bytes() < out_cap_;
+    if (peer_eof_) return false;
+    if (lingering_) return discarded_ < kLingerBytes;
+    return !closing_ && out_.readable_bytes() < out_cap_;
   }
   bool wants_write() const noexcept { return !out_.empty(); }
-  // Nothing more to do: close the socket now.
-  bool finished() const noexcept { return out_.empty() && (peer_eof_ || closing_); }
+  // Nothing more to do: close the socket now (after linger_due(), see above).
+  bool finished() const noexcept {
+    return out_.empty() && (peer_eof_ || (closing_ && (!lingering_ || discarded_ >= kLingerBytes)));
+  }
   bool closing() const noexcept { return closing_; }
+
+  // The reply owed before a close is out and the peer has not ended: instead
+  // of closing, LingerQueue::start() (a model without it simply closes).
+  bool linger_due() const noexcept { return closing_ && !lingering_ && !peer_eof_ && out_.empty(); }
+  bool lingering() const noexcept { return lingering_; }
+  // When a lingering connection is closed regardless (CLOCK_MONOTONIC ns).
+  uint64_t linger_deadline_ns() const noexcept { return linger_deadline_ns_; }
+  // The model did shutdown(fd, SHUT_WR): from now on reads are discarded.
+  void on_linger_started(uint64_t now_ns) noexcept {
+    lingering_ = true;
+    linger_deadline_ns_ = now_ns + kLingerNs;
+  }
+
+  static constexpr size_t kLingerBytes = 64 * 1024;
+  static constexpr uint64_t kLingerNs = 1'000'000'000;
 
   // Scratch space for a model's reads, sized once (no allocation per read).
   static constexpr size_t kReadChunk = 64 * 1024;
@@ -49,6 +78,47 @@ class Connection {
   size_t out_cap_;
   bool peer_eof_ = false;
   bool closing_ = false;  // protocol said close (Connection: close, 400, oversize frame)
+  bool lingering_ = false;
+  size_t discarded_ = 0;   // bytes read and dropped while lingering
+  uint64_t linger_deadline_ns_ = 0;
+};
+
+// The reply is flushed and linger_due(): shutdown(fd, SHUT_WR) (counted) and
+// on_linger_started. False: the socket is already gone (ENOTCONN...), close
+// it now. Models that check each connection anyway (spin, a thread per
+// connection) use this and linger_deadline_ns(); the others a LingerQueue.
+bool start_linger(Connection& c, ServerStats& stats);
+
+// Lingering connections by deadline, oldest first: all linger kLingerNs, so
+// arrival order is deadline order. A model keys them by whatever finds the
+// connection again (fd, slot). No allocation unless a connection lingers.
+class LingerQueue {
+ public:
+  // start_linger(c), then remember `key` until the deadline. False: close now.
+  bool start(Connection& c, uint64_t key, ServerStats& stats);
+  bool empty() const noexcept { return q_.empty(); }
+  // A wait timeout: milliseconds until the oldest deadline (rounded up) or
+  // `other_ms`, whichever is sooner; -1 (forever) when both are. Reads the
+  // clock only while something lingers.
+  int timeout_ms(int other_ms = -1) const noexcept;
+  // For every deadline passed: find(key) gives the connection now at `key`
+  // (or nullptr); if it is the same lingering connection, close(key).
+  template <class Find, class Close>
+  void expire(uint64_t now_ns, Find&& find, Close&& close) {
+    while (!q_.empty() && q_.front().deadline_ns <= now_ns) {
+      Entry e = q_.front();
+      q_.pop_front();
+      const Connection* c = find(e.key);  // closed meanwhile, its key maybe reused: skip
+      if (c != nullptr && c->lingering() && c->linger_deadline_ns() == e.deadline_ns) close(e.key);
+    }
+  }
+
+ private:
+  struct Entry {
+    uint64_t key;
+    uint64_t deadline_ns;
+  };
+  std::deque<Entry> q_;
 };
 
 // errno saved after a failed recv/send on a non-blocking connection, sorted:
