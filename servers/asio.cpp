@@ -40,6 +40,7 @@
 #include <list>
 #include <memory>
 
+#include "core/clock.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
@@ -125,6 +126,9 @@ struct Server {
   asio::io_context io{1};
   Acceptor acceptor{io};
   Timer backoff{io};
+  Timer linger_timer{io};  // the oldest lingering connection's deadline
+  LingerQueue lingers;     // refused connections draining before close, by Conn*
+  bool linger_armed = false;
   Signals signals{io, SIGTERM, SIGINT};
   HandlerMemory accept_mem;
   std::list<Conn> conns;
@@ -216,7 +220,31 @@ struct Server {
   void progress(Conn& k) {
     if (!k.writing && k.c.wants_write()) start_write(k);
     if (!k.reading && can_read(k)) start_read(k);
+    if (!k.writing && k.c.linger_due()) {  // reply out: FIN now, close at EOF or deadline
+      if (!lingers.start(k.c, reinterpret_cast<uint64_t>(&k), st, k.sock.native_handle())) return close(k);
+      arm_linger_timer();
+      if (!k.reading) start_read(k);
+    }
     if (!k.writing && k.c.finished()) close(k);
+  }
+
+  void arm_linger_timer() {
+    if (linger_armed || lingers.empty() || stopping) return;
+    linger_armed = true;
+    linger_timer.expires_after(std::chrono::milliseconds(lingers.timeout_ms()));
+    linger_timer.async_wait([this](error_code e) {
+      ++st.events;
+      linger_armed = false;
+      if (e || stopping) return;
+      // Rare (a refusal a second old): a scan of the list for the Conn is fine.
+      auto find = [&](uint64_t key) -> Connection* {
+        for (Conn& k : conns)
+          if (reinterpret_cast<uint64_t>(&k) == key) return &k.c;
+        return nullptr;
+      };
+      lingers.expire(now_ns(), find, [&](uint64_t key) { close(*reinterpret_cast<Conn*>(key)); });
+      arm_linger_timer();
+    });
   }
 
   // Closing cancels what is in flight; the Conn goes when both handlers have run.
@@ -242,6 +270,7 @@ struct Server {
     error_code ignored;
     acceptor.close(ignored);
     backoff.cancel();
+    linger_timer.cancel();
     signals.cancel(ignored);
     for (auto it = conns.begin(); it != conns.end();) close(*it++);
   }

@@ -39,6 +39,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/clock.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
@@ -73,6 +74,8 @@ struct Server {
   uv_loop_t loop{};
   uv_poll_t listener{};
   uv_timer_t backoff{};
+  uv_timer_t linger_timer{};  // the oldest lingering connection's deadline
+  LingerQueue lingers;        // refused connections draining before close, by Conn*
   uv_signal_t sigterm{}, sigint{};
   std::unordered_set<Conn*> conns;
   std::vector<std::unique_ptr<WriteReq>> free_reqs;
@@ -213,7 +216,26 @@ struct Server {
     if (want && !k.reading) uv_read_start(stream(k), &on_alloc, &on_read);
     if (!want && k.reading) uv_read_stop(stream(k));
     k.reading = want;
+    if (k.writes == 0 && k.c.linger_due()) linger(k);
     if (k.c.finished() && k.writes == 0) close(k);
+  }
+
+  // The reply is out: FIN now, keep reading (dropped) until EOF or the deadline.
+  void linger(Conn& k) {
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(handle(&k.h), &fd) != 0 || !lingers.start(k.c, reinterpret_cast<uint64_t>(&k), st, fd))
+      return close(k);
+    if (!k.reading) uv_read_start(stream(k), &on_alloc, &on_read), k.reading = true;
+    if (!uv_is_active(handle(&linger_timer))) uv_timer_start(&linger_timer, &on_linger_timer, lingers.timeout_ms(), 0);
+  }
+
+  static void on_linger_timer(uv_timer_t* t) {
+    Server& s = of(t);
+    ++s.st.events;
+    auto at = [](uint64_t key) { return reinterpret_cast<Conn*>(key); };
+    s.lingers.expire(now_ns(), [&](uint64_t key) { return s.conns.count(at(key)) ? &at(key)->c : nullptr; },
+                     [&](uint64_t key) { s.close(*at(key)); });
+    if (!s.lingers.empty()) uv_timer_start(t, &on_linger_timer, s.lingers.timeout_ms(), 0);
   }
 
   // Pending writes are called back with UV_ECANCELED before on_closed.
@@ -234,7 +256,8 @@ struct Server {
     ++s.st.events;
     s.ctx.request_stop();
     // Once every handle is closed, uv_run returns.
-    for (auto* h : {handle(&s.listener), handle(&s.backoff), handle(&s.sigterm), handle(&s.sigint)})
+    for (auto* h : {handle(&s.listener), handle(&s.backoff), handle(&s.linger_timer), handle(&s.sigterm),
+                    handle(&s.sigint)})
       if (!uv_is_closing(h)) uv_close(h, nullptr);
     std::vector<Conn*> all(s.conns.begin(), s.conns.end());
     for (Conn* k : all) s.close(*k);
@@ -253,9 +276,10 @@ int serve(ServerContext& ctx) {
   check(uv_loop_init(&s.loop), "uv_loop_init");
   check(uv_poll_init_socket(&s.loop, &s.listener, ctx.listener.get()), "uv_poll_init_socket");
   check(uv_timer_init(&s.loop, &s.backoff), "uv_timer_init");
+  check(uv_timer_init(&s.loop, &s.linger_timer), "uv_timer_init");
   check(uv_signal_init(&s.loop, &s.sigterm), "uv_signal_init");
   check(uv_signal_init(&s.loop, &s.sigint), "uv_signal_init");
-  s.listener.data = s.backoff.data = s.sigterm.data = s.sigint.data = &s;
+  s.listener.data = s.backoff.data = s.linger_timer.data = s.sigterm.data = s.sigint.data = &s;
   check(uv_signal_start(&s.sigterm, &Server::on_signal, SIGTERM), "uv_signal_start");
   check(uv_signal_start(&s.sigint, &Server::on_signal, SIGINT), "uv_signal_start");
   unblock_stop_signals();  // blocked by server_main until libuv's handlers exist

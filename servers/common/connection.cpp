@@ -42,15 +42,15 @@ void Connection::on_sent(size_t n, ServerStats& stats) noexcept {
   out_.consume(n);
 }
 
-bool start_linger(Connection& c, ServerStats& stats) {
+bool start_linger(Connection& c, ServerStats& stats, int fd) {
   stats.count(Syscall::kShutdown);
-  if (::shutdown(c.fd(), SHUT_WR) != 0) return false;
+  if (::shutdown(fd >= 0 ? fd : c.fd(), SHUT_WR) != 0) return false;
   c.on_linger_started(now_ns());
   return true;
 }
 
-bool LingerQueue::start(Connection& c, uint64_t key, ServerStats& stats) {
-  if (!start_linger(c, stats)) return false;
+bool LingerQueue::start(Connection& c, uint64_t key, ServerStats& stats, int fd) {
+  if (!start_linger(c, stats, fd)) return false;
   q_.push_back({key, c.linger_deadline_ns()});
   return true;
 }

@@ -87,7 +87,8 @@ class Connection {
 // on_linger_started. False: the socket is already gone (ENOTCONN...), close
 // it now. Models that check each connection anyway (spin, a thread per
 // connection) use this and linger_deadline_ns(); the others a LingerQueue.
-bool start_linger(Connection& c, ServerStats& stats);
+// `fd`: the socket when a framework owns it (Connection then holds no fd).
+bool start_linger(Connection& c, ServerStats& stats, int fd = -1);
 
 // Lingering connections by deadline, oldest first: all linger kLingerNs, so
 // arrival order is deadline order. A model keys them by whatever finds the
@@ -95,7 +96,7 @@ bool start_linger(Connection& c, ServerStats& stats);
 class LingerQueue {
  public:
   // start_linger(c), then remember `key` until the deadline. False: close now.
-  bool start(Connection& c, uint64_t key, ServerStats& stats);
+  bool start(Connection& c, uint64_t key, ServerStats& stats, int fd = -1);
   bool empty() const noexcept { return q_.empty(); }
   // A wait timeout: milliseconds until the oldest deadline (rounded up) or
   // `other_ms`, whichever is sooner; -1 (forever) when both are. Reads the
