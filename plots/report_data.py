@@ -248,17 +248,20 @@ def flags(c):
     reps = c.get("repetitions", [])
     if f.get("loadgen_bound"):
         cpu = [r.get("loadgen", {}).get("summary", {}).get("loadgen_thread_cpu_max") for r in reps]
-        cpu = [v for v in cpu if v is not None]
+        cpu = [v for v in cpu + [f.get("loadgen_cpu_max")] if v is not None]
         out.append(("loadgen_bound", reasons.get("loadgen_bound") or
                     (f"busiest loadgen thread at {max(cpu):.0%} of a CPU: the loadgen, not the server, "
                      "may be the limit" if cpu else "the loadgen, not the server, may be the limit")))
     if f.get("saturated"):
-        out.append(("saturated", reasons.get("saturated") or
+        out.append(("saturated", f.get("saturated_reason") or reasons.get("saturated") or
                     "the server's CPU was busy the whole window: throughput is its ceiling here"))
-    if f.get("outlier_rounds"):
-        rs = ", ".join(str(i) for i in f["outlier_rounds"])
+    outl = sorted(set(f.get("outlier_rounds") or []) |
+                  {_round_of(r, i) for i, r in enumerate(reps) if (r.get("flags") or {}).get("calibration_outlier")})
+    if outl:
+        rs = ", ".join(str(i) for i in outl)
         out.append(("outlier_rounds", reasons.get("outlier_rounds") or
-                    f"round(s) {rs} off the others (host calibration or drift)"))
+                    f"round(s) {rs}: host calibration off the others (drift); the paired ratio still pairs "
+                    "them with the reference's same round"))
     for i, r in enumerate(reps):
         if r.get("status") and r["status"] != "ok":
             out.append((f"round {_round_of(r, i)} {r['status']}", r.get("reason", "")))

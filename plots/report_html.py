@@ -47,6 +47,8 @@ def ratio_text(r):
         return "—"
     if r["source"] == "reference":
         return "reference"
+    if (r.get("n") or 0) < 2:
+        return f'{r["median"]:.2f}× (1 round: no interval)'
     return f'{r["median"]:.2f}× [{r["lo"]:.2f}–{r["hi"]:.2f}]'
 
 
@@ -76,13 +78,14 @@ def summary_section(summary, sentences, figure=None):
                 style, cls = "", (cls + " none").strip()
             else:
                 v, lo, hi = cell["value"], cell["lo"], cell["hi"]
-                sig = verdict(v, lo, hi) != "same"
+                sig = verdict(v, lo, hi) != "same" and cell["rounds"] > 1
                 rgba = cell_colour(v)
                 style = f' style="background-color:{to_hex(rgba)}{"" if sig else "80"}"'
                 # White text on a saturated cell, where black would not read.
                 if sig and 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5:
                     cls = (cls + " dark").strip()
-                text = "ref" if m == REFERENCE else f"{v:.2f}×<br><small>[{lo:.2f}–{hi:.2f}]</small>"
+                iv = f"[{lo:.2f}–{hi:.2f}]" if cell["rounds"] > 1 else "1 round: no interval"
+                text = "ref" if m == REFERENCE else f"{v:.2f}×<br><small>{iv}</small>"
                 tip += f" — {cell['n_cases']} case(s), {cell['rounds']} round(s); {cell['source']}"
             mk = f' <span class="mark">{esc(marks)}</span>' if marks else ""
             tds.append(f'<td class="{cls}"{style} title="{esc(tip)}" data-marks="{esc(marks)}" '
@@ -100,7 +103,7 @@ def summary_section(summary, sentences, figure=None):
             f'<tbody>{"".join(rows)}</tbody></table>'
             f'<p class="muted">Throughput relative to {REFERENCE}, measured in the same round (paired), '
             f'geometric mean over the scenario\'s cases, [interval]. Blue: better; red: worse; pale: the '
-            f'interval holds 1. Hatched and marked: {legend}. Click a cell for its case.{img}</p></div>'
+            f'interval holds 1 (or one round only). Hatched and marked: {legend}. Click a cell for its case.{img}</p></div>'
             f'<div class="takeaways"><h3>What to take away</h3><ol>{items or "<li>No rule had the data it needs in this run.</li>"}'
             f'</ol><p class="muted">Written by rules from this run\'s data (plots/report_rules.py).</p></div></div>')
 

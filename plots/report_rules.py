@@ -69,6 +69,8 @@ def _pct(x):
 
 
 def _iv(r):
+    if (r.get("n") or 0) < 2:
+        return f"{r['median']:.2f}× (one round, no interval)"
     return f"{r['median']:.2f}× [{r['lo']:.2f}–{r['hi']:.2f}]"
 
 

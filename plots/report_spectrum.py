@@ -113,10 +113,11 @@ def fig_summary(summary, out, title):
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#dddddd", edgecolor="white"))
                 text = "failed" if "F" in cell["marks"] else "—"
             else:
-                sig = verdict(v, cell["lo"], cell["hi"]) != "same"
+                sig = verdict(v, cell["lo"], cell["hi"]) != "same" and cell["rounds"] > 1
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor=cell_colour(v), alpha=1.0 if sig else 0.45,
                                        edgecolor="white"))
-                text = "ref" if m == REFERENCE else f"{v:.2f}×\n[{cell['lo']:.2f}–{cell['hi']:.2f}]"
+                iv = f"[{cell['lo']:.2f}–{cell['hi']:.2f}]" if cell["rounds"] > 1 else "(1 round)"
+                text = "ref" if m == REFERENCE else f"{v:.2f}×\n{iv}"
             if cell["marks"]:
                 ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch="///", edgecolor="#555", linewidth=0))
                 text += f" {cell['marks']}"

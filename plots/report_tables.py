@@ -14,11 +14,22 @@ def _num(v, fmt="{:,.1f}"):
     return f'<td data-sort="{v}">{fmt.format(v)}</td>'
 
 
+def schedule_lag_p99(c):
+    """Open loop: how late sends left against their intended time (p99, µs);
+    the harness's aggregate, else the worst round's loadgen histogram."""
+    lag = c.get("aggregate", {}).get("schedule_lag_us")
+    if isinstance(lag, dict) and lag.get("p99") is not None:
+        return lag["p99"]
+    vals = [r.get("loadgen", {}).get("schedule_lag_us", {}).get("p99") for r in c.get("repetitions", [])]
+    vals = [v for v in vals if v is not None]
+    return max(vals) if vals else None
+
+
 def cases_table(run, by_id):
     head = [("case", "l"), ("model", "l"), ("scenario", "l"), ("status", "l"), ("flags and reasons", "l"),
             ("rounds", ""), ("req/s", ""), ("÷ epoll_lt [interval]", ""), ("p50 µs", ""), ("p99 µs", ""),
             ("p99.9 µs", ""), ("CPU µs/msg", ""), ("syscalls/msg", ""), ("wakeups/msg", ""),
-            ("ctx sw/msg", ""), ("lost+unsent", ""), ("errors", "")]
+            ("ctx sw/msg", ""), ("sched lag p99 µs", ""), ("lost+unsent", ""), ("errors", "")]
     rows = []
     for c in run["cases"]:
         st = status(c)
@@ -40,7 +51,8 @@ def cases_table(run, by_id):
             + _num(med(c, "p50_us") if ok else None) + _num(med(c, "p99_us") if ok else None)
             + _num(med(c, "p99_9_us") if ok else None) + _num(g("cpu_us"), "{:.2f}")
             + _num(g("syscalls_total"), "{:.2f}") + _num(g("wakeups"), "{:.2f}")
-            + _num(g("context_switches"), "{:.2f}") + _num(lost(c), "{:,d}") + _num(errors(c), "{:,d}")
+            + _num(g("context_switches"), "{:.2f}") + _num(schedule_lag_p99(c) if ok else None)
+            + _num(lost(c), "{:,d}") + _num(errors(c), "{:,d}")
             + "</tr>")
     ths = "".join(f'<th class="{k}">{esc(h)}</th>' for h, k in head)
     n_flag = sum(1 for c in run["cases"] if flags(c))

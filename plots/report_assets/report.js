@@ -41,4 +41,16 @@
     img.alt = o.textContent;
     document.getElementById("spectrum-caption").textContent = o.getAttribute("data-caption");
   });
+  // "#only-ID" shows the header and that one element: headless screenshots of
+  // one panel or figure (Chromium draws a blank page when it must scroll to
+  // a fragment before the shot).
+  if (location.hash.indexOf("#only-") === 0) {
+    var el = document.getElementById(decodeURIComponent(location.hash.slice(6)));
+    if (el) {
+      var box = document.createElement("section");
+      box.appendChild(el);
+      document.querySelectorAll("body > section").forEach(function (s) { s.style.display = "none"; });
+      document.querySelector("header").after(box);
+    }
+  }
 })();

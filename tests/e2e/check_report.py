@@ -98,7 +98,8 @@ def check_page(path):
 
 def flagged(c):
     f = c.get("flags") or {}
-    reps_bad = any(r.get("status") not in (None, "ok") for r in c.get("repetitions", []))
+    reps_bad = any(r.get("status") not in (None, "ok") or (r.get("flags") or {}).get("calibration_outlier")
+                   for r in c.get("repetitions", []))
     return (c.get("status", "ok") != "ok" or bool(f.get("loadgen_bound")) or bool(f.get("saturated"))
             or bool(f.get("outlier_rounds")) or reps_bad)
 

@@ -55,6 +55,9 @@ def _rep(i, rps, model, p):
     counters = {"messages": msgs, "syscalls": syscalls, "wakeups": msgs if threads else msgs // 2,
                 "events": msgs, "accepted": p["connections"]}
     sw = 2 * msgs if threads else msgs // 10
+    cost = {"messages": msgs, "syscalls": {k: v / msgs for k, v in syscalls.items()},
+            "syscalls_total": sum(syscalls.values()) / msgs, "wakeups": counters["wakeups"] / msgs,
+            "events": 1.0, "context_switches": sw / msgs, "cpu_us": cpu_us}
     return {
         "repetition": i, "round": i, "status": "ok", "reason": "", "flags": {},
         "loadgen": {"summary": {"requests": msgs, "requests_per_s": rps, "errors": {"timeout": 0},
@@ -68,7 +71,14 @@ def _rep(i, rps, model, p):
                        "us_per_request": cpu_us, "user_s": 0.1, "sys_s": 0.2,
                        "voluntary_ctxt_switches": sw, "involuntary_ctxt_switches": 0},
         "calibration": {"0": {"ns_per_op": 10.0 * ROUND_DRIFT[i]}, "1": {"ns_per_op": 10.0}},
+        "window": {"source": "loadgen", "start_ns": 1000, "end_ns": 1000 + 10 ** 9},
+        "cost_per_message": cost,
     }
+
+
+def _median_cost(costs):
+    mid = sorted(costs, key=lambda k: k["cpu_us"])[len(costs) // 2]
+    return dict(mid)
 
 
 def _stat(vals):
@@ -86,7 +96,10 @@ def make_run(version=2):
             agg = {k: _stat(v) for k, v in {
                 "requests_per_s": [r["loadgen"]["summary"]["requests_per_s"] for r in reps],
                 "p50_us": [50.0] * 3, "p99_us": [200.0] * 3, "p99_9_us": [400.0] * 3,
-                "server_cpu_us_per_request": [r["server_cpu"]["us_per_request"] for r in reps]}.items()}
+                "server_cpu_us_per_request": [r["server_cpu"]["us_per_request"] for r in reps],
+                "server_cpu_ns_per_request": [r["server_cpu"]["ns_per_request"] for r in reps]}.items()}
+            agg["cost_per_message"] = _median_cost([r["cost_per_message"] for r in reps])
+            agg["schedule_lag_us"] = {"p50": 2.0, "p99": 30.0, "max": 90.0}
             cases.append({"name": _name(model, p), "server": model, "group": group, "params": p,
                           "status": "ok", "reason": "", "flags": {"loadgen_bound": False, "saturated": False,
                                                                    "outlier_rounds": []},
@@ -99,7 +112,6 @@ def make_run(version=2):
         st = _stat(ratios)
         st.update({"lo": st["min"] * 0.95, "hi": st["max"] * 1.05, "n": len(ratios)})
         c["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": st}
-        c["aggregate"]["cost_per_message"] = None  # filled below from the counters
     _mark(by)
     run = {"schema": "iomodels.run/2",
            "context": {"date": "2026-01-01T00:00:00Z", "host": "fixture", "kernel": "Linux 6.1",
@@ -108,8 +120,6 @@ def make_run(version=2):
                        "server_cpus": "0", "loadgen_cpus": "1", "topology": "loopback", "link": None,
                        "hosts": []},
            "suite": {"name": "fixture", "file": "tests/report/fixture.py", "repetitions": 3}, "cases": cases}
-    for c in cases:
-        del c["aggregate"]["cost_per_message"]
     return run if version == 2 else to_v1(run)
 
 
@@ -117,6 +127,7 @@ def _mark(by):
     """One case of each kind the report must mark."""
     sat = by[("blocking_threads", "echo/c64/s64")]
     sat["flags"]["saturated"] = True
+    sat["flags"]["saturated_reason"] = "server CPU 99% of the window"
     deg = by[("select", "http/c64/s64")]
     deg["status"], deg["reason"] = "degraded", "12 requests lost (timeout)"
     deg["repetitions"][1]["loadgen"]["summary"]["lost"].update({"timeout": 12, "total": 12})
@@ -127,6 +138,9 @@ def _mark(by):
     out["flags"]["outlier_rounds"] = [1]
     failed = by[("blocking_threads", "echo/c16/s64/r10000")]
     failed.update({"status": "failed", "reason": "server exited with signal 9", "repetitions": []})
+    for k in ("cost_per_message", "paired_ratio", "schedule_lag_us"):
+        failed["aggregate"].pop(k, None)
+    failed["aggregate"]["cost_per_message"] = None
 
 
 def to_v1(run):
@@ -139,9 +153,11 @@ def to_v1(run):
         c.pop("flags", None)
         if c["status"] == "degraded":
             c["status"] = "ok"
-        c["aggregate"].pop("paired_ratio", None)
+        for k in ("paired_ratio", "cost_per_message", "server_cpu_ns_per_request", "schedule_lag_us"):
+            c["aggregate"].pop(k, None)
         for r in c["repetitions"]:
-            for k in ("round", "status", "reason", "flags", "server_stats_window", "calibration"):
+            for k in ("round", "status", "reason", "flags", "server_stats_window", "calibration", "window",
+                      "cost_per_message"):
                 r.pop(k, None)
             for k in ("cpu_ns", "ns_per_request"):
                 r["server_cpu"].pop(k, None)

@@ -55,9 +55,13 @@ class Rules(unittest.TestCase):
         self.assertAlmostEqual(r["hi"], 1.8)
         self.assertIn("computed by the report", r["source"])
 
-    def test_cost_per_message_from_window_counters(self):
+    def test_cost_per_message_from_the_harness_else_from_counters(self):
         cpm = report_data.cost_per_message(self.case("epoll_lt", "echo/c64/s64"))
-        self.assertEqual(cpm["source"], "window counters")
+        self.assertEqual(cpm["source"], "harness (window)")
+        self.assertAlmostEqual(cpm["syscalls_total"], 2.5)
+        old = report_data.index_cases(fixture.make_run(1))
+        cpm = report_data.cost_per_message(old[("epoll_lt", "echo/c64/s64")])
+        self.assertIn("stop-time counters", cpm["source"])
         self.assertAlmostEqual(cpm["syscalls"]["recv"], 1.0)
         self.assertAlmostEqual(cpm["syscalls_total"], 2.5)
 
