@@ -5,9 +5,10 @@ the run report. Self-contained (works from file://, CI can publish it).
 
 usage: /usr/bin/python3 plots/compare_page.py COMPARE_JSON OUT.html [--run HEAD_RUN_JSON]
 
-COMPARE_JSON is iomodels.compare/1 (CONTRACTS.md, "Report"). The panels come
-from --run, or from head.path when that names a run.json; without either the
-page has no panels and says so. Exit 0 written, 2 bad usage or input."""
+COMPARE_JSON is iomodels.ab/1 (harness ab's ab.json) or iomodels.compare/1
+(CONTRACTS.md, "Report"). The panels come from --run, else head/run.json beside
+an ab.json, else head.path when that names a run.json; without any the page
+has no panels and says so. Exit 0 written, 2 bad usage or input."""
 import json
 import os
 import sys
@@ -18,8 +19,11 @@ from report_data import RunError, index_cases, load_run, load_servers  # noqa: E
 from report_html import case_anchor, esc, page, panels_section  # noqa: E402
 from report_models_doc import load_models_doc  # noqa: E402
 
-ORDER = ["regression", "failed", "improvement", "accepted", "unchanged", "only_base", "only_head"]
-METRICS = [("requests_per_s", "req/s"), ("p99_us", "p99"), ("server_cpu_us_per_request", "CPU/req")]
+ORDER = ["regression", "failed", "accepted", "improvement", "ok", "unchanged", "not gated", "only_base",
+         "only_head"]
+METRICS = [("cpu_ns_per_request", "CPU ns/req"), ("server_cpu_us_per_request", "CPU µs/req"), ("p99_us", "p99"),
+           ("requests_per_s", "req/s")]
+SCHEMAS = ("iomodels.compare/1", "iomodels.ab/1")
 
 
 class BadInput(Exception):
@@ -32,8 +36,11 @@ def load_compare(path):
             cmp_ = json.load(f)
     except (OSError, ValueError) as e:
         raise BadInput(f"cannot read {path}: {e}")
-    if cmp_.get("schema") != "iomodels.compare/1":
-        raise BadInput(f"{path}: \"schema\" is {cmp_.get('schema')!r}, this page reads iomodels.compare/1")
+    if cmp_.get("schema") not in SCHEMAS:
+        raise BadInput(f"{path}: \"schema\" is {cmp_.get('schema')!r}, this page reads {' and '.join(SCHEMAS)}")
+    if cmp_["schema"] == "iomodels.ab/1":
+        cmp_.setdefault("kind", "ab")
+        cmp_.setdefault("threshold", (cmp_.get("summary") or {}).get("cpu_threshold"))
     if not isinstance(cmp_.get("cases"), list):
         raise BadInput(f"{path}: \"cases\" must be a list")
     for i, c in enumerate(cmp_["cases"]):
@@ -46,10 +53,16 @@ def metric_cell(m):
     if not isinstance(m, dict) or m.get("ratio") is None:
         return '<td data-sort="">—</td>'
     iv = f' [{m["lo"]:.3f}–{m["hi"]:.3f}]' if m.get("lo") is not None and m.get("hi") is not None else ""
-    p = f'<br><small>p={m["p"]:.3g}</small>' if m.get("p") is not None else ""
-    base = (f'<br><small>{m["base"]:,.1f} → {m["head"]:,.1f}</small>'
-            if m.get("base") is not None and m.get("head") is not None else "")
+    p = m.get("p_holm", m.get("p"))
+    p = f'<br><small>p{"(Holm)" if "p_holm" in m else ""}={p:.3g}</small>' if p is not None else ""
+    b, h = m.get("base", m.get("base_median")), m.get("head", m.get("head_median"))
+    base = f'<br><small>{b:,.1f} → {h:,.1f}</small>' if b is not None and h is not None else ""
     return f'<td data-sort="{m["ratio"]}">{m["ratio"]:.3f}×{iv}{p}{base}</td>'
+
+
+def reason(c):
+    acc = c.get("accepted_reason")
+    return (c.get("reason", "") + (f" — accepted: {acc}" if acc else "")).strip(" —")
 
 
 def rank(c):
@@ -59,19 +72,21 @@ def rank(c):
 
 
 def cases_table(cmp_, extra_names):
+    present = {k for c in cmp_["cases"] for k in (c.get("metrics") or {})}
+    metrics = [(k, h) for k, h in METRICS if k in present] or METRICS[2:]
     rows = []
     for c in sorted(cmp_["cases"], key=rank):
         v = c.get("verdict", "unchanged")
         flagged = v in ("regression", "failed", "accepted")
         rows.append(f'<tr id="{esc(case_anchor(c["name"]))}" class="{esc(v)}{" flagged" if flagged else ""}">'
                     f'<td class="l">{esc(c["name"])}</td><td class="l"><b>{esc(v)}</b></td>'
-                    + "".join(metric_cell(c.get("metrics", {}).get(k)) for k, _ in METRICS)
-                    + f'<td class="l">{esc(c.get("reason", ""))}</td></tr>')
+                    + "".join(metric_cell((c.get("metrics") or {}).get(k)) for k, _ in metrics)
+                    + f'<td class="l">{esc(reason(c))}</td></tr>')
     for n in sorted(extra_names):
         rows.append(f'<tr id="{esc(case_anchor(n))}" class="skipped"><td class="l">{esc(n)}</td>'
-                    f'<td class="l">not compared</td>' + "<td></td>" * len(METRICS) + "<td></td></tr>")
+                    f'<td class="l">not compared</td>' + "<td></td>" * len(metrics) + "<td></td></tr>")
     ths = ('<th class="l">case</th><th class="l">verdict</th>'
-           + "".join(f"<th>{esc(h)} head/base [interval]</th>" for _, h in METRICS)
+           + "".join(f"<th>{esc(h)} head/base [interval]</th>" for _, h in metrics)
            + '<th class="l">reason</th>')
     return f'<table class="cases sortable"><thead><tr>{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
@@ -90,7 +105,11 @@ def counts_line(cmp_):
 
 
 def head_run(cmp_, run_arg, cmp_path):
+    """(run, path) of the head side, or (None, None)."""
     path = run_arg
+    beside = os.path.join(os.path.dirname(os.path.abspath(cmp_path)), "head", "run.json")
+    if not path and cmp_["schema"] == "iomodels.ab/1" and os.path.exists(beside):
+        path = beside  # harness ab writes head/run.json beside ab.json
     if not path:
         hp = (cmp_.get("head") or {}).get("path")
         if hp:
@@ -117,14 +136,16 @@ def build(cmp_path, out_path, run_arg=None):
                                 out_dir)
     else:
         panels = '<p class="muted">No head run.json given (--run): no model panels.</p>'
-    side = lambda k: esc((cmp_.get(k) or {}).get("label") or (cmp_.get(k) or {}).get("path") or "?")
-    header = (f'<p>{esc(cmp_.get("kind", "compare"))}: base <b>{side("base")}</b> → head <b>{side("head")}</b>.'
+    def side(k):
+        d = cmp_.get(k) or {}
+        return d.get("label") or d.get("path") or d.get("sha") or "?"
+    header = (f'<p>{esc(cmp_.get("kind", "compare"))}: base <b>{esc(side("base"))}</b> → head <b>{esc(side("head"))}</b>.'
               f' Data: <a href="{esc(os.path.relpath(os.path.abspath(cmp_path), out_dir))}">'
               f'{esc(os.path.basename(cmp_path))}</a>.</p>')
     regress = [c for c in cmp_["cases"] if c.get("verdict") == "regression"]
     lead = ("<p>No regression.</p>" if not regress else
             "<ol>" + "".join(f'<li><a href="#{esc(case_anchor(c["name"]))}">{esc(c["name"])}</a>: '
-                             f'{esc(c.get("reason", ""))}</li>' for c in sorted(regress, key=rank)) + "</ol>")
+                             f'{esc(reason(c))}</li>' for c in sorted(regress, key=rank)) + "</ol>")
     sections = [("verdict", "Verdict", counts_line(cmp_) + lead),
                 ("cases", "Every case, regressions first", cases_table(cmp_, extra)),
                 ("models", "The models", panels)]

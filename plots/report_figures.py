@@ -61,6 +61,10 @@ def fig_throughput(run, servers, by_id, out):
     ax.set_ylabel("requests/s (median over rounds)")
     ax.set_title("Absolute throughput (drifts with the host between rounds)", fontsize=10)
     bx.set_yscale("log")
+    # Plain decimals on the log axis: 0.6 reads, 6x10^-1 does not.
+    bx.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    bx.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    bx.tick_params(axis="y", which="minor", labelsize=7)
     bx.axhline(1.0, color="#333", linewidth=0.8)
     bx.set_ylabel(f"throughput / {REFERENCE}, same round (log)")
     bx.set_title(f"Paired ratio to {REFERENCE}: median and interval", fontsize=10)
@@ -95,8 +99,11 @@ def fig_cost(run, servers, by_id, out):
     for x, b in zip(xs, bottom):
         ax.annotate(f"{b:.2f}", (x, b), ha="center", va="bottom", fontsize=7)
     family_axis(ax, servers, models, xs, labels)
+    ax.set_ylim(0, max(bottom) * 1.12 if max(bottom) > 0 else 1)
     ax.set_ylabel("syscalls per message (counted by the server)")
-    ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)
+    # Beside the bars, not on them: the tallest stacks reach the top.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title="syscall",
+              title_fontsize=7)
     ax.grid(True, axis="y", alpha=0.3)
     cpu = [by_m[m][1].get("cpu_us") or 0.0 for m in models]
     bx.bar(xs, cpu, color=[servers.colour(m) for m in models], width=0.8)
@@ -111,6 +118,7 @@ def fig_cost(run, servers, by_id, out):
             bx.annotate(f"{sw:.2f} cs", (x, 0), xytext=(0, 2), textcoords="offset points", ha="center",
                         va="bottom", fontsize=7, rotation=90, color="white")
     family_axis(bx, servers, models, xs, labels)
+    bx.set_ylim(0, max(cpu + [0.0]) * 1.12 or 1)
     bx.set_ylabel("server CPU µs per message (bar: median; dots: rounds)")
     bx.grid(True, axis="y", alpha=0.3)
     desc = describe(sel[0]["params"])

@@ -230,6 +230,33 @@ class ComparePage(unittest.TestCase):
         panels = {a["id"] for tag, a in p.elements if "panel" in a.get("class", "").split()}
         self.assertEqual(panels, {f"model-{m}" for m in fixture.MODELS})
 
+    def test_harness_ab_json_with_head_run_beside_it(self):
+        os.makedirs(os.path.join(self.dir, "head"))
+        write_run(os.path.join(self.dir, "head"), self.run)
+        cases = [{"name": c["name"], "server": c["server"], "verdict": "ok", "reason": "", "pairs": 3,
+                  "metrics": {"cpu_ns_per_request": {"base_median": 8000.0, "head_median": 8100.0, "ratio": 1.01,
+                                                     "lo": 0.99, "hi": 1.03, "p": 0.4, "p_holm": 1.0}}}
+                 for c in self.run["cases"]]
+        cases[3].update({"verdict": "accepted", "accepted_reason": "one more syscall, for X"})
+        cases[4].update({"verdict": "regression", "reason": "cpu_ns_per_request x1.300"})
+        ab = {"schema": "iomodels.ab/1", "comparable": True, "base": {"label": "HEAD~1", "sha": "abc"},
+              "head": {"label": "worktree"}, "cases": cases,
+              "summary": {"regressions": 1, "accepted": 1, "cpu_threshold": 0.05}}
+        self.cmp_path = os.path.join(self.dir, "ab.json")
+        with open(self.cmp_path, "w") as f:
+            json.dump(ab, f)
+        r, out = self.make()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        problems, p = check_report.check_page(out)
+        self.assertEqual(problems, [])
+        rows = [a["id"] for tag, a in p.elements if tag == "tr" and a.get("id", "").startswith("case-")]
+        self.assertEqual(rows[:2], ["case-" + cases[4]["name"], "case-" + cases[3]["name"]])
+        with open(out) as f:
+            page = f.read()
+        self.assertIn("accepted: one more syscall, for X", page)
+        self.assertIn("CPU ns/req head/base", page)
+        self.assertIn('id="model-io_uring"', page)
+
     def test_bad_input_exits_2_naming_the_field(self):
         self.cmp["cases"][0].pop("name")
         with open(self.cmp_path, "w") as f:
