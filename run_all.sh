@@ -4,7 +4,8 @@
 #                         suite and the micro-benchmarks, draw the plots
 #   ./run_all.sh quick    the same with the quick suite (about a minute)
 #   ./run_all.sh smoke    the smoke suite (seconds)
-#   ./run_all.sh test     install, build, run every test through CTest
+#   ./run_all.sh test     install, build, run every test through CTest, then
+#                         fuzz each libFuzzer target 30 s (clang build in build-fuzz)
 #   ./run_all.sh build    install and build only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,6 +35,8 @@ PACKAGES=(
   "python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py"
   "util-linux:/usr/bin/taskset"
   "procps:/usr/bin/ps"
+  "clang:/usr/bin/clang++"
+  "libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
 )
 
 install_missing() {
@@ -73,6 +76,18 @@ run_tests() {
   ctest --test-dir "$BUILD" -j"$JOBS" --output-on-failure --timeout 300
 }
 
+# libFuzzer targets (fuzz/): a clang build of their own, then each target for
+# 30 s from its committed seeds; a crash, leak or timeout fails the run.
+run_fuzz() {
+  local start=$SECONDS
+  log "fuzzing: building fuzz/ with clang into $ROOT/build-fuzz"
+  cmake -S "$ROOT/fuzz" -B "$ROOT/build-fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+  cmake --build "$ROOT/build-fuzz" -j"$JOBS"
+  log "fuzz build took $((SECONDS - start))s"
+  "$ROOT/fuzz/run_fuzz.sh" "$ROOT/build-fuzz" "${IOMODELS_FUZZ_SECONDS:-30}"
+  log "fuzzing took $((SECONDS - start))s in all"
+}
+
 run_suite() {  # $1 = suite name
   # The harness discovers the servers beside itself, skips the ones not built,
   # and runs the suite's "micro" entry (the default suite has one) after the
@@ -90,7 +105,7 @@ run_suite() {  # $1 = suite name
 
 install_missing
 case $MODE in
-  test) build; run_tests ;;
+  test) build; run_tests; run_fuzz ;;
   build) build ;;
   default|quick|smoke|c10k|churn) build; run_suite "$MODE" ;;
   -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
