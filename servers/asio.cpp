@@ -140,7 +140,14 @@ struct Server {
   }
 
   void start_accept() {
-    acceptor.async_accept(in_memory(accept_mem, [this](error_code ec, Socket s) { on_accept(ec, std::move(s)); }));
+    acceptor.async_accept(in_memory(accept_mem, [this](error_code ec, Socket s) {
+      try {
+        on_accept(ec, std::move(s));
+      } catch (const std::exception& e) {  // e.g. bad_alloc for the Conn: that peer only (s closes)
+        dropped(e);
+        start_accept();
+      }
+    }));
   }
 
   void on_accept(error_code ec, Socket s) {
@@ -176,14 +183,14 @@ struct Server {
   void start_read(Conn& k) {
     k.reading = true;
     k.sock.async_read_some(asio::buffer(k.in.get(), Connection::kReadChunk),
-                           in_memory(k.read_mem, [this, &k](error_code ec, size_t n) { on_read(k, ec, n); }));
+                           in_memory(k.read_mem, [this, &k](error_code ec, size_t n) { guard(k, [&] { on_read(k, ec, n); }); }));
   }
 
   void start_write(Conn& k) {
     std::swap(k.wire, k.c.out());  // out gets wire's spare storage: no allocation
     k.writing = true;
     asio::async_write(k.sock, asio::buffer(k.wire.peek(), k.wire.readable_bytes()),
-                      in_memory(k.write_mem, [this, &k](error_code ec, size_t n) { on_written(k, ec, n); }));
+                      in_memory(k.write_mem, [this, &k](error_code ec, size_t n) { guard(k, [&] { on_written(k, ec, n); }); }));
   }
 
   void on_read(Conn& k, error_code ec, size_t n) {
@@ -204,6 +211,22 @@ struct Server {
     if (k.closed) return retire(k);
     if (ec && !failed_keeps(ec, "send")) return close(k);
     progress(k);
+  }
+
+  // A failure while serving one connection (bad_alloc in the protocol...) closes
+  // that connection; it never leaves io.run() and stops the server.
+  template <typename F>
+  void guard(Conn& k, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      dropped(e);
+      close(k);
+    }
+  }
+  void dropped(const std::exception& e) {
+    ++st.unexpected_errors;
+    ctx.log(std::string("connection dropped: ") + e.what());
   }
 
   // Asio retries EINTR and waits out EAGAIN itself: what reaches us is final.

@@ -36,6 +36,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <new>
 #include <unordered_set>
 #include <vector>
 
@@ -94,7 +95,11 @@ struct Server {
     Server& s = of(p);
     ++s.st.events;
     if (status < 0) return s.ctx.log(std::string("uv_poll: ") + uv_strerror(status));
-    s.accept_all();
+    try {
+      s.accept_all();
+    } catch (const std::exception& e) {  // never across libuv's C frames
+      s.dropped(e);
+    }
   }
 
   void accept_all() {
@@ -138,12 +143,31 @@ struct Server {
 
   static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
     Conn& k = conn(h);
-    if (!k.in) k.in.reset(new char[Connection::kReadChunk]);
-    *buf = uv_buf_init(k.in.get(), Connection::kReadChunk);
+    if (!k.in) k.in.reset(new (std::nothrow) char[Connection::kReadChunk]);
+    // No memory: a zero-length buffer makes libuv report UV_ENOBUFS, and we close.
+    *buf = uv_buf_init(k.in.get(), k.in ? Connection::kReadChunk : 0);
+  }
+
+  // No exception may cross libuv's C frames: a failure while serving one
+  // connection (bad_alloc in the protocol...) closes that connection only.
+  template <typename F>
+  static void guard(Conn& k, F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      k.srv.dropped(e);
+      k.srv.close(k);
+    }
+  }
+  void dropped(const std::exception& e) {
+    ++st.unexpected_errors;
+    ctx.log(std::string("connection dropped: ") + e.what());
   }
 
   static void on_read(uv_stream_t* h, ssize_t n, const uv_buf_t*) {
-    Conn& k = conn(h);
+    guard(conn(h), [&] { read_done(conn(h), n); });
+  }
+  static void read_done(Conn& k, ssize_t n) {
     Server& s = k.srv;
     ++s.st.events;
     if (n == 0) return;  // read(2) said EAGAIN: libuv waits for the next readiness
@@ -190,6 +214,9 @@ struct Server {
   }
 
   static void on_written(uv_write_t* req, int status) {
+    guard(conn(req), [&] { write_done(req, status); });
+  }
+  static void write_done(uv_write_t* req, int status) {
     std::unique_ptr<WriteReq> w(static_cast<WriteReq*>(req));
     Conn& k = conn(req);
     Server& s = k.srv;
