@@ -27,9 +27,9 @@
 // link-time wrapping (servers/common/wrapped_syscalls.h; hence the static
 // libuv), since libuv makes the calls.
 // Needs: libuv >= 1.42 (uv_try_write2 semantics, uv_stream_get_write_queue_size;
-// libuv1-dev). Bad at: an alloc and a read callback per readiness event, at
-// most 32 reads per connection per pass, a read buffer per connection that
-// ever spoke; one core only.
+// libuv1-dev). Bad at: an alloc and a read callback per readiness event (and a
+// yield per full read, see on_alloc), a read buffer per connection that ever
+// spoke; one core only.
 // Try it: ./build/libuv --port 7000 &  then  nc 127.0.0.1 7000
 #include <signal.h>
 #include <sys/socket.h>
@@ -38,6 +38,7 @@
 #include <memory>
 #include <new>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -59,6 +60,7 @@ struct Conn {
   std::unique_ptr<char[]> in;
   int writes = 0;  // uv_write requests whose callback has not run
   bool reading = false, closing = false;
+  bool yield = false;  // the last read filled the buffer: give the others a turn first
 };
 
 // One reply batch on its way: the bytes live here until the callback.
@@ -141,8 +143,17 @@ struct Server {
     }, 10, 0);
   }
 
+  // libuv reads a readable stream up to 32 times in a row while each read
+  // fills the buffer: 2 MiB for a busy peer while a neighbour's 64 B request
+  // waits. After a full read we hand out an empty buffer once; libuv then calls
+  // back with UV_ENOBUFS and moves on, and the level-triggered epoll reports
+  // the rest next pass: one read per connection per pass, as epoll_lt does.
   static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
     Conn& k = conn(h);
+    if (std::exchange(k.yield, false)) {
+      *buf = uv_buf_init(nullptr, 0);
+      return;
+    }
     if (!k.in) k.in.reset(new (std::nothrow) char[Connection::kReadChunk]);
     // No memory: a zero-length buffer makes libuv report UV_ENOBUFS, and we close.
     *buf = uv_buf_init(k.in.get(), k.in ? Connection::kReadChunk : 0);
@@ -171,7 +182,9 @@ struct Server {
     Server& s = k.srv;
     ++s.st.events;
     if (n == 0) return;  // read(2) said EAGAIN: libuv waits for the next readiness
+    if (n == UV_ENOBUFS && k.in) return;  // our yield (see on_alloc): still reading
     if (n > 0) {
+      k.yield = size_t(n) == Connection::kReadChunk;
       k.c.on_received(k.in.get(), size_t(n), s.st);
     } else {
       k.reading = false;  // libuv stopped reading on EOF and on errors
