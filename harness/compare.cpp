@@ -65,6 +65,7 @@ double get(const json& rep, std::initializer_list<const char*> path) {
 Samples raw_samples(const json& c, std::vector<int>* reps = nullptr) {
   Samples s;
   for (const auto& r : c.at("repetitions")) {
+    if (r.value("status", "ok") == "failed") continue;  // kept in run.json for the record only
     s.rps.push_back(get(r, {"loadgen", "summary", "requests_per_s"}));
     s.p99.push_back(get(r, {"loadgen", "latency_us", "p99"}));
     s.cpu.push_back(get(r, {"server_cpu", "us_per_request"}));
@@ -149,6 +150,32 @@ Verdict judge(const std::vector<double>& base_in, const std::vector<double>& cur
   return v;
 }
 
+// "0.93x>0.97x": the case's paired ratio to the reference (median of the
+// per-round ratios) in BASE and in CURRENT; what a reader should look at first.
+std::string paired_change(const json& b, const json& c) {
+  auto ratio = [](const json& x) -> std::string {
+    const json* v = &x;
+    for (const char* k : {"aggregate", "paired_ratio", "requests_per_s", "median"}) {
+      if (!v->is_object() || !v->contains(k)) return "-";
+      v = &(*v)[k];
+    }
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.2fx", v->get<double>());
+    return buf;
+  };
+  return ratio(b) + ">" + ratio(c);
+}
+
+// " O[1,2]": rounds run in an outlying host-calibration state (either run).
+std::string outliers(const json& b, const json& c) {
+  std::string s;
+  for (const auto* x : {&b, &c}) {
+    const json rounds = x->contains("flags") ? (*x)["flags"].value("outlier_rounds", json::array()) : json::array();
+    if (!rounds.empty()) s += std::string(s.empty() ? " " : "") + (x == &b ? "O(base)" : "O") + rounds.dump();
+  }
+  return s;
+}
+
 }  // namespace
 
 MannWhitney mann_whitney(const std::vector<double>& a, const std::vector<double>& b) {
@@ -212,11 +239,13 @@ double parse_threshold(const std::string& text) {
 
 int compare_runs(const json& base, const json& current, const CompareOptions& opt, std::ostream& out) {
   char line[512];
-  std::snprintf(line, sizeof line, "%-44s %-4s %9s %7s %9s %7s %9s %7s  %s\n", "case", "norm", "req/s", "p",
-                "p99", "p", "cpu/req", "p", "verdict");
+  std::snprintf(line, sizeof line, "%-44s %-13s %-4s %9s %7s %9s %7s %9s %7s  %s\n", "case", "paired x ref", "norm",
+                "req/s", "p", "p99", "p", "cpu/req", "p", "verdict");
   out << "threshold " << opt.threshold * 100 << "%, alpha " << opt.alpha << ", reference " << opt.reference
       << " (norm: ref = normalised to it, raw = not normalised)\n"
-      << "p: two-sided Mann-Whitney U over repetitions; * = too few repetitions for a test, threshold alone decides\n\n"
+      << "p: two-sided Mann-Whitney U over repetitions; * = too few repetitions for a test, threshold alone decides\n"
+      << "paired x ref: req/s ratio to the reference, median over rounds, BASE>CURRENT; degraded cases are shown,\n"
+      << "not gated; O[rounds]: repetitions taken in an outlying host-calibration state\n\n"
       << line;
   int regressions = 0;
   for (const auto& c : current.at("cases")) {
@@ -232,6 +261,7 @@ int compare_runs(const json& base, const json& current, const CompareOptions& op
         ++regressions;
       } else {
         verdict = "not compared (BASE " + bst + ", CURRENT " + st + ")";
+        if (st == "degraded") verdict += ": " + c.value("reason", "");
       }
     }
     if (!verdict.empty()) {
@@ -256,9 +286,9 @@ int compare_runs(const json& base, const json& current, const CompareOptions& op
     if (rps.regressed) why += " req/s";
     if (p99.regressed) why += " p99";
     if (cpu.regressed) why += " cpu";
-    std::snprintf(line, sizeof line, "%-44s %-4s %9s %7s %9s %7s %9s %7s  %s\n", name.c_str(), nc ? "ref" : "raw",
-                  rps.change.c_str(), rps.p.c_str(), p99.change.c_str(), p99.p.c_str(), cpu.change.c_str(),
-                  cpu.p.c_str(), bad ? ("REGRESSION:" + why).c_str() : "ok");
+    std::snprintf(line, sizeof line, "%-44s %-13s %-4s %9s %7s %9s %7s %9s %7s  %s%s\n", name.c_str(),
+                  paired_change(*b, c).c_str(), nc ? "ref" : "raw", rps.change.c_str(), rps.p.c_str(), p99.change.c_str(), p99.p.c_str(), cpu.change.c_str(),
+                  cpu.p.c_str(), bad ? ("REGRESSION:" + why).c_str() : "ok", outliers(*b, c).c_str());
     out << line;
   }
   for (const auto& b : base.at("cases"))

@@ -66,6 +66,8 @@ int cmd_run(const std::vector<std::string>& args) {
       ("loadgen", po::value(&o.loadgen), "loadgen executable (default BIN_DIR/loadgen)")
       ("start-timeout-ms", po::value(&o.start_timeout_ms)->default_value(5000), "wait for 'listening'")
       ("stop-timeout-ms", po::value(&o.stop_timeout_ms)->default_value(2000), "after SIGTERM, then SIGKILL")
+      ("calibration-ms", po::value(&o.calibration_ms)->default_value(50),
+       "host calibration: ms of a syscall loop on each CPU before each repetition (0: none)")
       ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off")
       ("no-micro", "skip the suite's micro-benchmark entry");
   if (std::find(args.begin(), args.end(), "--help") != args.end() ||
@@ -78,6 +80,7 @@ int cmd_run(const std::vector<std::string>& args) {
   o.progress = vm["progress"].as<std::string>() != "off";
   o.micro = !vm.count("no-micro");
   if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
+  if (o.calibration_ms < 0 || o.calibration_ms > 10000) throw po::error("--calibration-ms must be in 0..10000");
   install_child_reaper_signals();
   // Children inherit this: a c10k case needs 10,000+ fds in the server, and
   // the soft limit is often 1024 while the hard one allows far more.

@@ -138,6 +138,8 @@ Child::Child(const SpawnOptions& opt) {
       if (null >= 0) ::dup2(null, STDOUT_FILENO);
     }
     if (stderr_fd >= 0 && ::dup2(stderr_fd, STDERR_FILENO) < 0) child_fail(err_pipe[1], errno);
+    for (int fd : opt.inherit_fds)
+      if (::fcntl(fd, F_SETFD, 0) != 0) child_fail(err_pipe[1], errno);
     int in = ::open("/dev/null", O_RDONLY);
     if (in >= 0) ::dup2(in, STDIN_FILENO);
     ::execv(args[0], args.data());

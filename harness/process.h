@@ -27,6 +27,9 @@ struct SpawnOptions {
   bool capture_stdout = false;     // a pipe the parent reads (the "listening" line)
   std::string stderr_path;         // empty: inherit; else appended to this file
   bool stdout_to_null = false;
+  // Descriptors the child inherits under the same numbers (the loadgen's
+  // --notify-fd pipe); everything else the harness holds is close-on-exec.
+  std::vector<int> inherit_fds;
 };
 
 class Child {

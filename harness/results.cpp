@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <system_error>
 
@@ -90,7 +91,10 @@ json build_context(const std::string& server_cpus, const std::string& loadgen_cp
                         {"libevent", IOMODELS_LIBEVENT_VERSION},
                         {"glibc", ::gnu_get_libc_version()}}},
           {"server_cpus", server_cpus},
-          {"loadgen_cpus", loadgen_cpus}};
+          {"loadgen_cpus", loadgen_cpus},
+          {"topology", "loopback"},
+          {"link", nullptr},
+          {"hosts", json::array()}};
 }
 
 Stats3 summarize(std::vector<double> v) {
@@ -102,21 +106,61 @@ Stats3 summarize(std::vector<double> v) {
 }
 
 json aggregate_case(const json& repetitions) {
-  std::vector<double> rps, p50, p99, p999, cpu;
+  std::vector<double> rps, p50, p99, p999, cpu, cpu_ns, lag50, lag99, lagmax;
+  std::map<std::string, std::vector<double>> cost;           // flat keys: "syscalls.recv", "wakeups"...
+  std::map<std::string, size_t> cost_nulls;
+  size_t used = 0;
   for (const auto& r : repetitions) {
+    if (r.value("status", "ok") == "failed") continue;  // kept for the record, not in the figures
+    ++used;
     const json& lg = r.value("loadgen", json::object());
     if (auto* v = find_path(lg, {"summary", "requests_per_s"})) rps.push_back(v->get<double>());
     if (auto* v = find_path(lg, {"latency_us", "p50"})) p50.push_back(v->get<double>());
     if (auto* v = find_path(lg, {"latency_us", "p99"})) p99.push_back(v->get<double>());
     if (auto* v = find_path(lg, {"latency_us", "p99_9"})) p999.push_back(v->get<double>());
+    if (auto* v = find_path(lg, {"schedule_lag_us", "p50"})) lag50.push_back(v->get<double>());
+    if (auto* v = find_path(lg, {"schedule_lag_us", "p99"})) lag99.push_back(v->get<double>());
+    if (auto* v = find_path(lg, {"schedule_lag_us", "max"})) lagmax.push_back(v->get<double>());
     if (auto* v = find_path(r, {"server_cpu", "us_per_request"})) cpu.push_back(v->get<double>());
+    if (auto* v = find_path(r, {"server_cpu", "ns_per_request"})) cpu_ns.push_back(v->get<double>());
+    const json& c = r.contains("cost_per_message") ? r["cost_per_message"] : json();
+    if (!c.is_object()) continue;
+    for (const auto& [k, v] : c.items()) {
+      if (v.is_number()) cost[k].push_back(v.get<double>());
+      else if (v.is_null()) ++cost_nulls[k];
+      else if (v.is_object())
+        for (const auto& [name, n] : v.items())
+          if (n.is_number()) cost[k + "." + name].push_back(n.get<double>());
+    }
   }
   auto obj = [](const std::vector<double>& v) {
     Stats3 s = summarize(v);
     return json{{"median", s.median}, {"min", s.min}, {"max", s.max}};
   };
-  return {{"requests_per_s", obj(rps)}, {"p50_us", obj(p50)}, {"p99_us", obj(p99)},
-          {"p99_9_us", obj(p999)}, {"server_cpu_us_per_request", obj(cpu)}};
+  json out = {{"repetitions_used", used}, {"requests_per_s", obj(rps)}, {"p50_us", obj(p50)},
+              {"p99_us", obj(p99)}, {"p99_9_us", obj(p999)}, {"server_cpu_us_per_request", obj(cpu)},
+              {"server_cpu_ns_per_request", obj(cpu_ns)}};
+  if (!lag99.empty())
+    out["schedule_lag_us"] = {{"p50", summarize(lag50).median}, {"p99", summarize(lag99).median},
+                              {"max", summarize(lagmax).max}};
+  // Medians per key over the repetitions. A syscall a repetition never made
+  // counts as 0 there, so every name's median is over the same repetitions.
+  json cpm = nullptr;
+  size_t with_cost = cost.count("messages") ? cost["messages"].size() : 0;
+  if (with_cost > 0) {
+    cpm = {{"syscalls", json::object()}};
+    for (auto& [k, v] : cost) {
+      if (k.rfind("syscalls.", 0) == 0)
+        while (v.size() < with_cost) v.push_back(0);
+      double m = summarize(v).median;
+      if (k.rfind("syscalls.", 0) == 0) cpm["syscalls"][k.substr(9)] = m;
+      else cpm[k] = m;
+    }
+    for (const auto& [k, n] : cost_nulls)
+      if (!cost.count(k)) cpm[k] = nullptr;  // unknown in every repetition
+  }
+  out["cost_per_message"] = cpm;
+  return out;
 }
 
 json to_gbench(const json& run) {
@@ -225,7 +269,9 @@ json read_run(const std::string& path_or_dir) {
   } catch (const json::parse_error& e) {
     throw std::runtime_error(path + ": not valid JSON: " + e.what());
   }
-  if (j.value("schema", "") != "iomodels.run/1") throw std::runtime_error(path + ": not an iomodels.run/1 file");
+  const std::string schema = j.value("schema", "");
+  if (schema != "iomodels.run/1" && schema != "iomodels.run/2")
+    throw std::runtime_error(path + ": not an iomodels.run/1 or /2 file");
   return j;
 }
 

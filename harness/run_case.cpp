@@ -1,5 +1,6 @@
 #include "harness/run_case.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +10,10 @@
 #include <sstream>
 
 #include "core/clock.h"
+#include "harness/calibration.h"
+#include "harness/case_record.h"
 #include "harness/process.h"
-#include "harness/proc_sample.h"
+#include "harness/window.h"
 
 namespace iomodels::harness {
 namespace {
@@ -49,10 +52,61 @@ CaseRun failed(std::string why) {
   return r;
 }
 
+struct Pipe {
+  int rd = -1, wr = -1;
+  Pipe() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    rd = p[0];
+    wr = p[1];
+  }
+  ~Pipe() {
+    if (rd >= 0) ::close(rd);
+    if (wr >= 0) ::close(wr);
+  }
+  void close_write() {
+    ::close(wr);
+    wr = -1;
+  }
+};
+
+std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, const std::string& target,
+                                      const std::string& out, int notify_fd) {
+  std::vector<std::string> a = {
+      env.loadgen_path, "--target", target, "--protocol", p.protocol,
+      "--connections", std::to_string(p.connections), "--threads", std::to_string(p.loadgen_threads),
+      "--duration", num(p.duration_s), "--warmup", num(p.warmup_s), "--size", p.size,
+      "--rate", num(p.rate), "--requests-per-connection", std::to_string(p.requests_per_connection),
+      "--idle-connections", std::to_string(p.idle_connections), "--timeout", num(p.timeout_s),
+      "--output", out, "--progress", "off"};
+  // Only when the suite says so: the loadgen's own default differs between
+  // closed loop (1) and open loop (a cap), and open-loop cases need the latter.
+  if (p.pipeline_set) a.insert(a.end(), {"--pipeline", std::to_string(p.pipeline)});
+  if (notify_fd >= 0) a.insert(a.end(), {"--notify-fd", std::to_string(notify_fd)});
+  return a;
+}
+
 }  // namespace
 
+bool help_mentions(const std::string& exe, const std::string& needle) {
+  try {
+    SpawnOptions so;
+    so.argv = {exe, "--help"};
+    so.capture_stdout = true;
+    so.stderr_path = "/dev/null";
+    Child c(so);
+    bool found = false;
+    while (auto line = c.read_line(5000))
+      if (line->find(needle) != std::string::npos) found = true;
+    c.wait_exit(2000);
+    return found;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string& server_path,
-                const CaseParams& p) {
+                const CaseParams& p, int round, bool snapshots) {
   const std::string stats_path = env.tmp_dir + "/" + server + ".stats.json";
   const std::string loadgen_out = env.tmp_dir + "/loadgen.json";
   const std::string server_log = env.log_dir + "/" + server + ".log";
@@ -60,12 +114,14 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   ::unlink(stats_path.c_str());
   ::unlink(loadgen_out.c_str());
 
+  // Before the server starts, so that it measures the host, not the case.
+  std::vector<int> cpus = env.server_cpus;
+  cpus.insert(cpus.end(), env.loadgen_cpus.begin(), env.loadgen_cpus.end());
+  json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
+
   SpawnOptions so;
   so.argv = {server_path, "--port", "0", "--protocol", p.protocol, "--stats-file", stats_path};
-  if (p.server_threads > 0) {
-    so.argv.push_back("--threads");
-    so.argv.push_back(std::to_string(p.server_threads));
-  }
+  if (p.server_threads > 0) so.argv.insert(so.argv.end(), {"--threads", std::to_string(p.server_threads)});
   so.cpus = env.server_cpus;
   so.capture_stdout = true;
   so.stderr_path = server_log;
@@ -84,39 +140,34 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   }
   if (target.empty()) return failed("failed to start: no 'listening' line among its first 16 lines");
 
+  Pipe notify;
   SpawnOptions lo;
-  lo.argv = {env.loadgen_path, "--target", target, "--protocol", p.protocol,
-             "--connections", std::to_string(p.connections), "--threads", std::to_string(p.loadgen_threads),
-             "--duration", num(p.duration_s), "--warmup", num(p.warmup_s), "--size", p.size,
-             "--pipeline", std::to_string(p.pipeline), "--rate", num(p.rate),
-             "--requests-per-connection", std::to_string(p.requests_per_connection),
-             "--idle-connections", std::to_string(p.idle_connections), "--timeout", num(p.timeout_s),
-             "--output", loadgen_out, "--progress", "off"};
+  lo.argv = loadgen_argv(env, p, target, loadgen_out, env.loadgen_notify ? notify.wr : -1);
   lo.cpus = env.loadgen_cpus;
   lo.stdout_to_null = true;
   lo.stderr_path = loadgen_log;
+  if (env.loadgen_notify) lo.inherit_fds = {notify.wr};
 
-  // The measured window is the loadgen's: warmup_s after it starts, for
-  // duration_s. Both samples are taken on the harness's clock at those two
-  // moments rather than at the loadgen's exit, so that the loadgen's teardown
-  // (closing every connection, which ends a thread per connection in
-  // blocking_threads and takes its switch counts along) stays outside. The
-  // window is shifted by the loadgen's start-up (exec and connect, a few ms)
-  // against the loadgen's own; its length is the same.
   const uint64_t t0 = now_ns();
   Child lg(lo);
-  const uint64_t sample_at = t0 + static_cast<uint64_t>(p.warmup_s * 1e9);
-  const uint64_t sample_end_at = sample_at + static_cast<uint64_t>(p.duration_s * 1e9);
+  notify.close_write();  // EOF on our end once the loadgen is gone
+  NotifyReader reader(notify.rd);
+  WindowSampler window(srv, snapshots, env.snapshot_timeout_ms);
+  // Without announcements the window is timed from the loadgen's start:
+  // warmup_s after it, for duration_s, shifted by its start-up (exec,
+  // connects, idle connections) against the loadgen's own.
+  const uint64_t timer_start = t0 + static_cast<uint64_t>(p.warmup_s * 1e9);
+  const uint64_t timer_end = timer_start + static_cast<uint64_t>(p.duration_s * 1e9);
   // Generous: the loadgen is trusted to stop itself; this only bounds a hang.
   const uint64_t give_up = t0 + static_cast<uint64_t>((p.warmup_s + p.duration_s + p.timeout_s + 15) * 1e9);
-  std::optional<CpuSample> before, after;
   std::string crash;
+  auto server_gone = [&] {
+    crash = "crashed during the case: " + srv.describe_exit() + last_line(server_log);
+  };
   while (!lg.poll_exit()) {
-    uint64_t now = now_ns();
-    if (!before && now >= sample_at) before = sample_cpu(srv.pid());
-    if (before && !after && now >= sample_end_at) after = sample_cpu(srv.pid());
+    const uint64_t now = now_ns();
     if (srv.poll_exit()) {
-      crash = "crashed during the case: " + srv.describe_exit() + last_line(server_log);
+      server_gone();
       break;
     }
     if (now >= give_up) {
@@ -124,21 +175,41 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
       srv.kill_group();
       return failed("loadgen did not finish within its duration + timeout + 15 s");
     }
-    srv.drain_stdout();
-    // Wake at the next sample time exactly, else every 5 ms to notice the
-    // loadgen's exit: the harness shares the two CPUs, so it polls gently.
+    if (env.loadgen_notify) {
+      // Short waits: the loadgen's exit is noticed by polling, not by the pipe.
+      while (auto line = reader.next(5)) {
+        auto ev = parse_notify_line(*line);
+        if (!ev) continue;
+        bool alive = true;
+        if (ev->first == "window_start" && !window.start()) alive = window.take_start(ev->second);
+        if (ev->first == "window_end" && window.start() && !window.end()) alive = window.take_end(ev->second);
+        if (!alive) break;
+      }
+      continue;
+    }
+    if (!window.start() && now >= timer_start) window.take_start(0);
+    if (window.start() && !window.end() && now >= timer_end) window.take_end(0);
     uint64_t next = now + 5'000'000;
-    if (!before) next = std::min(next, sample_at);
-    else if (!after) next = std::min(next, sample_end_at);
+    if (!window.start()) next = std::min(next, timer_start);
+    else if (!window.end()) next = std::min(next, timer_end);
     if (next > now) ::usleep(static_cast<useconds_t>((next - now) / 1000));
   }
-  if (!after) after = sample_cpu(srv.pid());  // the loadgen stopped early (or --requests)
-  if (crash.empty() && srv.poll_exit()) crash = "crashed during the case: " + srv.describe_exit() + last_line(server_log);
+  // A window_end the loop had no turn to read before the loadgen exited.
+  while (auto line = reader.next(0)) {
+    auto ev = parse_notify_line(*line);
+    if (ev && ev->first == "window_end" && window.start() && !window.end() && !srv.poll_exit())
+      window.take_end(ev->second);
+  }
+  const bool announced = window.start() && window.start()->announced_ns != 0;
+  if (crash.empty() && srv.poll_exit()) server_gone();
   if (!crash.empty()) {
     lg.kill_group();
     return failed(crash);
   }
-  if (!before) before = after;  // warmup longer than the run: an empty window
+  // The loadgen stopped before a timed window closed (--requests), or never
+  // announced one: the window ends now.
+  if (!window.end()) window.take_end(0);
+  if (!window.start() && window.end()) window.take_start(0);  // empty window
 
   // Stop: SIGTERM, then a bounded wait; the server writes its stats on the way out.
   srv.signal(SIGTERM);
@@ -154,28 +225,41 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
     return failed("loadgen " + lg.describe_exit() + last_line(loadgen_log));
   auto lg_json = read_json(loadgen_out);
   if (!lg_json || !lg_json->contains("summary")) return failed("loadgen wrote no valid JSON to " + loadgen_out);
-  if (!stop_problem.empty()) return failed(stop_problem);
 
+  RepVerdict verdict = judge_repetition(*lg_json, p);
+  if (!stop_problem.empty()) {
+    verdict.status = "failed";
+    verdict.reason = stop_problem + (verdict.reason.empty() ? "" : "; " + verdict.reason);
+  }
+  if (verdict.status == "failed" && (*lg_json)["summary"].value("requests", 0.0) <= 0)
+    verdict.reason += last_line(loadgen_log);
+
+  CpuWindow cw = window.start() && window.end() ? cpu_window(window.start()->cpu, window.end()->cpu) : CpuWindow{};
+  // Requests answered inside the sampled span: the loadgen's rate over its
+  // own window times the span the harness sampled (nearly the same window;
+  // for a timed window, shifted by the loadgen's start-up).
   const json& summary = (*lg_json)["summary"];
-  const double requests = summary.value("requests", 0.0);
-  if (requests <= 0) return failed("no request completed" + last_line(loadgen_log));
-  const double mismatches = summary.contains("errors") ? summary["errors"].value("mismatch", 0.0) : 0.0;
-  if (mismatches > 0) return failed(num(mismatches) + " replies did not match what was sent");
+  double requests = summary.value("requests_per_s", 0.0) * static_cast<double>(cw.span_ns) / 1e9;
+  if (requests <= 0) requests = summary.value("requests", 0.0);
 
-  CpuSample d = after && before ? *after - *before : CpuSample{};
-  // Switch counts sum live threads only: one that exited inside the window
-  // takes its count along, so a difference can dip below zero.
-  d.voluntary_ctxt_switches = std::max(0LL, d.voluntary_ctxt_switches);
-  d.involuntary_ctxt_switches = std::max(0LL, d.involuntary_ctxt_switches);
   CaseRun r;
-  r.ok = true;
-  r.rep["loadgen"] = std::move(*lg_json);
-  r.rep["server_cpu"] = {{"user_s", d.user_s}, {"sys_s", d.sys_s},
-                         {"us_per_request", (d.user_s + d.sys_s) * 1e6 / requests},
-                         {"voluntary_ctxt_switches", d.voluntary_ctxt_switches},
-                         {"involuntary_ctxt_switches", d.involuntary_ctxt_switches}};
+  r.status = verdict.status;
+  r.reason = verdict.reason;
+  json& rep = r.rep;
+  rep["round"] = round;
+  rep["repetition"] = round;
+  rep["status"] = verdict.status;
+  rep["reason"] = verdict.reason;
+  rep["flags"] = verdict.flags;
+  rep["window"] = window.describe(announced ? "loadgen" : "harness_timer");
+  rep["calibration"] = calibration;
+  rep["server_cpu"] = server_cpu_json(cw, requests);
+  rep["server_stats_window"] =
+      window.start() && window.end() ? stats_delta(window.start()->stats, window.end()->stats) : json(nullptr);
+  rep["cost_per_message"] = cost_per_message(rep["server_stats_window"], static_cast<double>(cw.cpu_ns), requests);
   auto stats = read_json(stats_path);
-  r.rep["server_stats"] = stats ? *stats : json(nullptr);
+  rep["server_stats"] = stats ? *stats : json(nullptr);
+  rep["loadgen"] = std::move(*lg_json);
   return r;
 }
 

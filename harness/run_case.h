@@ -1,5 +1,6 @@
-// One repetition of one case on one server: start it pinned, load it, sample
-// its CPU over the measured window, stop it, collect everything.
+// One repetition of one case on one server: calibrate the CPUs, start the
+// server pinned, load it, sample its CPU and counters at the two ends of the
+// loadgen's measured window, stop it, collect and judge everything.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,15 +19,28 @@ struct CaseEnv {
   std::vector<int> loadgen_cpus;
   int start_timeout_ms = 5000;
   int stop_timeout_ms = 2000;
+  int snapshot_timeout_ms = 2000;  // for a `stats` line after SIGUSR1
+  int calibration_ms = 50;         // per CPU and repetition; 0: none
+  // The loadgen announces its window (--notify-fd); else the harness times
+  // the window itself from warmup and duration, and says so.
+  bool loadgen_notify = false;
 };
 
 struct CaseRun {
-  bool ok = false;
-  std::string reason;   // why not ok
-  nlohmann::json rep;   // {"loadgen":..., "server_cpu":..., "server_stats":...}
+  std::string status = "failed";  // ok | degraded | failed
+  std::string reason;             // why not ok
+  // The repetition record; null when there is nothing to keep (the server
+  // did not start, crashed, the loadgen wrote nothing).
+  nlohmann::json rep;
 };
 
+// `round` is the index of the interleaved round this repetition belongs to.
+// `snapshots`: the server answers SIGUSR1 with a `stats` line (servers built
+// before that would die of the signal: see help_mentions).
 CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string& server_path,
-                const CaseParams& p);
+                const CaseParams& p, int round, bool snapshots);
+
+// Whether `exe --help` prints `needle` (feature detection, with a time limit).
+bool help_mentions(const std::string& exe, const std::string& needle);
 
 }  // namespace iomodels::harness

@@ -14,6 +14,9 @@
 #include <system_error>
 
 #include "core/clock.h"
+#include "harness/calibration.h"
+#include "harness/case_record.h"
+#include "harness/paired.h"
 #include "harness/process.h"
 #include "harness/results.h"
 #include "harness/run_case.h"
@@ -130,6 +133,12 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   env.loadgen_path = loadgen;
   env.start_timeout_ms = opt.start_timeout_ms;
   env.stop_timeout_ms = opt.stop_timeout_ms;
+  env.calibration_ms = opt.calibration_ms;
+  // Feature checks, so that an older loadgen or server (harness ab builds
+  // old revisions) still runs: without --notify-fd the harness times the
+  // window itself; a server without snapshots would die of SIGUSR1.
+  env.loadgen_notify = help_mentions(loadgen, "--notify-fd");
+  std::map<std::string, bool> snapshots;
 
   const std::string out = opt.out_dir.empty() ? default_out_dir(suite.name) : opt.out_dir;
   if (out_dir_used) *out_dir_used = out;
@@ -142,7 +151,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   fs::copy_file(server_list_path(), out + "/servers.json", fs::copy_options::overwrite_existing);
 
   json run;
-  run["schema"] = "iomodels.run/1";
+  run["schema"] = "iomodels.run/2";
   run["context"] = build_context(server_cpus, loadgen_cpus);
   run["suite"] = {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}};
   if (!suite.description.empty()) run["suite"]["description"] = suite.description;
@@ -165,7 +174,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       slot.params = &c.params;
       slot.record = {{"name", s + "/" + c.params.id()}, {"server", s}, {"group", c.group},
                      {"params", c.params.to_json()}, {"status", "ok"}, {"reason", ""},
-                     {"repetitions", json::array()}};
+                     {"flags", json::object()}, {"repetitions", json::array()}};
       std::string path = bin_dir + "/" + s;
       if (is_executable(path)) {
         slot.path = path;
@@ -185,6 +194,8 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       s.record["aggregate"] = aggregate_case(s.record["repetitions"]);
       cases.push_back(s.record);
     }
+    add_paired_ratios(cases);
+    flag_calibration_outliers(cases);
     run["cases"] = cases;
     write_atomic(out + "/run.json", run.dump(1) + "\n");
     write_atomic(out + "/gbench.json", to_gbench(run).dump(2) + "\n");
@@ -212,22 +223,22 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       progress.show(i++, name + " rep " + std::to_string(rep + 1), done_expected);
       CaseRun r;
       try {
-        r = run_one(env, slot.record["server"], slot.path, *slot.params);
+        if (!snapshots.count(slot.path)) snapshots[slot.path] = help_mentions(slot.path, "SIGUSR1");
+        r = run_one(env, slot.record["server"], slot.path, *slot.params, rep, snapshots[slot.path]);
       } catch (const std::exception& e) {
-        r.ok = false;
+        r.status = "failed";
         r.reason = std::string("harness: ") + e.what();
       }
       done_expected += planned_s(*slot.params);
-      if (r.ok) {
-        r.rep["repetition"] = rep;
-        slot.record["repetitions"].push_back(std::move(r.rep));
-      } else {
+      if (!r.rep.is_null()) slot.record["repetitions"].push_back(std::move(r.rep));
+      if (r.status != "ok") {
+        // The case takes its worst repetition's status, and the first reason.
         slot.failures.push_back("rep " + std::to_string(rep + 1) + ": " + r.reason);
-        slot.record["status"] = "failed";
+        slot.record["status"] = worse_status(slot.record["status"], r.status);
         slot.record["reason"] = slot.failures.front() +
             (slot.failures.size() > 1 ? " (+" + std::to_string(slot.failures.size() - 1) + " more)" : "");
         slot.record["failures"] = slot.failures;
-        progress.note("harness: " + name + " failed: " + slot.failures.back());
+        progress.note("harness: " + name + " " + r.status + ": " + slot.failures.back());
       }
     }
     write_outputs();  // after each round: an interrupted suite still leaves results

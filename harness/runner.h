@@ -22,6 +22,7 @@ struct RunOptions {
   int stop_timeout_ms = 2000;          // after SIGTERM, before SIGKILL and "hung on stop"
   bool progress = true;                // shown only when stderr is a terminal anyway
   bool micro = true;                   // run the suite's "micro" entry, if it has one
+  int calibration_ms = 50;             // host calibration per CPU and repetition; 0: none
 };
 
 struct MicroOptions {

@@ -51,6 +51,7 @@ void set_param(CaseParams& p, const std::string& key, const json& v, const std::
     }
   } else if (key == "pipeline") {
     p.pipeline = want_int(v, field, 1);
+    p.pipeline_set = true;
   } else if (key == "rate") {
     p.rate = want_number(v, field, 0, false);
   } else if (key == "requests_per_connection") {
@@ -121,6 +122,7 @@ CaseParams CaseParams::from_json(const nlohmann::json& j) {
   p.connections = j.value("connections", p.connections);
   if (j.contains("size")) p.size = j["size"].is_string() ? j["size"].get<std::string>() : j["size"].dump();
   p.pipeline = j.value("pipeline", p.pipeline);
+  p.pipeline_set = j.contains("pipeline") && p.pipeline != 1;
   p.rate = j.value("rate", p.rate);
   p.requests_per_connection = j.value("requests_per_connection", p.requests_per_connection);
   p.idle_connections = j.value("idle_connections", p.idle_connections);

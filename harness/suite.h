@@ -30,6 +30,7 @@ struct CaseParams {
   long connections = 16;
   std::string size = "64";         // bytes, or a range "A-B"
   long pipeline = 1;
+  bool pipeline_set = false;       // the suite named it: only then is --pipeline passed
   double rate = 0;                 // total requests/s; 0 = closed loop
   long requests_per_connection = 0;
   long idle_connections = 0;

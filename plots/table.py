@@ -1,29 +1,133 @@
 #!/usr/bin/python3
-"""Print the headline table of a results folder: one row per case, medians over
-repetitions — req/s, p50 and p99 in µs, server CPU µs/request, and the loadgen's
-errors summed over repetitions (every kind). Usage: plots/table.py RESULTS_DIR"""
+"""Print the tables of a results folder.
+
+Headline: one row per case, medians over repetitions. It leads with the ratio
+to the reference server paired by round (median of the per-round ratios, and
+their min-max), because on a shared host the absolute figures of one round can
+be 2-4x those of another; absolute req/s follow with their own min-max. Then
+p50/p99 µs, server CPU µs/request (process CPU clock, ns precision), flags and
+the status. Marks: * degraded (kept, not used by the regression gate), L
+loadgen-bound, S saturated (open loop could not keep its rate), O a repetition
+ran in an outlying host-calibration state.
+
+Cost per message: one row per model, for one case (by default the echo case
+nearest 16 connections; --cost CASE_ID, or --cost all for every case): server
+syscalls by name, wakeups, events, context switches and CPU µs per message
+answered in the measured window.
+
+Usage: plots/table.py RESULTS_DIR [--cost CASE_ID|all]
+Reads iomodels.run/1 (no ratios, no costs) and iomodels.run/2."""
 import json, os, sys
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if len(sys.argv) == 2 else 2
-    path = sys.argv[1]
-    run = json.load(open(os.path.join(path, "run.json") if os.path.isdir(path) else path))
-    print(f"{'case':42} {'status':7} {'req/s':>10} {'p50 µs':>9} {'p99 µs':>9} {'CPU µs/req':>10} {'errors':>6}")
+def fmt_ratio(r):
+    if not r:
+        return "-"
+    return f"{r['median']:.2f}x [{r['min']:.2f}-{r['max']:.2f}]"
+
+
+def case_id(name):
+    return name.split("/", 1)[1] if "/" in name else name
+
+
+def flags_of(c):
+    f = c.get("flags", {})
+    s = ""
+    s += "L" if f.get("loadgen_bound") else ""
+    s += "S" if f.get("saturated") else ""
+    s += "O" if f.get("outlier_rounds") else ""
+    return s
+
+
+def headline(run):
+    ref = "epoll_lt"
+    print(f"{'case':40} {'x ' + ref + ' req/s':>20} {'req/s [min-max]':>24} {'p50 µs':>8} {'p99 µs':>8} "
+          f"{'CPU µs/req':>10} {'x cpu':>6} {'lag p99':>8} {'flags':>5}  status")
     for c in run["cases"]:
-        errors = sum(sum(r.get("loadgen", {}).get("summary", {}).get("errors", {}).values())
-                     for r in c.get("repetitions", []))
-        if c["status"] != "ok":
-            print(f"{c['name']:42} {c['status']:7} {c.get('reason', '')[:60]}")
+        st = c["status"]
+        if st in ("failed", "skipped") and not c.get("aggregate", {}).get("repetitions_used"):
+            print(f"{c['name']:40} {st}: {c.get('reason', '')[:90]}")
             continue
-        a = c["aggregate"]
+        a = c.get("aggregate", {})
         med = lambda k: a.get(k, {}).get("median", 0)
-        print(f"{c['name']:42} {'ok':7} {med('requests_per_s'):10.0f} {med('p50_us'):9.0f} {med('p99_us'):9.0f} "
-              f"{med('server_cpu_us_per_request'):10.1f} {errors:6d}")
+        rps = a.get("requests_per_s", {})
+        pr = a.get("paired_ratio", {})
+        cpu_ratio = pr.get("server_cpu_us_per_request")
+        lag = a.get("schedule_lag_us", {}).get("p99")
+        cpu_x = f"{cpu_ratio['median']:.2f}" if cpu_ratio else "-"
+        lag_s = f"{lag:.0f}" if lag is not None else "-"
+        mark = {"ok": "ok", "degraded": "degraded*"}.get(st, st)
+        absolute = f"{rps.get('median', 0):.0f} [{rps.get('min', 0):.0f}-{rps.get('max', 0):.0f}]"
+        print(f"{c['name']:40} {fmt_ratio(pr.get('requests_per_s')):>20} {absolute:>24} {med('p50_us'):8.0f} "
+              f"{med('p99_us'):8.0f} {med('server_cpu_us_per_request'):10.2f} "
+              f"{cpu_x:>6} {lag_s:>8} {flags_of(c):>5}  {mark}")
+        if st == "degraded":
+            print(f"{'':40} * {c.get('reason', '')[:110]}")
+
+
+def cost_line(cpm):
+    sys_ = sorted(cpm.get("syscalls", {}).items(), key=lambda kv: -kv[1])
+    parts = [f"{v:.2g} {k}" if v < 0.995 or v > 1.005 else f"1 {k}" for k, v in sys_ if v >= 0.005]
+    return " + ".join(parts) if parts else "-"
+
+
+def cost_table(run, which):
+    ids = []
+    for c in run["cases"]:
+        if c.get("aggregate", {}).get("cost_per_message") and case_id(c["name"]) not in ids:
+            ids.append(case_id(c["name"]))
+    if not ids:
+        print("\n(no cost per message: this run has no server_stats_window; iomodels.run/1 or old servers)")
+        return
+    if which == "all":
+        chosen = ids
+    elif which:
+        chosen = [which] if which in ids else []
+        if not chosen:
+            print(f"\n--cost: no case '{which}' with costs (have: {', '.join(ids)})")
+            return
+    else:
+        def distance(i):
+            parts = i.split("/")
+            conns = int(parts[1][1:]) if len(parts) > 1 and parts[1][1:].isdigit() else 0
+            return (parts[0] != "echo", len(parts) > 3, abs(conns - 16))
+        chosen = [min(ids, key=distance)]
+    for cid in chosen:
+        print(f"\ncost per message, {cid} (medians over repetitions; syscalls per message answered):")
+        print(f"{'model':22} {'syscalls':>8} {'wakeups':>8} {'events':>8} {'ctx sw':>8} {'CPU µs':>7}  by name")
+        for c in run["cases"]:
+            if case_id(c["name"]) != cid:
+                continue
+            cpm = c.get("aggregate", {}).get("cost_per_message")
+            if not cpm:
+                print(f"{c['server']:22} {c['status']}")
+                continue
+            cs = cpm.get("context_switches")
+            cs_s = f"{cs:.3f}" if cs is not None else "null"
+            print(f"{c['server']:22} {cpm.get('syscalls_total', 0):8.2f} {cpm.get('wakeups', 0):8.2f} "
+                  f"{cpm.get('events', 0):8.2f} {cs_s:>8} "
+                  f"{cpm.get('cpu_us', 0):7.2f}  {c['server']}: {cost_line(cpm)}")
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if len(argv) == 2 else 2
+    which = None
+    if len(argv) == 4 and argv[2] == "--cost":
+        which = argv[3]
+    elif len(argv) != 2:
+        print("usage: plots/table.py RESULTS_DIR [--cost CASE_ID|all]", file=sys.stderr)
+        return 2
+    path = argv[1]
+    run = json.load(open(os.path.join(path, "run.json") if os.path.isdir(path) else path))
+    if run.get("schema") not in ("iomodels.run/1", "iomodels.run/2"):
+        print(f"{path}: needs iomodels.run/1 or /2, got {run.get('schema')}", file=sys.stderr)
+        return 2
+    headline(run)
+    cost_table(run, which)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))

@@ -174,6 +174,9 @@ bool spawn(const std::shared_ptr<Shared>& shared, int fd, const pthread_attr_t& 
   set_nodelay(fd);
   auto* t = new ConnThread{shared, std::make_unique<Connection>(Fd(fd), ctx.new_session(),
                                                                ctx.opt.out_buffer_cap), {}};
+  // Visible to SIGUSR1 snapshots while it runs; merge_stats detaches it (an
+  // abandoned thread never does, but snapshots skip attached stats after a stop).
+  ctx.attach_stats(t->st);
   pthread_t tid;
   int err = ::pthread_create(&tid, &attr, &ConnThread::entry, t);
   if (err == 0) return true;
@@ -182,6 +185,7 @@ bool spawn(const std::shared_ptr<Shared>& shared, int fd, const pthread_attr_t& 
   std::lock_guard lock(shared->mu);
   shared->live.erase(fd);
   --shared->threads;
+  ctx.detach_stats(t->st);
   delete t;  // closes fd
   return false;
 }

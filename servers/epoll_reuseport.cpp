@@ -213,6 +213,7 @@ int serve(ServerContext& ctx) {
   for (int i = 0; i < n; ++i)
     reactors.emplace_back(new Reactor{ctx, live, i == 0 ? ctx.listener.get() : listeners[i - 1].get()});
   for (auto& r : reactors) r->setup();
+  for (auto& r : reactors) ctx.attach_stats(r->st);  // SIGUSR1 snapshots see them live
 
   std::atomic<bool> failed{false};
   auto run_one = [&](Reactor& r) {

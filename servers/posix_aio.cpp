@@ -232,6 +232,7 @@ int serve(ServerContext& ctx) {
     (void)::sigqueue(::getpid(), done_signal(), sigval{.sival_ptr = nullptr});
   });
   ServerStats accept_stats;
+  ctx.attach_stats(accept_stats);  // SIGUSR1 snapshots see it live; merge_stats detaches
   std::thread acceptor([&] { loop.accept_thread(accept_stats); });
 
   while (!ctx.stop_requested()) {

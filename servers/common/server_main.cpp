@@ -32,9 +32,32 @@ void ServerContext::on_stop(std::function<void()> hook) {
   hooks_.push_back(std::move(hook));
 }
 
+void ServerContext::attach_stats(const ServerStats& local) {
+  std::lock_guard lock(mu_);
+  attached_.push_back(&local);
+}
+
+void ServerContext::detach_stats(const ServerStats& local) {
+  std::lock_guard lock(mu_);
+  std::erase(attached_, &local);
+}
+
 void ServerContext::merge_stats(const ServerStats& local) {
   std::lock_guard lock(mu_);
-  stats.merge(local);
+  merged_.merge(local);
+  std::erase(attached_, &local);
+}
+
+ServerStats ServerContext::totals(bool* partial) {
+  ServerStats sum;
+  sum.merge(stats);
+  std::lock_guard lock(mu_);
+  sum.merge(merged_);
+  const bool live = !stop_requested();
+  if (live)
+    for (const ServerStats* s : attached_) sum.merge(*s);
+  if (partial) *partial = !live && !attached_.empty();
+  return sum;
 }
 
 void ServerContext::log(const std::string& line) const {
@@ -111,7 +134,7 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
   }
   if (vm.count("help")) {
     std::cout << desc << "\nOn start it prints 'listening ADDR:PORT'; SIGTERM or SIGINT stops it and"
-                         " writes the stats JSON.\n";
+                         " writes the stats JSON;\nSIGUSR1 prints one line 'stats <JSON>' on stdout: the counters so far, all threads summed.\n";
     exit_now = true;
     return opt;
   }
@@ -160,6 +183,22 @@ nlohmann::json stats_json(const ModelSpec& spec, const ServerOptions& opt, const
                  {"voluntary_ctxt_switches", ru.ru_nvcsw},
                  {"involuntary_ctxt_switches", ru.ru_nivcsw}};
   return j;
+}
+
+// One line, one write(2): `stats {...}`. The harness reads it from our stdout
+// pipe; nothing else writes stdout while serve() runs.
+void print_snapshot(const ModelSpec& spec, ServerContext& ctx) {
+  bool partial = false;
+  ServerStats sum = ctx.totals(&partial);
+  nlohmann::json j = stats_json(spec, ctx.opt, sum);
+  if (partial) j["partial"] = true;  // asked during a stop: live workers left out
+  std::string line = "stats " + j.dump() + "\n";
+  for (size_t off = 0; off < line.size();) {
+    ssize_t n = ::write(STDOUT_FILENO, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nobody reads: the snapshot is lost, the server goes on
+    off += static_cast<size_t>(n);
+  }
 }
 
 // tmp + rename, so a reader never sees half a file.
@@ -214,6 +253,11 @@ int server_main(int argc, char** argv, const ModelSpec& spec) {
   // owns_signals models unblock them (unblock_stop_signals) once their own
   // handlers are in place, so a stop sent right after "listening" is not lost.
   ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // SIGUSR1 (a stats snapshot) is only ever taken by the watcher thread.
+  sigset_t snapshot_signal;
+  sigemptyset(&snapshot_signal);
+  sigaddset(&snapshot_signal, SIGUSR1);
+  ::pthread_sigmask(SIG_BLOCK, &snapshot_signal, nullptr);
   if (!spec.blocked_signals.empty()) {
     sigset_t model_signals;
     sigemptyset(&model_signals);
@@ -240,18 +284,23 @@ int server_main(int argc, char** argv, const ModelSpec& spec) {
     return 1;
   }
 
-  std::thread watcher;
-  std::atomic<bool> serve_done{false};
+  // The watcher takes SIGUSR1 always, and SIGTERM/SIGINT unless the model
+  // handles those itself. It stays until serve() returns, so that a snapshot
+  // asked for during a stop is still answered.
+  sigset_t watched = snapshot_signal;
   if (!spec.owns_signals) {
-    watcher = std::thread([&] {
-      int sig = 0;
-      while (::sigwait(&stop_signals, &sig) == 0) {
-        if (serve_done.load()) return;  // our own wake-up after serve() returned
-        ctx->request_stop();
-        return;
-      }
-    });
+    sigaddset(&watched, SIGTERM);
+    sigaddset(&watched, SIGINT);
   }
+  std::atomic<bool> serve_done{false};
+  std::thread watcher([&] {
+    int sig = 0;
+    while (::sigwait(&watched, &sig) == 0) {
+      if (serve_done.load()) return;  // our own wake-up after serve() returned
+      if (sig == SIGUSR1) print_snapshot(spec, *ctx);
+      else ctx->request_stop();
+    }
+  });
 
   std::printf("listening %s\n", local_address(ctx->listener.get()).c_str());
   std::fflush(stdout);
@@ -263,14 +312,12 @@ int server_main(int argc, char** argv, const ModelSpec& spec) {
     ctx->log(std::string("fatal: ") + e.what());
     rc = 1;
   }
-  if (watcher.joinable()) {
-    serve_done.store(true);
-    ::pthread_kill(watcher.native_handle(), SIGTERM);  // blocked here, so sigwait takes it
-    watcher.join();
-  }
+  serve_done.store(true);
+  ::pthread_kill(watcher.native_handle(), SIGUSR1);  // blocked here, so sigwait takes it
+  watcher.join();
 
   try {
-    write_stats(opt.stats_file, stats_json(spec, opt, stats));
+    write_stats(opt.stats_file, stats_json(spec, opt, ctx->totals()));
   } catch (const std::exception& e) {
     std::cerr << name << ": " << e.what() << "\n";
     return 1;

@@ -3,6 +3,9 @@
 // It parses the common command line (DESIGN §3), creates the listener, blocks
 // SIGTERM/SIGINT and watches them from a thread of its own, prints
 // "listening ADDR:PORT", runs the model's serve(), and writes the stats JSON.
+// SIGUSR1 makes the same thread print one line `stats <compact JSON>` on
+// stdout: the stats so far, all threads summed (the harness takes one at each
+// end of the loadgen's measured window).
 // A model file is then just `int serve(ServerContext&)` plus a ModelSpec.
 #pragma once
 #include <atomic>
@@ -59,8 +62,18 @@ class ServerContext {
   // turned true and stop_fd became readable: a model whose threads block in
   // accept/recv registers a hook that wakes them (shutdown(2) the fds).
   void on_stop(std::function<void()> hook);
-  // Thread-safe merge of a worker thread's stats into `stats`.
+  // A worker thread's own stats, made visible to SIGUSR1 snapshots while it
+  // runs. Attach before the thread starts; merge_stats detaches. Only stats
+  // that outlive their attachment (or are detached first) may be attached.
+  void attach_stats(const ServerStats& local);
+  void detach_stats(const ServerStats& local);
+  // Thread-safe: adds a finished worker's stats to the totals (kept apart
+  // from `stats`, which its owner thread may be writing), and detaches them.
   void merge_stats(const ServerStats& local);
+  // Everything counted so far: `stats`, merged workers, and (until a stop was
+  // requested: afterwards a worker may be abandoned, its stats freed) the
+  // attached live ones. `partial` says whether live ones were left out.
+  ServerStats totals(bool* partial = nullptr);
   // A fresh session for one connection, with the configured protocol and limits.
   std::unique_ptr<ServerSession> new_session() const {
     return make_server_session(opt.protocol, opt.limits);
@@ -76,6 +89,8 @@ class ServerContext {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<std::function<void()>> hooks_;
+  ServerStats merged_;                       // written under mu_ only
+  std::vector<const ServerStats*> attached_;  // under mu_
 };
 
 struct ModelSpec {

@@ -28,27 +28,27 @@ void ServerStats::merge(const ServerStats& o) {
   wakeups += o.wakeups;
   events += o.events;
   for (size_t i = 0; i < syscalls.size(); ++i) syscalls[i] += o.syscalls[i];
-  for (const auto& [k, v] : o.extra) extra[k] += v;
+  for (const auto& [k, v] : o.extra.copy()) extra[k] += v;
 }
 
 void ServerStats::to_json(nlohmann::json& out) const {
-  out["accepted"] = accepted;
-  out["rejected"] = rejected;
-  out["closed"] = closed;
-  out["bytes_in"] = bytes_in;
-  out["bytes_out"] = bytes_out;
-  out["messages"] = messages;
-  out["protocol_errors"] = protocol_errors;
-  out["peer_resets"] = peer_resets;
-  out["unexpected_errors"] = unexpected_errors;
-  out["wakeups"] = wakeups;
-  out["events"] = events;
+  out["accepted"] = accepted.load();
+  out["rejected"] = rejected.load();
+  out["closed"] = closed.load();
+  out["bytes_in"] = bytes_in.load();
+  out["bytes_out"] = bytes_out.load();
+  out["messages"] = messages.load();
+  out["protocol_errors"] = protocol_errors.load();
+  out["peer_resets"] = peer_resets.load();
+  out["unexpected_errors"] = unexpected_errors.load();
+  out["wakeups"] = wakeups.load();
+  out["events"] = events.load();
   nlohmann::json sc = nlohmann::json::object();
   for (size_t i = 0; i < syscalls.size(); ++i)
-    if (syscalls[i] != 0) sc[syscall_name(static_cast<Syscall>(i))] = syscalls[i];
+    if (uint64_t n = syscalls[i]; n != 0) sc[syscall_name(static_cast<Syscall>(i))] = n;
   out["syscalls"] = std::move(sc);
   nlohmann::json ex = nlohmann::json::object();
-  for (const auto& [k, v] : extra) ex[k] = v;
+  for (const auto& [k, v] : extra.copy()) ex[k] = v;
   out["extra"] = std::move(ex);
 }
 

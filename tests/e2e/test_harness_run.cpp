@@ -56,13 +56,15 @@ TEST_F(HarnessRun, SmokeSuiteRunsComparesAndPlots) {
   EXPECT_EQ(validate_run_json(out + "/run.json"), "");
 
   auto run = nlohmann::json::parse(read_file(out + "/run.json"));
-  EXPECT_EQ(run["schema"], "iomodels.run/1");
+  EXPECT_EQ(run["schema"], "iomodels.run/2");
   int ok = 0;
   for (const auto& c : run["cases"]) {
     if (c["status"] != "ok") continue;
     ++ok;
     EXPECT_GT(c["aggregate"]["requests_per_s"]["median"].get<double>(), 0) << c["name"];
     EXPECT_FALSE(c["repetitions"][0]["server_stats"].is_null()) << c["name"];
+    EXPECT_FALSE(c["repetitions"][0]["server_stats_window"].is_null()) << c["name"];
+    EXPECT_TRUE(c["aggregate"]["cost_per_message"].is_object()) << c["name"];
   }
   ASSERT_GE(ok, 1) << r.output;
 

@@ -235,6 +235,26 @@ ExitStatus ServerProcess::wait(milliseconds deadline) {
   return st;
 }
 
+nlohmann::json ServerProcess::snapshot(milliseconds deadline) {
+  if (pid_ <= 0 || ::kill(pid_, SIGUSR1) != 0) throw std::runtime_error("snapshot: no server to signal");
+  auto end = Clock::now() + deadline;
+  for (;;) {
+    size_t nl = stdout_rest_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = stdout_rest_.substr(0, nl);
+      stdout_rest_.erase(0, nl + 1);
+      if (line.rfind("stats ", 0) == 0) return nlohmann::json::parse(line.substr(6));
+      continue;
+    }
+    if (poll_one(stdout_.get(), POLLIN, end) == 0) throw std::runtime_error("snapshot: no 'stats' line in time");
+    char buf[4096];
+    ssize_t n = ::read(stdout_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("snapshot: the server closed its stdout");
+    stdout_rest_.append(buf, size_t(n));
+  }
+}
+
 nlohmann::json ServerProcess::read_stats() {
   std::string text;
   if (!stats_path_.empty()) {

@@ -77,6 +77,9 @@ class ServerProcess {
   // The stats JSON: from --stats-file, or else from what the server printed on
   // stdout after "listening". Call after stop(). Throws on a missing or bad file.
   nlohmann::json read_stats();
+  // SIGUSR1, then the JSON of the `stats {...}` line the server prints on
+  // stdout in answer; throws std::runtime_error when none comes by the deadline.
+  nlohmann::json snapshot(milliseconds deadline = milliseconds(5000));
   // Peak resident set (VmHWM) from /proc/PID/status in KiB; -1 if unreadable.
   long peak_rss_kb() const;
 

@@ -1,0 +1,161 @@
+#include "harness/case_record.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace iomodels::harness {
+namespace {
+
+using nlohmann::json;
+
+double num_at(const json& j, std::initializer_list<const char*> path, double dflt = 0) {
+  const json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return dflt;
+    cur = &(*cur)[k];
+  }
+  return cur->is_number() ? cur->get<double>() : dflt;
+}
+
+std::string fmt(double d) {
+  std::ostringstream s;
+  s << d;
+  return s.str();
+}
+
+std::string pct(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2g%%", f * 100);
+  return buf;
+}
+
+// "timeout 3, reset 1": the non-zero entries of an object of counts.
+std::string kinds(const json& counts, const char* skip = nullptr) {
+  std::string s;
+  if (!counts.is_object()) return s;
+  for (const auto& [k, v] : counts.items())
+    if (v.is_number() && v.get<double>() > 0 && (!skip || k != skip)) s += (s.empty() ? "" : ", ") + k + " " + fmt(v.get<double>());
+  return s;
+}
+
+double sum_counts(const json& counts, const char* skip = nullptr) {
+  double n = 0;
+  if (counts.is_object())
+    for (const auto& [k, v] : counts.items())
+      if (v.is_number() && (!skip || k != skip)) n += v.get<double>();
+  return n;
+}
+
+json diff_object(const json& a, const json& b) {
+  json out = json::object();
+  for (const auto& [k, v] : b.items()) {
+    if (v.is_number()) {
+      out[k] = v.get<double>() - num_at(a, {k.c_str()});
+      if (v.is_number_integer()) out[k] = v.get<long long>() - static_cast<long long>(num_at(a, {k.c_str()}));
+    } else if (v.is_object()) {
+      out[k] = diff_object(a.contains(k) ? a[k] : json::object(), v);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string worse_status(const std::string& a, const std::string& b) {
+  auto rank = [](const std::string& s) { return s == "failed" ? 2 : s == "degraded" ? 1 : 0; };
+  return rank(b) > rank(a) ? b : a;
+}
+
+RepVerdict judge_repetition(const json& lg, const CaseParams& p) {
+  RepVerdict v;
+  const json summary = lg.value("summary", json::object());
+  const json errors = summary.value("errors", json::object());
+  const double requests = num_at(summary, {"requests"});
+  const double lost = num_at(summary, {"lost", "total"});
+  const double mismatch = num_at(errors, {"mismatch"});
+  const double errs = sum_counts(errors);
+  const double attempted = requests + lost;
+
+  if (requests <= 0) {
+    v.status = "failed";
+    v.reason = "no request completed";
+  } else if (mismatch > 0) {
+    v.status = "failed";
+    v.reason = fmt(mismatch) + " replies did not match what was sent";
+  } else if (errs > 0 || lost > 0) {
+    const double bad = std::max(errs, lost);  // a timeout is one error and >= 1 lost request
+    v.status = bad / attempted > kDegradedLimit ? "failed" : "degraded";
+    std::string what;
+    if (lost > 0) what = fmt(lost) + " requests lost (" + kinds(summary["lost"], "total") + ")";
+    if (errs > 0) what += (what.empty() ? "" : ", ") + fmt(errs) + " errors (" + kinds(errors) + ")";
+    v.reason = what + ": " + pct(bad / attempted) + " of " + fmt(attempted) + " requests, " +
+               (v.status == "failed" ? "over" : "within") + " the degraded limit of " + pct(kDegradedLimit);
+  }
+
+  // loadgen_bound: the busiest loadgen thread's share of a core over the
+  // window; a loadgen without that figure gives its threads' average.
+  double busiest = num_at(summary, {"loadgen_thread_cpu_max"}, -1);
+  if (busiest < 0) {
+    const double d = num_at(summary, {"duration_s"});
+    const double threads = static_cast<double>(std::max<long>(1, p.loadgen_threads));
+    busiest = d > 0 ? num_at(summary, {"loadgen_cpu_s"}) / d / threads : 0;
+  }
+  v.flags["loadgen_cpu_max"] = busiest;
+  v.flags["loadgen_bound"] = busiest > kLoadgenBoundCpu;
+
+  bool saturated = false;
+  if (p.rate > 0) {
+    const double target = num_at(summary, {"open_loop", "target_rate"}, p.rate);
+    const double achieved = num_at(summary, {"open_loop", "achieved_rate"}, num_at(summary, {"requests_per_s"}));
+    const double deferred = num_at(summary, {"open_loop", "deferred_sends"});
+    const double unsent = num_at(summary, {"unsent"}, num_at(summary, {"open_loop", "unsent_at_end"}));
+    const double due = std::max(1.0, attempted + unsent);
+    std::string why;
+    if (target > 0 && achieved < kSaturatedAchieved * target)
+      why = "achieved " + fmt(static_cast<long long>(achieved)) + " of " + fmt(target) + " req/s offered";
+    if (deferred > kSaturatedDeferred * due) why += (why.empty() ? "" : ", ") + pct(deferred / due) + " of sends deferred";
+    if (unsent > kSaturatedDeferred * due) why += (why.empty() ? "" : ", ") + pct(unsent / due) + " of due requests unsent";
+    saturated = !why.empty();
+    if (saturated) v.flags["saturated_reason"] = why;
+  }
+  v.flags["saturated"] = saturated;
+  return v;
+}
+
+json stats_delta(const json& start, const json& end) {
+  if (!start.is_object() || !end.is_object() || !start.contains("counters") || !end.contains("counters"))
+    return nullptr;
+  json out = {{"counters", diff_object(start["counters"], end["counters"])}};
+  if (start.contains("rusage") && end.contains("rusage")) {
+    json ru = diff_object(start["rusage"], end["rusage"]);
+    ru.erase("max_rss_kb");  // a high-water mark, not a counter
+    out["rusage"] = ru;
+  }
+  if (end.value("partial", false) || start.value("partial", false)) out["partial"] = true;
+  return out;
+}
+
+json cost_per_message(const json& window, double cpu_ns, double messages) {
+  if (!window.is_object() || messages <= 0) return nullptr;
+  const json& c = window["counters"];
+  json sys = json::object();
+  double total = 0;
+  const json syscalls = c.value("syscalls", json::object());
+  for (const auto& [k, v] : syscalls.items()) {
+    double n = v.get<double>();
+    if (n <= 0) continue;
+    sys[k] = n / messages;
+    total += n;
+  }
+  json out = {{"messages", messages}, {"syscalls", sys}, {"syscalls_total", total / messages},
+              {"wakeups", num_at(c, {"wakeups"}) / messages}, {"events", num_at(c, {"events"}) / messages},
+              {"cpu_us", cpu_ns / 1e3 / messages}};
+  if (window.contains("rusage"))
+    out["context_switches"] = (num_at(window["rusage"], {"voluntary_ctxt_switches"}) +
+                               num_at(window["rusage"], {"involuntary_ctxt_switches"})) / messages;
+  else
+    out["context_switches"] = nullptr;
+  return out;
+}
+
+}  // namespace iomodels::harness

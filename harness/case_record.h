@@ -1,0 +1,45 @@
+// What one repetition's numbers mean: its status (ok / degraded / failed),
+// its flags (loadgen_bound, saturated), the server counters over the measured
+// window, and the cost per message served in it.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/suite.h"
+
+namespace iomodels::harness {
+
+// A repetition with errors or lost requests is "degraded" while they stay at
+// or below this fraction of the requests it attempted (answered + lost), and
+// "failed" beyond. A wrong reply (mismatch) always fails.
+constexpr double kDegradedLimit = 0.01;
+// Flags: a loadgen thread busier than this share of a core...
+constexpr double kLoadgenBoundCpu = 0.90;
+// ...and an open loop that achieved less than this share of its offered rate,
+// or deferred / left unsent more than kSaturatedDeferred of its sends.
+constexpr double kSaturatedAchieved = 0.98;
+constexpr double kSaturatedDeferred = 0.001;
+
+struct RepVerdict {
+  std::string status = "ok";  // ok | degraded | failed
+  std::string reason;         // why not ok, and what flags say
+  nlohmann::json flags = nlohmann::json::object();  // loadgen_bound, saturated, loadgen_cpu_max
+};
+
+// From the loadgen's result JSON and the case's parameters.
+RepVerdict judge_repetition(const nlohmann::json& loadgen, const CaseParams& p);
+
+// server_stats_window: end - start of two `stats` snapshots (the servers'
+// stats JSON): {"counters": {...}, "rusage": {...}}; null if either is missing.
+nlohmann::json stats_delta(const nlohmann::json& start, const nlohmann::json& end);
+
+// Per message answered in the window (messages > 0): syscalls by name and in
+// total, wakeups, events, context switches (from the window's rusage, which
+// counts exited threads too; null without it) and server CPU µs.
+nlohmann::json cost_per_message(const nlohmann::json& window, double cpu_ns, double messages);
+
+// The worst of two statuses (failed > degraded > ok).
+std::string worse_status(const std::string& a, const std::string& b);
+
+}  // namespace iomodels::harness

@@ -1,0 +1,107 @@
+#include "harness/paired.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace iomodels::harness {
+namespace {
+
+using nlohmann::json;
+
+// P(B <= k) for B ~ binomial(n, 1/2).
+double binom_cdf_half(size_t n, size_t k) {
+  double p = 0, c = 1;  // c = C(n, i)
+  for (size_t i = 0; i <= k && i <= n; ++i) {
+    p += c;
+    c = c * static_cast<double>(n - i) / static_cast<double>(i + 1);
+  }
+  return p / std::pow(2.0, static_cast<double>(n));
+}
+
+const json* metric(const json& rep, const std::string& name) {
+  static const std::map<std::string, std::vector<const char*>> paths = {
+      {"requests_per_s", {"loadgen", "summary", "requests_per_s"}},
+      {"p99_us", {"loadgen", "latency_us", "p99"}},
+      {"server_cpu_us_per_request", {"server_cpu", "us_per_request"}}};
+  const json* cur = &rep;
+  for (const char* k : paths.at(name)) {
+    if (!cur->is_object() || !cur->contains(k)) return nullptr;
+    cur = &(*cur)[k];
+  }
+  return cur->is_number() ? cur : nullptr;
+}
+
+// round -> repetition, usable ones only.
+std::map<int, const json*> by_round(const json& c) {
+  std::map<int, const json*> out;
+  if (!c.contains("repetitions")) return out;
+  for (const auto& r : c["repetitions"])  // by reference: the map keeps pointers
+    if (r.value("status", "ok") != "failed") out[r.value("round", r.value("repetition", 0))] = &r;
+  return out;
+}
+
+std::string params_key(const json& c) {
+  std::string name = c.value("name", "");
+  size_t slash = name.find('/');
+  return slash == std::string::npos ? name : name.substr(slash);
+}
+
+}  // namespace
+
+RatioSummary summarize_ratios(std::vector<double> v) {
+  RatioSummary s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  s.min = v.front();
+  s.max = v.back();
+  size_t k = 1;
+  while (k + 1 <= (n + 1) / 2 && binom_cdf_half(n, k) <= 0.025) ++k;
+  s.lo = v[k - 1];
+  s.hi = v[n - k];
+  s.confidence = 1 - 2 * binom_cdf_half(n, k - 1);
+  return s;
+}
+
+void add_paired_ratios(json& cases, const std::string& reference) {
+  std::map<std::string, const json*> refs;
+  for (const auto& c : cases)
+    if (c.value("server", "") == reference) refs[params_key(c)] = &c;
+  for (auto& c : cases) {
+    bool bound = false, saturated = false;
+    for (const auto& r : c.value("repetitions", json::array())) {
+      if (!r.contains("flags")) continue;
+      bound = bound || r["flags"].value("loadgen_bound", false);
+      saturated = saturated || r["flags"].value("saturated", false);
+    }
+    c["flags"]["loadgen_bound"] = bound;
+    c["flags"]["saturated"] = saturated;
+
+    auto it = refs.find(params_key(c));
+    if (it == refs.end()) continue;
+    auto mine = by_round(c), theirs = by_round(*it->second);
+    json pr = {{"reference", reference}};
+    bool any = false;
+    for (const char* m : {"requests_per_s", "server_cpu_us_per_request", "p99_us"}) {
+      std::vector<double> ratios;
+      for (const auto& [round, rep] : mine) {
+        auto other = theirs.find(round);
+        if (other == theirs.end()) continue;
+        const json* a = metric(*rep, m);
+        const json* b = metric(*other->second, m);
+        if (a && b && b->get<double>() > 0) ratios.push_back(a->get<double>() / b->get<double>());
+      }
+      if (ratios.empty()) continue;
+      RatioSummary s = summarize_ratios(ratios);
+      pr[m] = {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"lo", s.lo}, {"hi", s.hi},
+               {"confidence", s.confidence}, {"n", s.n}};
+      any = true;
+    }
+    if (any) c["aggregate"]["paired_ratio"] = pr;
+  }
+}
+
+}  // namespace iomodels::harness

@@ -1,0 +1,112 @@
+// The harness's judgement end to end: a server that stops answering one
+// connection is degraded (kept, with the reason), not ok; an open loop above
+// the server's capacity is flagged saturated and runs with the loadgen's
+// open-loop shape (no --pipeline unless the suite sets one); every repetition
+// carries its window, server CPU in ns, host calibration and cost per message.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_harness_util.h"
+
+namespace iomodels::test::harness {
+namespace {
+
+#if defined(IOMODELS_harness_PATH) && defined(IOMODELS_loadgen_PATH) && defined(IOMODELS_fixture_hang_one_PATH)
+const std::string kHarness = IOMODELS_harness_PATH;
+const std::string kLoadgen = IOMODELS_loadgen_PATH;
+const std::string kHangOne = IOMODELS_fixture_hang_one_PATH;
+const std::string kBin = IOMODELS_BINARY_DIR;
+
+class HarnessStatus : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    ASSERT_FALSE(dir_.empty());
+  }
+  void TearDown() override {
+    if (!HasFailure()) run_cmd("rm -rf " + dir_);
+  }
+  nlohmann::json run_suite(const std::string& suite_json, const std::string& bin, int limit_s = 90) {
+    write_file(dir_ + "/suite.json", suite_json);
+    CmdResult r = run_cmd(kHarness + " run --suite " + dir_ + "/suite.json --out " + dir_ + "/out --bin-dir " + bin +
+                          " --progress off", limit_s);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(validate_run_json(dir_ + "/out/run.json"), "");
+    return nlohmann::json::parse(read_file(dir_ + "/out/run.json"));
+  }
+  std::string dir_;
+};
+
+TEST_F(HarnessStatus, ServerThatStopsAnsweringOneConnectionIsDegraded) {
+  // The fixture poses as epoll_lt in a bin folder of its own.
+  const std::string bin = dir_ + "/bin";
+  ASSERT_EQ(::mkdir(bin.c_str(), 0755), 0);
+  ASSERT_EQ(::symlink(kLoadgen.c_str(), (bin + "/loadgen").c_str()), 0);
+  ASSERT_EQ(::symlink(kHangOne.c_str(), (bin + "/epoll_lt").c_str()), 0);
+  nlohmann::json run = run_suite(R"({"name": "hang", "repetitions": 1, "servers": ["epoll_lt"],
+      "defaults": {"duration": 1.5, "warmup": 0.2, "timeout": 0.4},
+      "groups": [{"name": "echo", "connections": 4}]})", bin);
+  ASSERT_EQ(run["cases"].size(), 1u);
+  const auto& c = run["cases"][0];
+  EXPECT_EQ(c["status"], "degraded") << c.dump();
+  EXPECT_NE(c["reason"].get<std::string>().find("timeout"), std::string::npos) << c["reason"];
+  ASSERT_EQ(c["repetitions"].size(), 1u);
+  EXPECT_EQ(c["repetitions"][0]["status"], "degraded");
+  EXPECT_GT(c["aggregate"]["requests_per_s"]["median"].get<double>(), 0);  // kept and shown
+
+  // compare keeps a degraded case out of the gate and says why.
+  CmdResult cmp = run_cmd(kHarness + " compare " + dir_ + "/out " + dir_ + "/out");
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.output;
+  EXPECT_NE(cmp.output.find("CURRENT degraded"), std::string::npos) << cmp.output;
+  CmdResult table = run_cmd("/usr/bin/python3 " IOMODELS_SOURCE_DIR "/plots/table.py " + dir_ + "/out");
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("degraded*"), std::string::npos) << table.output;
+}
+
+TEST_F(HarnessStatus, OpenLoopAboveCapacityIsSaturatedWithTheLoadgensShape) {
+  if (!file_exists(kBin + "/epoll_lt")) GTEST_SKIP() << "epoll_lt not built";
+  // Two million requests/s on one loopback core pair is far beyond any model here.
+  nlohmann::json run = run_suite(R"({"name": "sat", "repetitions": 1, "servers": ["epoll_lt"],
+      "defaults": {"duration": 1, "warmup": 0.2, "timeout": 2},
+      "groups": [{"name": "open", "connections": 4, "rate": 2000000}]})", kBin);
+  const auto& c = run["cases"][0];
+  ASSERT_FALSE(c["repetitions"].empty()) << c.dump();
+  const auto& rep = c["repetitions"][0];
+  EXPECT_TRUE(rep["flags"]["saturated"].get<bool>()) << rep["flags"].dump();
+  EXPECT_TRUE(c["flags"]["saturated"].get<bool>());
+  // No --pipeline from the harness: the loadgen's open-loop default, not 1.
+  EXPECT_GT(rep["loadgen"]["config"]["pipeline"].get<int>(), 1) << rep["loadgen"]["config"].dump();
+}
+
+TEST_F(HarnessStatus, EveryRepetitionCarriesWindowCpuCalibrationAndCost) {
+  if (!file_exists(kBin + "/epoll_lt")) GTEST_SKIP() << "epoll_lt not built";
+  nlohmann::json run = run_suite(R"({"name": "rec", "repetitions": 2, "servers": ["epoll_lt"],
+      "defaults": {"duration": 0.6, "warmup": 0.2, "timeout": 2},
+      "groups": [{"name": "echo", "connections": 2}]})", kBin);
+  EXPECT_EQ(run["schema"], "iomodels.run/2");
+  const auto& c = run["cases"][0];
+  ASSERT_EQ(c["repetitions"].size(), 2u) << c.dump();
+  for (int i = 0; i < 2; ++i) {
+    const auto& rep = c["repetitions"][i];
+    EXPECT_EQ(rep["round"], i);
+    EXPECT_GT(rep["server_cpu"]["cpu_ns"].get<long long>(), 0);
+    EXPECT_TRUE(rep["window"]["snapshots"].get<bool>()) << rep["window"].dump();
+    // The server's counters over the window: messages, but no accept (the
+    // loadgen connected before its window opened).
+    const auto& w = rep["server_stats_window"]["counters"];
+    EXPECT_GT(w["messages"].get<long long>(), 0);
+    EXPECT_GE(rep["server_stats"]["counters"]["messages"].get<long long>(), w["messages"].get<long long>());
+    EXPECT_GT(rep["cost_per_message"]["syscalls"]["recv"].get<double>(), 0);
+    EXPECT_EQ(rep["calibration"].size(), run["context"]["server_cpus"] == run["context"]["loadgen_cpus"] ? 1u : 2u);
+  }
+  // The reference against itself: every paired ratio is 1.
+  EXPECT_DOUBLE_EQ(c["aggregate"]["paired_ratio"]["requests_per_s"]["median"].get<double>(), 1.0);
+  EXPECT_EQ(c["aggregate"]["paired_ratio"]["requests_per_s"]["n"], 2);
+}
+#endif
+
+}  // namespace
+}  // namespace iomodels::test::harness

@@ -1,0 +1,193 @@
+// What a repetition's numbers mean: status and flags from the loadgen's
+// result, window deltas and cost per message from two server snapshots, CPU
+// windows that notice exited threads, calibration outliers, and the process
+// CPU clock against the tick figure over a busy window.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/calibration.h"
+#include "harness/case_record.h"
+#include "harness/proc_sample.h"
+
+namespace iomodels::harness {
+namespace {
+
+using nlohmann::json;
+
+json loadgen(double requests, json errors = json::object(), json lost = nullptr) {
+  json e = {{"connect", 0}, {"reset", 0}, {"timeout", 0}, {"mismatch", 0}, {"closed", 0}, {"http_status", 0}};
+  for (const auto& [k, v] : errors.items()) e[k] = v;
+  json s = {{"requests", requests}, {"requests_per_s", requests}, {"duration_s", 1.0},
+            {"loadgen_cpu_s", 0.2}, {"errors", e}};
+  if (!lost.is_null()) s["lost"] = lost;
+  return {{"summary", s}};
+}
+
+TEST(CaseStatus, OkDegradedFailedByLossesAndErrors) {
+  CaseParams p;
+  EXPECT_EQ(judge_repetition(loadgen(10000), p).status, "ok");
+
+  // A server that stops answering 1 of 16 connections: the loadgen times that
+  // one out (1 error) and loses its outstanding request.
+  RepVerdict one = judge_repetition(
+      loadgen(10000, {{"timeout", 1}}, {{"timeout", 1}, {"reset", 0}, {"closed", 0}, {"end_of_run", 0}, {"total", 1}}), p);
+  EXPECT_EQ(one.status, "degraded");
+  EXPECT_NE(one.reason.find("1 requests lost"), std::string::npos) << one.reason;
+  EXPECT_NE(one.reason.find("timeout 1"), std::string::npos) << one.reason;
+
+  // Beyond the limit (1%): failed.
+  RepVerdict many = judge_repetition(loadgen(1000, {{"timeout", 16}}, {{"timeout", 16}, {"total", 16}}), p);
+  EXPECT_EQ(many.status, "failed");
+  EXPECT_NE(many.reason.find("over the degraded limit"), std::string::npos) << many.reason;
+
+  // Errors without losses (a non-2xx reply) count too.
+  EXPECT_EQ(judge_repetition(loadgen(10000, {{"http_status", 5}}), p).status, "degraded");
+  // A wrong reply always fails, however rare; no request at all fails.
+  EXPECT_EQ(judge_repetition(loadgen(10000, {{"mismatch", 1}}), p).status, "failed");
+  EXPECT_EQ(judge_repetition(loadgen(0), p).status, "failed");
+}
+
+TEST(CaseFlags, SaturatedWhenTheOpenLoopFallsBehind) {
+  CaseParams p;
+  p.rate = 10000;
+  json lg = loadgen(8000);
+  lg["summary"]["open_loop"] = {{"target_rate", 10000.0}, {"achieved_rate", 8000.0}, {"deferred_sends", 0}};
+  RepVerdict v = judge_repetition(lg, p);
+  EXPECT_TRUE(v.flags["saturated"].get<bool>());
+  EXPECT_NE(v.flags["saturated_reason"].get<std::string>().find("achieved 8000"), std::string::npos);
+
+  lg["summary"]["open_loop"]["achieved_rate"] = 9900.0;  // within 2%
+  EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
+  lg["summary"]["open_loop"]["deferred_sends"] = 50;     // 0.6% of 8000 deferred
+  EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
+  lg["summary"]["open_loop"]["deferred_sends"] = 0;
+  lg["summary"]["unsent"] = 20;                          // 0.25% of the due sends never went
+  EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
+
+  CaseParams closed;  // closed loop: never saturated, whatever the figures
+  EXPECT_FALSE(judge_repetition(lg, closed).flags["saturated"].get<bool>());
+}
+
+TEST(CaseFlags, LoadgenBoundFromTheBusiestThread) {
+  CaseParams p;
+  json lg = loadgen(1000);
+  EXPECT_FALSE(judge_repetition(lg, p).flags["loadgen_bound"].get<bool>());  // 0.2 s of 1 s
+  lg["summary"]["loadgen_thread_cpu_max"] = 0.95;
+  EXPECT_TRUE(judge_repetition(lg, p).flags["loadgen_bound"].get<bool>());
+  lg["summary"].erase("loadgen_thread_cpu_max");
+  lg["summary"]["loadgen_cpu_s"] = 0.97;  // an older loadgen: the threads' average
+  EXPECT_TRUE(judge_repetition(lg, p).flags["loadgen_bound"].get<bool>());
+}
+
+json snapshot(uint64_t messages, uint64_t recv, uint64_t send, uint64_t wait, uint64_t vcsw) {
+  return {{"counters", {{"messages", messages}, {"wakeups", wait}, {"events", recv}, {"accepted", 16},
+                        {"syscalls", {{"recv", recv}, {"send", send}, {"epoll_wait", wait}}}, {"extra", json::object()}}},
+          {"rusage", {{"user_s", 1.0}, {"sys_s", 2.0}, {"voluntary_ctxt_switches", vcsw},
+                      {"involuntary_ctxt_switches", 3}, {"max_rss_kb", 4000}}}};
+}
+
+TEST(CostPerMessage, WindowDeltasDividedByMessages) {
+  json w = stats_delta(snapshot(500, 500, 500, 40, 10), snapshot(10500, 10500, 10500, 740, 210));
+  ASSERT_TRUE(w.is_object());
+  EXPECT_EQ(w["counters"]["accepted"], 0);  // the accept storm was before the window
+  EXPECT_EQ(w["counters"]["syscalls"]["recv"], 10000);
+  EXPECT_FALSE(w["rusage"].contains("max_rss_kb"));
+  json c = cost_per_message(w, 80e6, 10000);
+  EXPECT_DOUBLE_EQ(c["syscalls"]["recv"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(c["syscalls"]["epoll_wait"].get<double>(), 0.07);
+  EXPECT_DOUBLE_EQ(c["syscalls_total"].get<double>(), 2.07);
+  EXPECT_DOUBLE_EQ(c["wakeups"].get<double>(), 0.07);
+  EXPECT_DOUBLE_EQ(c["context_switches"].get<double>(), 0.02);
+  EXPECT_DOUBLE_EQ(c["cpu_us"].get<double>(), 8.0);
+  EXPECT_TRUE(stats_delta(nullptr, snapshot(1, 1, 1, 1, 1)).is_null());
+  EXPECT_TRUE(cost_per_message(w, 1, 0).is_null());
+}
+
+CpuSample sample(uint64_t t, uint64_t cpu, std::set<int> tids, int64_t lo, int64_t hi, long long vcsw) {
+  CpuSample s;
+  s.taken_ns = t;
+  s.cpu_ns = cpu;
+  s.tids = std::move(tids);
+  s.exited_lo_ns = lo;
+  s.exited_hi_ns = hi;
+  s.voluntary_ctxt_switches = vcsw;
+  return s;
+}
+
+TEST(CpuWindow, SwitchesAreNullWhenAThreadExitedNeverClamped) {
+  CpuWindow same = cpu_window(sample(0, 0, {1, 2}, 0, 10, 100), sample(1e9, 5e8, {1, 2, 3}, 5, 20, 150));
+  EXPECT_FALSE(same.threads_exited);
+  EXPECT_EQ(server_cpu_json(same, 1000)["voluntary_ctxt_switches"], 50);
+  EXPECT_DOUBLE_EQ(server_cpu_json(same, 1000)["us_per_request"].get<double>(), 500);
+
+  // Thread 2 was alive at the start and is gone at the end.
+  CpuWindow gone = cpu_window(sample(0, 0, {1, 2}, 0, 10, 100), sample(1e9, 5e8, {1}, 0, 10, 40));
+  EXPECT_TRUE(gone.threads_exited);
+  json j = server_cpu_json(gone, 1000);
+  EXPECT_TRUE(j["voluntary_ctxt_switches"].is_null());
+  EXPECT_TRUE(j["involuntary_ctxt_switches"].is_null());
+
+  // A thread born and dead inside the window: the exited threads' CPU grew
+  // by more than the reading's uncertainty (2 ms > 0.5 ms).
+  CpuWindow brief = cpu_window(sample(0, 0, {1}, 0, 1000, 100), sample(1e9, 5e8, {1}, 2'001'000, 2'002'000, 90));
+  EXPECT_TRUE(brief.threads_exited);
+}
+
+TEST(Calibration, MeasuresEachCpuAndFlagsOutlyingRounds) {
+  json cal = calibrate_cpus({0, 0}, 5);  // a CPU listed twice is measured once
+  ASSERT_EQ(cal.size(), 1u) << cal.dump();
+  EXPECT_GT(cal["0"]["ns_per_op"].get<double>(), 0);
+  EXPECT_GT(cal["0"]["ops"].get<long long>(), 0);
+
+  json cases = json::array();
+  for (int c = 0; c < 2; ++c) {
+    json reps = json::array();
+    for (int r = 0; r < 5; ++r) {
+      double ns = 100 + r;  // a steady host...
+      if (c == 1 && r == 3) ns = 190;  // ...but one repetition ran on a slow one
+      reps.push_back({{"round", r}, {"calibration", {{"0", {{"ns_per_op", ns}}}}}});
+    }
+    cases.push_back({{"name", "x"}, {"repetitions", reps}});
+  }
+  flag_calibration_outliers(cases);
+  EXPECT_EQ(cases[0]["flags"]["outlier_rounds"], json::array());
+  EXPECT_EQ(cases[1]["flags"]["outlier_rounds"], json::array({3}));
+  EXPECT_TRUE(cases[1]["repetitions"][3]["flags"]["calibration_outlier"].get<bool>());
+}
+
+// The process CPU clock against /proc's ticks over a 2 s busy window of a
+// child: both count the same run time, the ticks truncated to 1/USER_HZ at
+// each end, so they agree within 2% plus one tick.
+TEST(CpuSample, NanosecondClockAgreesWithTicksOverABusyWindow) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::alarm(30);  // never outlive a broken test
+    volatile uint64_t x = 0;
+    for (;;) x = x + 1;
+  }
+  auto a = sample_cpu(child);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto b = sample_cpu(child);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(a && b);
+  CpuWindow w = cpu_window(*a, *b);
+  const double ns_s = static_cast<double>(w.cpu_ns) / 1e9;
+  const double tick_s = w.user_s + w.sys_s;
+  const double tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  EXPECT_GT(ns_s, 0.05) << "the child got almost no CPU in 2 s";
+  EXPECT_NEAR(ns_s, tick_s, 0.02 * tick_s + tick) << "ns " << ns_s << " s, ticks " << tick_s << " s";
+  EXPECT_FALSE(w.threads_exited);
+  EXPECT_EQ(w.threads_start, 1u);
+}
+
+}  // namespace
+}  // namespace iomodels::harness
