@@ -9,6 +9,7 @@ COMPARE_JSON is iomodels.ab/1 (harness ab's ab.json) or iomodels.compare/1
 (CONTRACTS.md, "Report"). The panels come from --run, else head/run.json beside
 an ab.json, else head.path when that names a run.json; without any the page
 has no panels and says so. Exit 0 written, 2 bad usage or input."""
+import argparse
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from report_data import RunError, index_cases, load_run, load_servers  # noqa: E402
-from report_html import case_anchor, esc, page, panels_section  # noqa: E402
+from report_html import case_anchor, esc, page, panels_section, write_page  # noqa: E402
 from report_models_doc import load_models_doc  # noqa: E402
 
 ORDER = ["regression", "failed", "accepted", "improvement", "ok", "unchanged", "not gated", "only_base",
@@ -150,35 +151,22 @@ def build(cmp_path, out_path, run_arg=None):
                 ("cases", "Every case, regressions first", cases_table(cmp_, extra)),
                 ("models", "The models", panels)]
     text = page(f"iomodels {cmp_.get('kind', 'compare')}: {side('base')} → {side('head')}", header, sections)
-    tmp = out_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, out_path)
+    write_page(out_path, text)
     return len(regress)
 
 
 def main(argv):
-    args = argv[1:]
-    run_arg = None
-    if "--run" in args:
-        i = args.index("--run")
-        if i + 1 >= len(args):
-            print("compare_page.py: --run needs a path", file=sys.stderr)
-            return 2
-        run_arg = args[i + 1]
-        del args[i:i + 2]
-    if len(args) == 1 and args[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0
-    if len(args) != 2:
-        print(__doc__.strip().splitlines()[4], file=sys.stderr)
-        return 2
+    ap = argparse.ArgumentParser(prog="compare_page.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("compare_json")
+    ap.add_argument("out_html")
+    ap.add_argument("--run", help="the head run.json (or its folder) for the model panels")
+    a = ap.parse_args(argv[1:])  # bad usage: exit 2 with the usage line
     try:
-        n = build(args[0], args[1], run_arg)
+        n = build(a.compare_json, a.out_html, a.run)
     except (BadInput, RunError) as e:
         print(f"compare_page.py: {e}", file=sys.stderr)
         return 2
-    print(f"compare_page.py: {n} regression(s); wrote {os.path.abspath(args[1])}")
+    print(f"compare_page.py: {n} regression(s); wrote {os.path.abspath(a.out_html)}")
     return 0
 
 

@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from report_data import RunError, index_cases, load_run, load_servers  # noqa: E402
 from report_figures import FIGURES, headline_id  # noqa: E402
-from report_html import esc, figure_html, page, panels_section, spectrum_html, summary_section  # noqa: E402
+from report_html import (esc, figure_html, page, panels_section, spectrum_html, summary_section,  # noqa: E402
+                         write_page)
 from report_models_doc import load_models_doc  # noqa: E402
 from report_rules import summary_cells, takeaways  # noqa: E402
 from report_spectrum import fig_spectra, fig_summary  # noqa: E402
@@ -58,10 +59,7 @@ def build_report(out_dir):
         ("context", "Context", context_section(run, out_dir, servers)),
     ]
     text = page(f"iomodels: {run['suite'].get('name', '?')}", header, sections)
-    tmp = os.path.join(out_dir, "index.html.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, os.path.join(out_dir, "index.html"))
+    write_page(os.path.join(out_dir, "index.html"), text)
     return len(figures) + len(spectra) + (1 if heat else 0)
 
 

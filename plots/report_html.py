@@ -34,6 +34,14 @@ def page(title, header, sections):
             f'<script>\n{asset("report.js")}</script>\n</body></html>\n')
 
 
+def write_page(path, text):
+    """Whole or not at all: a reader never opens half a page."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def case_anchor(name):
     return "case-" + name
 

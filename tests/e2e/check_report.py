@@ -15,6 +15,7 @@ with --run (the run.json the page was made from):
   its row has class "flagged", and a degraded, saturated or loadgen-bound
   case's summary cell carries a mark.
 Prints each problem; exit 1 if any, 0 if none, 2 on bad usage."""
+import argparse
 import html.parser
 import json
 import os
@@ -131,25 +132,17 @@ def check_run(p, run):
 
 
 def main(argv):
-    args = argv[1:]
-    run_path = None
-    if "--run" in args:
-        i = args.index("--run")
-        if i + 1 >= len(args):
-            print("check_report.py: --run needs a path", file=sys.stderr)
-            return 2
-        run_path = args[i + 1]
-        del args[i:i + 2]
-    if len(args) != 1:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        return 2
-    problems, p = check_page(args[0])
-    if run_path:
-        with open(run_path) as f:
+    ap = argparse.ArgumentParser(prog="check_report.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("page")
+    ap.add_argument("--run", help="the run.json the page was made from")
+    a = ap.parse_args(argv[1:])  # bad usage: exit 2 with the usage line
+    problems, p = check_page(a.page)
+    if a.run:
+        with open(a.run) as f:
             problems += check_run(p, json.load(f))
     for pr in problems:
         print(f"check_report: {pr}")
-    print(f"check_report: {args[0]}: {len(p.refs)} references, {len(problems)} problem(s)")
+    print(f"check_report: {a.page}: {len(p.refs)} references, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 
