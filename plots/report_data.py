@@ -172,8 +172,10 @@ def paired_ratio(c, by_id, key="requests_per_s"):
     pr = c.get("aggregate", {}).get("paired_ratio", {})
     if isinstance(pr.get(key), dict) and pr[key].get("median") is not None:
         r = pr[key]
+        conf = r.get("confidence")
         return {"median": r["median"], "lo": r.get("lo", r.get("min")), "hi": r.get("hi", r.get("max")),
-                "n": r.get("n", rounds(c)), "source": "harness paired ratio"}
+                "n": r.get("n", rounds(c)),
+                "source": "harness paired ratio" + (f", {conf:.0%} interval" if conf else "")}
     ref = by_id.get((REFERENCE, case_id(c)))
     if not ref or not usable(ref):
         return None

@@ -110,7 +110,7 @@ def make_run(version=2):
         ratios = [a["loadgen"]["summary"]["requests_per_s"] / b["loadgen"]["summary"]["requests_per_s"]
                   for a, b in zip(c["repetitions"], ref["repetitions"])]
         st = _stat(ratios)
-        st.update({"lo": st["min"] * 0.95, "hi": st["max"] * 1.05, "n": len(ratios)})
+        st.update({"lo": st["min"] * 0.95, "hi": st["max"] * 1.05, "n": len(ratios), "confidence": 0.95})
         c["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": st}
     _mark(by)
     run = {"schema": "iomodels.run/2",

@@ -42,7 +42,7 @@ class Rules(unittest.TestCase):
 
     def test_paired_ratio_from_the_harness_when_present(self):
         r = report_data.paired_ratio(self.case("io_uring", "echo/c64/s64/p16"), self.by)
-        self.assertEqual(r["source"], "harness paired ratio")
+        self.assertEqual(r["source"], "harness paired ratio, 95% interval")
         self.assertAlmostEqual(r["median"], 1.8)
         self.assertLess(r["lo"], 1.8)
 
