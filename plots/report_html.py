@@ -56,12 +56,15 @@ def ratio_text(r):
     if r["source"] == "reference":
         return "reference"
     if (r.get("n") or 0) < 2:
-        return f'{r["median"]:.2f}× (1 round: no interval)'
+        return f'{r["median"]:.2f}× (1 round)'
     return f'{r["median"]:.2f}× [{r["lo"]:.2f}–{r["hi"]:.2f}]'
 
 
 def ratio_class(r):
-    return verdict(r["median"], r["lo"], r["hi"]) if r else "none"
+    """better / worse only when a whole interval of two rounds or more says so."""
+    if not r or (r.get("n") or 0) < 2:
+        return "none"
+    return verdict(r["median"], r["lo"], r["hi"])
 
 
 def summary_section(summary, sentences, figure=None):

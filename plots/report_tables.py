@@ -35,7 +35,7 @@ def cases_table(run, by_id):
         st = status(c)
         fl = flags(c)
         cls = " ".join(x for x in (st if st != "ok" else "", "flagged" if fl else "") if x)
-        flag_html = " ".join(f'<span title="{esc(r)}">{esc(f)}</span> {esc(r)}' for f, r in fl)
+        flag_html = " ".join(f'<span title="{esc(r)}">{esc(f)}</span> <small>{esc(r)}</small>' for f, r in fl)
         ok = usable(c)
         r, rtext, rcls = paired_cell(c, by_id)
         cpm = cost_per_message(c) if ok else None
