@@ -8,7 +8,7 @@ from matplotlib.colors import to_hex
 
 from report_data import REFERENCE, ROOT, case_id, cost_per_message, paired_ratio, usable
 from report_rules import best_worst, verdict
-from report_spectrum import cell_colour
+from report_spectrum import cell_colour, is_dark
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_assets")
 MARK_WORDS = {"D": "degraded", "S": "saturated", "L": "loadgen-bound", "O": "outlier rounds", "F": "failed"}
@@ -93,7 +93,7 @@ def summary_section(summary, sentences, figure=None):
                 rgba = cell_colour(v)
                 style = f' style="background-color:{to_hex(rgba)}{"" if sig else "80"}"'
                 # White text on a saturated cell, where black would not read.
-                if sig and 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5:
+                if sig and is_dark(rgba):
                     cls = (cls + " dark").strip()
                 iv = f"[{lo:.2f}–{hi:.2f}]" if cell["rounds"] > 1 else "1 round: no interval"
                 text = "ref" if m == REFERENCE else f"{v:.2f}×<br><small>{iv}</small>"

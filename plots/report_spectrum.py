@@ -97,11 +97,17 @@ def cell_colour(value):
     return cmap(0.5 + x / 4.0)
 
 
+def is_dark(rgba):
+    """White text reads better on this colour than black."""
+    return 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5
+
+
 def fig_summary(summary, out, title):
     models, scen, cells = summary["models"], summary["scenarios"], summary["cells"]
     if not models or not scen:
         return None
-    h = 0.42 * len(models) + 1.6
+    plt.rcParams["hatch.linewidth"] = 0.6
+    h = 0.42 * len(models) + 1.9
     fig, ax = plt.subplots(figsize=(min(WIDTH, 3.2 + 1.7 * len(scen)), h))
     for i, m in enumerate(models):
         for j, s in enumerate(scen):
@@ -109,6 +115,7 @@ def fig_summary(summary, out, title):
             if not cell:
                 continue
             v = cell["value"]
+            sig = False
             if v is None:
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#dddddd", edgecolor="white"))
                 text = "failed" if "F" in cell["marks"] else "—"
@@ -119,9 +126,12 @@ def fig_summary(summary, out, title):
                 iv = f"[{cell['lo']:.2f}–{cell['hi']:.2f}]" if cell["rounds"] > 1 else "(1 round)"
                 text = "ref" if m == REFERENCE else f"{v:.2f}×\n{iv}"
             if cell["marks"]:
-                ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch="///", edgecolor="#555", linewidth=0))
+                ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch="//", edgecolor=(0, 0, 0, 0.3), linewidth=0))
                 text += f" {cell['marks']}"
-            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7)
+            rgba = cell_colour(v) if v is not None else (0.87, 0.87, 0.87, 1)
+            dark = v is not None and sig and is_dark(rgba)
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black", fontweight="bold" if cell["marks"] else "normal")
     ax.set_xlim(0, len(scen))
     ax.set_ylim(len(models), 0)
     ax.set_xticks([j + 0.5 for j in range(len(scen))])
@@ -133,6 +143,8 @@ def fig_summary(summary, out, title):
         sp.set_visible(False)
     ax.tick_params(length=0)
     ax.set_title(title, fontsize=9, pad=22)
+    ax.set_xlabel("blue: faster than epoll_lt, red: slower, pale: the interval holds 1; hatched: D degraded, "
+                  "S saturated, L loadgen-bound, O outlier rounds, F failed", fontsize=8)
     return save(fig, out, "summary_heatmap", "Summary: throughput relative to epoll_lt",
                 f"Cells: geometric mean over the scenario's cases of the per-round paired throughput ratio "
                 f"to {REFERENCE}, [interval]. Blue better, red worse, pale when the interval holds 1. "
