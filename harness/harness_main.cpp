@@ -99,12 +99,12 @@ int cmd_run(const std::vector<std::string>& args) {
     std::cerr << "harness run: " << e.what() << "\n";
     return 3;
   }
-  int ok = 0, failed = 0, skipped = 0;
+  int ok = 0, degraded = 0, failed = 0, skipped = 0;
   for (const auto& c : run["cases"]) {
     std::string s = c["status"];
-    (s == "ok" ? ok : s == "failed" ? failed : skipped)++;
+    (s == "ok" ? ok : s == "degraded" ? degraded : s == "failed" ? failed : skipped)++;
   }
-  std::cerr << "harness run: " << ok << " ok, " << failed << " failed, " << skipped << " skipped; wrote "
+  std::cerr << "harness run: " << ok << " ok, " << degraded << " degraded, " << failed << " failed, " << skipped << " skipped; wrote "
             << out << "/run.json and gbench.json\n";
   return 0;
 }

@@ -34,17 +34,7 @@ const std::string kSrc = IOMODELS_SOURCE_DIR;
   if (kLoadgen.empty() || !file_exists(kLoadgen)) GTEST_SKIP() << "loadgen not built";     \
   if (!file_exists(kBin + "/" server)) GTEST_SKIP() << server " not built"
 
-class HarnessRun : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = make_temp_dir();
-    ASSERT_FALSE(dir_.empty());
-  }
-  void TearDown() override {
-    if (!HasFailure()) run_cmd("rm -rf " + dir_);
-  }
-  std::string dir_;
-};
+class HarnessRun : public TempDirTest {};
 
 TEST_F(HarnessRun, SmokeSuiteRunsComparesAndPlots) {
   REQUIRE_LOADGEN_AND("epoll_lt");

@@ -20,15 +20,8 @@ const std::string kLoadgen = IOMODELS_loadgen_PATH;
 const std::string kHangOne = IOMODELS_fixture_hang_one_PATH;
 const std::string kBin = IOMODELS_BINARY_DIR;
 
-class HarnessStatus : public ::testing::Test {
+class HarnessStatus : public TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir();
-    ASSERT_FALSE(dir_.empty());
-  }
-  void TearDown() override {
-    if (!HasFailure()) run_cmd("rm -rf " + dir_);
-  }
   nlohmann::json run_suite(const std::string& suite_json, const std::string& bin, int limit_s = 90) {
     write_file(dir_ + "/suite.json", suite_json);
     CmdResult r = run_cmd(kHarness + " run --suite " + dir_ + "/suite.json --out " + dir_ + "/out --bin-dir " + bin +
@@ -37,7 +30,6 @@ class HarnessStatus : public ::testing::Test {
     EXPECT_EQ(validate_run_json(dir_ + "/out/run.json"), "");
     return nlohmann::json::parse(read_file(dir_ + "/out/run.json"));
   }
-  std::string dir_;
 };
 
 TEST_F(HarnessStatus, ServerThatStopsAnsweringOneConnectionIsDegraded) {

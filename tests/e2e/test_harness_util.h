@@ -3,6 +3,7 @@
 // environment (how the tests prove that no child outlived the harness).
 #pragma once
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -62,6 +63,20 @@ inline bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
+
+// A fixture with a scratch folder, removed unless the test failed (then it is
+// kept for a look).
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    ASSERT_FALSE(dir_.empty());
+  }
+  void TearDown() override {
+    if (!HasFailure()) run_cmd("rm -rf " + dir_);
+  }
+  std::string dir_;
+};
 
 // PIDs whose environment holds NAME=VALUE (children inherit the harness's
 // environment, so this finds every descendant, whatever its process group).
