@@ -10,14 +10,17 @@
 // is registered once, edge-triggered (EPOLLIN|EPOLLPRI|EPOLLERR|EPOLLHUP|EPOLLET;
 // EPOLLOUT is added the first time a write would block, and stays), so there is
 // no epoll_ctl per message. Every operation is first tried at once (speculative
-// recv/send); a read that came back short marks the socket drained, so the next
-// read waits for an edge instead of a recv that would say EAGAIN. What Asio adds
-// per operation: an operation object (here from the connection's recycled
-// handler memory, not the heap), a call through perform()/complete() function
-// pointers, and for a speculative completion (our writes) a trip through the
-// scheduler's queue; while handlers are queued, the reactor is polled with
-// epoll_wait(…, 0) on the way, one extra wait per loop pass. Per accepted socket:
-// accept(2), then ioctl(FIONBIO) and epoll_ctl(ADD).
+// recv/send) and queued for an edge only if it would block. For reads that is
+// the cost: Asio (1.74) marks a socket drained only when a read returned 0
+// bytes, so the read started after each request is a recv that says EAGAIN when
+// the next request is not there yet: in request/response traffic about one
+// failed recv per message (3 syscalls a message where epoll_lt makes 2).
+// What Asio adds per operation: an operation object (here from the
+// connection's recycled handler memory, not the heap), calls through
+// perform()/complete() function pointers, and for a speculative completion (our
+// writes) a trip through the scheduler's queue; while handlers are queued the
+// reactor is polled with epoll_wait(…, 0) on the way, one more wait per loop
+// pass. Per accepted socket: accept(2), then ioctl(FIONBIO) and epoll_ctl(ADD).
 // Built as Asio's authors advise for one thread: BOOST_ASIO_DISABLE_THREADS (no
 // locks in the scheduler or reactor), concurrency hint 1, io_context's own
 // executor type instead of the type-erased any_io_executor, per-connection
@@ -25,9 +28,10 @@
 // Counters: events = completion handlers run (ours); syscalls and wakeups are
 // counted by link-time wrapping (servers/common/wrapped_syscalls.h), since Asio
 // makes the calls. SIGTERM/SIGINT arrive through an asio::signal_set.
-// Needs: Boost ≥ 1.74 headers (libboost-dev). Bad at: one op object and one
-// handler call per read and per write, a queue trip per write completion, and a
-// read buffer held by every idle connection; one core only.
+// Needs: Boost ≥ 1.74 headers (libboost-dev). Bad at: a failed recv per
+// request/response message, one op object and one handler call per read and
+// per write, a queue trip per write completion, a read buffer held by every
+// idle connection; one core only.
 // Try it: ./build/asio --port 7000 &  then  nc 127.0.0.1 7000
 #define BOOST_ASIO_DISABLE_THREADS 1
 #include <boost/asio/io_context.hpp>
