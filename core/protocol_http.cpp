@@ -176,8 +176,7 @@ Refusal parse_request(std::string_view block, Request& req) {
     std::string_view value = h.substr(colon + 1);
     // Whitespace in a name (or a folded line) and control bytes anywhere are
     // request-smuggling vectors.
-    if (!is_token(name) || !is_field_text(value))
-      return Refusal::kBadRequest;
+    if (!is_token(name) || !is_field_text(value)) return Refusal::kBadRequest;
     Refusal r = parse_field(name, trim(value), req, seen_length, saw_close, saw_keep_alive);
     if (r == Refusal::kBadRequest) return r;
     if (deferred == Refusal::kNone) deferred = r;
