@@ -26,7 +26,7 @@ struct Head {
 // "HTTP/1.x SSS reason": false unless exactly that shape.
 bool parse_status_line(std::string_view line, Head& head) {
   if (line.size() < 13 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') ||
-      line[8] != ' ' || line[12] != ' ' || !is_field_text(line.substr(13)))
+      line[8] != ' ' || line[12] != ' ')
     return false;
   int status = 0;
   for (size_t i = 9; i < 12; ++i) {
@@ -44,17 +44,19 @@ bool parse_head(std::string_view block, Head& head) {
   size_t eol = block.find("\r\n");
   if (!parse_status_line(block.substr(0, eol), head)) return false;
   bool saw_length = false;
+  size_t crlfs = 2;  // the status line's and the final empty line's
   std::string_view rest = block.substr(eol + 2);
   while (true) {
     size_t e = rest.find("\r\n");
     if (e == 0 || e == std::string_view::npos) break;
     std::string_view h = rest.substr(0, e);
     rest.remove_prefix(e + 2);
+    ++crlfs;
     size_t colon = h.find(':');
     if (colon == 0 || colon == std::string_view::npos) return false;
     std::string_view name = h.substr(0, colon);
     std::string_view value = h.substr(colon + 1);
-    if (!is_token(name) || !is_field_text(value)) return false;
+    if (!is_token(name)) return false;
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (iequals(name, "content-length")) {
@@ -71,6 +73,7 @@ bool parse_head(std::string_view block, Head& head) {
       return false;
     }
   }
+  if (count_ctl(block) != 2 * crlfs) return false;  // a control byte in a field or the reason
   if (head.status == 101) return false;  // we never asked to switch protocols
   if (!head.has_body) {
     head.content_length = 0;
@@ -126,10 +129,16 @@ class HttpClient final : public ClientSession {
         scanned_ = avail.size() >= 3 ? avail.size() - 3 : 0;
         return pos;
       }
+      std::string_view block = avail.substr(0, end + kCrlfCrlf.size());
       Head head;
-      if (!parse_head(avail.substr(0, end + kCrlfCrlf.size()), head)) {
-        fatal_ = true;
-        return n;
+      if (const Head* same = last_.find(block)) {
+        head = *same;
+      } else {
+        if (!parse_head(block, head)) {
+          fatal_ = true;
+          return n;
+        }
+        last_.remember(block, head);
       }
       pos += end + kCrlfCrlf.size();
       scanned_ = 0;
@@ -158,6 +167,7 @@ class HttpClient final : public ClientSession {
   }
 
   std::deque<uint64_t> owed_;
+  LastBlock<Head, 256> last_;  // ours are ~120 bytes, nginx's ~230
   Buffer pending_{0};
   size_t scanned_ = 0;
   bool in_body_ = false;

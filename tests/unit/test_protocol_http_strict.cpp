@@ -203,6 +203,14 @@ TEST(HttpStrict, RequestTargetMustBeVisibleAscii) {
     expect_refused("GET " + std::string(t) + " HTTP/1.1\r\n\r\n", "400 Bad Request");
 }
 
+TEST(HttpStrict, ARepeatedBlockIsOnlyReusedWhenByteForByteTheSame) {
+  // The session reuses the last parse for an identical block: a block of the
+  // same length that differs in one byte must still be parsed (and refused).
+  std::string bad(kGet);
+  bad[bad.find("Host")] = '\x01';
+  expect_refused(std::string(kGet) + std::string(kGet) + bad, "400 Bad Request", 2);
+}
+
 // ---- the loadgen's reply parser -------------------------------------------
 
 // A server reply for one GET, made by our own server (so that it is right).
@@ -252,6 +260,16 @@ TEST(HttpClientStrict, InterimRepliesAreSkippedAndNoBodyStatusesHaveNone) {
     EXPECT_EQ(r.completed, 3u);
     EXPECT_EQ(r.http_status, 1u);  // the 204
     EXPECT_EQ(r.mismatches, 0u);
+  }
+}
+
+TEST(HttpClientStrict, ARepeatedHeadIsOnlyReusedWhenByteForByteTheSame) {
+  std::string bad = good_reply();
+  bad[bad.find("Server")] = '\x01';
+  for (Split s : kAllSplits) {
+    auto r = check_replies(good_reply() + good_reply() + bad, 3, s);
+    EXPECT_EQ(r.completed, 2u) << test::split_name(s);
+    EXPECT_TRUE(r.fatal);
   }
 }
 
