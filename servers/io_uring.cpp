@@ -13,8 +13,12 @@
 // resubmitted for the remainder. user_data = Conn* | op tag; a Conn is freed
 // only when no op in the kernel references it. Stop: a read SQE on the stop
 // eventfd, then a cancel per op in flight, and we wait for every completion.
-// Syscalls: io_uring_setup, io_uring_enter (counted), close. Needs Linux ≥ 5.6
-// (IORING_OP_ACCEPT/RECV/SEND) with kernel.io_uring_disabled = 0, liburing.
+// Setup (--setup, io_uring_ring.h): defer = SINGLE_ISSUER|DEFER_TASKRUN by
+// default, coop where the kernel refuses it (logged, in the stats), plain on
+// request. CQEs are copied out and the CQ advanced before any is handled.
+// Syscalls: io_uring_setup, io_uring_enter (counted), close. Needs Linux ≥ 5.7
+// (ACCEPT/RECV/SEND ops, FAST_POLL; else exit 2 naming what is missing) with
+// kernel.io_uring_disabled = 0, liburing.
 // Bad at: a recv buffer per idle connection; a CQE per small message each way.
 // Try it: ./build/io_uring --port 7000 &  then  nc 127.0.0.1 7000
 #include <liburing.h>
@@ -29,6 +33,7 @@
 #include "core/socket_util.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
+#include "servers/io_uring_ring.h"
 
 namespace iomodels {
 namespace {
@@ -39,6 +44,7 @@ constexpr unsigned kSqEntries = 1024;
 constexpr unsigned kCqEntries = 16384;
 constexpr size_t kRecvBytes = 16 * 1024;
 constexpr uint64_t kStopGraceNs = 500'000'000;
+constexpr unsigned kBatch = 256;  // CQEs copied out per take
 
 enum Op : uint64_t { kIgnore = 0, kAccept = 1, kStop = 2, kBackoff = 3, kRecv = 4, kSend = 5, kTagMask = 7 };
 
@@ -222,6 +228,7 @@ struct Loop {
     arm_accept();
     arm_stop();
     uint64_t deadline = 0;
+    io_uring_cqe batch[kBatch];
     while (!stopping || inflight > 0) {
       if (stopping && deadline == 0) deadline = now_ns() + kStopGraceNs;
       if (deadline && now_ns() > deadline) {
@@ -232,17 +239,15 @@ struct Loop {
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec slice{0, 50'000'000};
       if (int ms = lingers.timeout_ms(); !stopping && ms >= 0) slice = {ms / 1000, (ms % 1000) * 1'000'000};
+      // One enter submits the turn's SQEs (every send of the turn together)
+      // and waits; with DEFER_TASKRUN it is also where completions are run.
       int r = stopping || !lingers.empty() ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
                                            : io_uring_submit_and_wait(&ring, 1);
       if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_enter");
       ++st.wakeups;
-      unsigned head, n = 0;
-      io_uring_for_each_cqe(&ring, head, cqe) {
-        ++n;
-        dispatch(cqe->user_data, cqe->res);
-      }
-      io_uring_cq_advance(&ring, n);
+      for (unsigned n; (n = take_cqes(ring, batch, kBatch)) > 0;)
+        for (unsigned i = 0; i < n; ++i) dispatch(batch[i].user_data, batch[i].res);
       // Completions the CQ had no room for wait in the kernel's overflow list
       // (IORING_FEAT_NODROP); flushing them is one more enter.
       if (io_uring_cq_has_overflow(&ring)) {
@@ -258,32 +263,28 @@ struct Loop {
 int serve(ServerContext& ctx) {
   set_nonblocking(ctx.listener.get());  // the spare-fd shed must never block
   Loop loop{ctx, ctx.stats, {}, {}, {}};
-  io_uring_params p{};
-  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-  p.cq_entries = kCqEntries;
-  if (int r = io_uring_queue_init_params(kSqEntries, &loop.ring, &p); r < 0) {
-    ctx.log(describe_errno("io_uring_queue_init_params", -r) + " (is kernel.io_uring_disabled set?)");
-    return 2;
-  }
-  std::unique_ptr<io_uring, void (*)(io_uring*)> guard(&loop.ring, io_uring_queue_exit);
-  if (!(p.features & IORING_FEAT_NODROP)) {
-    ctx.log("missing feature: IORING_FEAT_NODROP (Linux >= 5.5)");
-    return 2;
-  }
-  std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&loop.ring),
-                                                                  io_uring_free_probe);
-  for (auto [op, name] : {std::pair{IORING_OP_ACCEPT, "accept"}, {IORING_OP_RECV, "recv"},
-                          {IORING_OP_SEND, "send"}, {IORING_OP_POLL_ADD, "poll_add"},
-                          {IORING_OP_ASYNC_CANCEL, "async_cancel"}, {IORING_OP_TIMEOUT, "timeout"}}) {
-    if (!probe || !io_uring_opcode_supported(probe.get(), op)) {
-      ctx.log(std::string("missing feature: IORING_OP_") + name + " (Linux >= 5.6)");
-      return 2;
-    }
-  }
+  RingRequest req{.setup = RingSetup(ctx.opt.extra_int("setup")),
+                  .sq_entries = kSqEntries,
+                  .cq_entries = kCqEntries,
+                  .register_ring_fd = ctx.opt.extra_int("register-ring-fd") != 0,
+                  .ops = {{IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_RECV, "RECV"}, {IORING_OP_SEND, "SEND"},
+                          {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+                          {IORING_OP_TIMEOUT, "TIMEOUT"}}};
+  RingSetup got;
+  if (int r = init_ring(loop.ring, req, ctx, got); r != 0) return r;
   loop.run();
-  guard.reset();  // ring gone first: after a stop that timed out, no op can still write into a Conn
-  for (Conn* k : loop.conns) delete k;
+  io_uring_queue_exit(&loop.ring);
   loop.st.closed += loop.conns.size();
+  if (loop.inflight > 0) {
+    // The stop timed out with ops in the kernel: a recv may still land in a
+    // Conn's buffer after the ring is gone, so close the sockets but leak the
+    // memory on purpose (the process is exiting anyway).
+    ctx.log("stop: leaking " + std::to_string(loop.conns.size()) + " connections' buffers still named by the kernel");
+    for (Conn* k : loop.conns) k->c.owned_fd().reset();
+  } else {
+    for (Conn* k : loop.conns) delete k;
+  }
+  loop.st.extra["setup_" + ring_setup_names()[size_t(got)]] = 1;
   loop.st.extra["sqe_recv"] = loop.sqe_recv;
   loop.st.extra["sqe_send"] = loop.sqe_send;
   loop.st.extra["short_sends"] = loop.short_sends;
@@ -299,5 +300,9 @@ int main(int argc, char** argv) {
   return iomodels::server_main(argc, argv,
                                {.name = "io_uring",
                                 .summary = "echo/framed/http server on io_uring: accept, recv, send SQEs",
-                                .serve = &iomodels::serve});
+                                .serve = &iomodels::serve,
+                                .extra_options = {
+                                    {"setup", 2, "ring setup: defer (SINGLE_ISSUER|DEFER_TASKRUN) | coop | plain", 0, 2,
+                                     iomodels::ring_setup_names()},
+                                    {"register-ring-fd", 1, "1: io_uring_register_ring_fd (enter skips the fd lookup)", 0, 1}}});
 }

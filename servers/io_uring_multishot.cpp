@@ -16,10 +16,11 @@
 // buffers come back; any CQE without IORING_CQE_F_MORE ends its multishot and
 // is re-armed. user_data = Conn* | op tag; a Conn is freed only when no op
 // references it. Stop: poll on the stop eventfd, cancel per op, drain.
-// Options: --buffers N (ring size, power of 2), --buffer-size; --sqpoll 1 (a
+// Options: --buffers N (ring size, power of 2), --buffer-size; --setup
+// defer|coop|plain (io_uring_ring.h; default defer = SINGLE_ISSUER|
+// DEFER_TASKRUN: completions are processed only when we wait); --sqpoll 1 (a
 // kernel thread polls the SQ: no submit syscalls, but it burns a core until
-// idle for 1 s); --defer-taskrun 1 (SINGLE_ISSUER|DEFER_TASKRUN, Linux >= 6.1:
-// completions are processed only when we wait). Not both.
+// idle for 1 s; the kernel allows it only with --setup plain).
 // Needs Linux >= 6.0 (multishot recv), liburing >= 2.2; if not: exit 2, named.
 // Bad at: whole buffers: a 64 B message takes a --buffer-size buffer.
 // Try it: ./build/io_uring_multishot --port 7000 --buffers 8 &  then  nc 127.0.0.1 7000
@@ -40,12 +41,14 @@
 #include "core/socket_util.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
+#include "servers/io_uring_ring.h"
 
 namespace iomodels {
 namespace {
 
 constexpr unsigned kSqEntries = 1024, kCqEntries = 16384;  // CQ: a recv and a send per connection may land at once
 constexpr int kGroup = 0;
+constexpr unsigned kBatch = 256;  // CQEs copied out per take
 enum Op : uint64_t { kIgnore = 0, kAccept = 1, kStop = 2, kBackoff = 3, kRecv = 4, kSend = 5, kMask = 7 };
 
 struct Seg { uint32_t bid, off, len; };  // echo: part of a ring buffer still owed to the peer
@@ -183,7 +186,6 @@ struct Loop {
     if (flags & IORING_CQE_F_BUFFER) give_back(bid);
     if (res == 0) k.c.on_peer_eof();
     else if (res == -ENOBUFS && ended && !k.dead) ++enobufs, k.waiting = true, waiters.push_back(&k);
-    else if (res == -EINVAL) missing = 2, k.dead = true;  // multishot recv unknown to this kernel
     else if (res < 0 && !k.dead && !keep_after(k, -res, "recv")) k.dead = true;
   }
 
@@ -236,11 +238,12 @@ struct Loop {
     Op op = Op(cqe.user_data & kMask);
     if (op == kIgnore) return;
     if (op == kAccept) return on_accept(cqe.res, cqe.flags & IORING_CQE_F_MORE);
-    Conn& k = *reinterpret_cast<Conn*>(cqe.user_data & ~uint64_t(kMask));
-    if (op == kRecv) return on_recv(k, cqe.res, cqe.flags), progress(k);  // multishot: counts its own end
-    --inflight;
+    if (op != kRecv) --inflight;  // a multishot recv counts its own end
     if (op == kBackoff) return stopping ? void() : arm_accept();
     if (op == kStop) return ctx.stop_requested() ? begin_stop() : arm_stop();
+    // Only recv and send name a connection (the others carry no pointer).
+    Conn& k = *reinterpret_cast<Conn*>(cqe.user_data & ~uint64_t(kMask));
+    if (op == kRecv) return on_recv(k, cqe.res, cqe.flags), progress(k);
     --k.inflight;
     on_send(k, cqe.res);
     progress(k);
@@ -272,6 +275,7 @@ struct Loop {
     arm_stop();
     uint64_t deadline = 0;
     const uint64_t exit_after = uint64_t(ctx.opt.extra_int("exit-after-bytes"));
+    io_uring_cqe batch[kBatch];
     while ((!stopping || inflight > 0) && !missing) {
       if (stopping && deadline == 0) deadline = now_ns() + 500'000'000;
       if (deadline && now_ns() > deadline) return ctx.log("stop: ops still in flight after 500 ms");
@@ -279,14 +283,15 @@ struct Loop {
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec slice{0, 50'000'000};
       if (int ms = lingers.timeout_ms(); !stopping && ms >= 0) slice = {ms / 1000, (ms % 1000) * 1'000'000};
+      // One enter submits the turn's SQEs (every send of the turn together)
+      // and waits; with DEFER_TASKRUN it is also where completions are run.
       int r = stopping || !lingers.empty() ? io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &slice, nullptr)
                                            : io_uring_submit_and_wait(&ring, 1);
       if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
         throw std::system_error(-r, std::generic_category(), "io_uring_enter");
       ++st.wakeups;
-      unsigned head, n = 0;
-      io_uring_for_each_cqe(&ring, head, cqe) ++n, dispatch(*cqe);
-      io_uring_cq_advance(&ring, n);
+      for (unsigned n; (n = take_cqes(ring, batch, kBatch)) > 0;)
+        for (unsigned i = 0; i < n; ++i) dispatch(batch[i]);
       rearm_waiters();
       auto at = [](uint64_t key) { return reinterpret_cast<Conn*>(key); };
       if (!lingers.empty())  // past its deadline: retire it (cancels its recv)
@@ -314,9 +319,10 @@ int serve(ServerContext& ctx) {
   L.echo = ctx.opt.protocol == Protocol::kEcho;
   L.max_held = std::clamp(L.nbufs / 8, 1u, 16u);
   L.sqpoll = x.at("sqpoll") != 0;
-  bool defer = x.at("defer-taskrun") != 0;
+  const auto setup = RingSetup(x.at("setup"));
   if ((L.nbufs & (L.nbufs - 1)) != 0) return ctx.log("--buffers must be a power of 2"), 2;
-  if (L.sqpoll && defer) return ctx.log("--sqpoll and --defer-taskrun cannot be combined"), 2;
+  // The kernel allows no task-running flag with SQPOLL (its thread runs them).
+  if (L.sqpoll && setup != RingSetup::kPlain) return ctx.log("--sqpoll 1 needs --setup plain"), 2;
   utsname u{};
   int major = 0, minor = 0;
   if (::uname(&u) == 0) std::sscanf(u.release, "%d.%d", &major, &minor);
@@ -328,22 +334,17 @@ int serve(ServerContext& ctx) {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
   std::unique_ptr<void, std::function<void(void*)>> unmap(mem, [&](void* m) { ::munmap(m, ring_bytes + pool_bytes); });
-  io_uring_params p{};
-  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-  p.cq_entries = kCqEntries;
-  if (L.sqpoll) p.flags |= IORING_SETUP_SQPOLL, p.sq_thread_idle = 1000;
-  if (defer) p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  if (int r = io_uring_queue_init_params(kSqEntries, &L.ring, &p); r < 0)
-    return fail(ctx, describe_errno(L.sqpoll ? "io_uring_setup(SQPOLL)"
-                                    : defer  ? "io_uring_setup(DEFER_TASKRUN, Linux >= 6.1)"
-                                             : "io_uring_setup", -r));
+  RingRequest req{.setup = setup,
+                  .sq_entries = kSqEntries,
+                  .cq_entries = kCqEntries,
+                  .sqpoll = L.sqpoll,
+                  .register_ring_fd = x.at("register-ring-fd") != 0,
+                  .ops = {{IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_RECV, "RECV"}, {IORING_OP_SEND, "SEND"},
+                          {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+                          {IORING_OP_TIMEOUT, "TIMEOUT"}}};
+  RingSetup got;
+  if (int r = init_ring(L.ring, req, ctx, got); r != 0) return r;
   std::unique_ptr<io_uring, void (*)(io_uring*)> guard(&L.ring, io_uring_queue_exit);
-  std::unique_ptr<io_uring_probe, void (*)(io_uring_probe*)> probe(io_uring_get_probe_ring(&L.ring),
-                                                                  io_uring_free_probe);
-  for (auto [op, name] : {std::pair{IORING_OP_ACCEPT, "accept"}, {IORING_OP_RECV, "recv"}, {IORING_OP_SEND, "send"},
-                          {IORING_OP_POLL_ADD, "poll_add"}, {IORING_OP_ASYNC_CANCEL, "async_cancel"},
-                          {IORING_OP_TIMEOUT, "timeout"}})
-    if (!probe || !io_uring_opcode_supported(probe.get(), op)) return fail(ctx, std::string("IORING_OP_") + name);
   L.br = static_cast<io_uring_buf_ring*>(mem);
   L.base = static_cast<char*>(mem) + ring_bytes;
   io_uring_buf_reg reg{};
@@ -355,10 +356,20 @@ int serve(ServerContext& ctx) {
   io_uring_buf_ring_init(L.br);
   for (unsigned i = 0; i < L.nbufs; ++i) L.give_back(i);
   L.run();
-  guard.reset();  // ring gone first: no op can still write into a Conn or a buffer
-  for (Conn* k : L.conns) delete k;
+  guard.reset();
   L.st.closed += L.conns.size();
-  if (L.missing) return fail(ctx, L.missing == 1 ? "multishot accept (Linux >= 5.19)" : "multishot recv (Linux >= 6.0)");
+  if (L.inflight > 0) {
+    // The stop timed out with ops in the kernel: a recv may still land in a
+    // ring buffer after the ring is gone, so close the sockets but leak the
+    // pool and the Conns on purpose (the process is exiting anyway).
+    ctx.log("stop: leaking the buffer pool and " + std::to_string(L.conns.size()) + " connections still named by the kernel");
+    for (Conn* k : L.conns) k->c.owned_fd().reset();
+    (void)unmap.release();
+  } else {
+    for (Conn* k : L.conns) delete k;
+  }
+  L.st.extra["setup_" + ring_setup_names()[size_t(got)]] = 1;
+  if (L.missing) return fail(ctx, "multishot accept (Linux >= 5.19)");
   for (auto [name, v] : {std::pair{"enobufs", L.enobufs}, {"recv_arms", L.rearms}, {"backpressure_pauses", L.pauses},
                          {"sqe_send", L.sqe_send}, {"short_sends", L.short_sends}, {"cq_overflow_flushes", L.overflows}})
     L.st.extra[name] = v;
@@ -378,8 +389,10 @@ int main(int argc, char** argv) {
        .extra_options = {
            ExtraOption{"buffers", 256, "provided buffer ring entries (power of 2)", 1, 32768},
            ExtraOption{"buffer-size", 4096, "bytes per ring buffer", 64, 1 << 20},
-           ExtraOption{"sqpoll", 0, "1: IORING_SETUP_SQPOLL (a kernel thread polls; burns a core until idle)", 0, 1},
-           ExtraOption{"defer-taskrun", 0, "1: SINGLE_ISSUER|DEFER_TASKRUN (Linux >= 6.1)", 0, 1},
+           ExtraOption{"sqpoll", 0, "1: IORING_SETUP_SQPOLL (a kernel thread polls; burns a core until idle; needs --setup plain)", 0, 1},
+           ExtraOption{"setup", 2, "ring setup: defer (SINGLE_ISSUER|DEFER_TASKRUN) | coop | plain", 0, 2,
+                       iomodels::ring_setup_names()},
+           ExtraOption{"register-ring-fd", 1, "1: io_uring_register_ring_fd (enter skips the fd lookup)", 0, 1},
            // Under valgrind a thread blocked in io_uring_enter keeps the signal
            // watcher from running, so SIGTERM never lands: callgrind runs stop this way.
            ExtraOption{"exit-after-bytes", 0, "stop by itself once this many reply bytes were sent (0: never)", 0,

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
@@ -121,9 +122,13 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
        "back-pressure: stop reading a connection while this many reply bytes are unsent")
       ("stats-file", po::value<std::string>()->default_value(""),
        "write the stats JSON here at exit (default: stdout)");
-  for (const auto& e : spec.extra_options)
-    desc.add_options()(e.name.c_str(), po::value<long long>()->default_value(e.default_value),
-                       e.help.c_str());
+  for (const auto& e : spec.extra_options) {
+    if (e.choices.empty())
+      desc.add_options()(e.name.c_str(), po::value<long long>()->default_value(e.default_value), e.help.c_str());
+    else
+      desc.add_options()(e.name.c_str(), po::value<std::string>()->default_value(e.choices.at(e.default_value)),
+                         e.help.c_str());
+  }
 
   po::variables_map vm;
   try {
@@ -155,8 +160,20 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
   opt.limits.max_frame = ranged<size_t>(vm, "max-frame", 0, 1LL << 31);
   opt.out_buffer_cap = ranged<size_t>(vm, "out-buffer-cap", 1, 1LL << 32);
   opt.stats_file = vm["stats-file"].as<std::string>();
-  for (const auto& e : spec.extra_options)
-    opt.extra[e.name] = ranged<int64_t>(vm, e.name, e.min_value, e.max_value);
+  for (const auto& e : spec.extra_options) {
+    if (e.choices.empty()) {
+      opt.extra[e.name] = ranged<int64_t>(vm, e.name, e.min_value, e.max_value);
+      continue;
+    }
+    const std::string word = vm[e.name].as<std::string>();
+    auto it = std::find(e.choices.begin(), e.choices.end(), word);
+    if (it == e.choices.end()) {
+      std::string all;
+      for (const auto& c : e.choices) all += (all.empty() ? "" : "|") + c;
+      throw UsageError{"--" + e.name + ": must be " + all + ", got '" + word + "'"};
+    }
+    opt.extra[e.name] = it - e.choices.begin();
+  }
   return opt;
 }
 
@@ -173,6 +190,8 @@ nlohmann::json stats_json(const ModelSpec& spec, const ServerOptions& opt, const
   o["max_frame"] = opt.limits.max_frame;
   o["out_buffer_cap"] = opt.out_buffer_cap;
   for (const auto& [k, v] : opt.extra) o[k] = v;
+  for (const auto& e : spec.extra_options)  // a word option shows as its word
+    if (!e.choices.empty()) o[e.name] = e.choices.at(size_t(opt.extra.at(e.name)));
   st.to_json(j["counters"]);
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);

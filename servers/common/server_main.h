@@ -44,6 +44,9 @@ struct ExtraOption {
   std::string help;
   int64_t min_value = 0;
   int64_t max_value = INT64_MAX;
+  // Non-empty: the option takes one of these words (--setup defer); ServerOptions::extra
+  // holds its index, default_value is the default's index, the stats show the word.
+  std::vector<std::string> choices = {};
 };
 
 class ServerContext {

@@ -12,9 +12,11 @@
 // - The setup probes: a refused combination exits 2 and names the feature.
 // Servers that exit 2 (a kernel without the feature) are skipped with the reason.
 #include <poll.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -148,8 +150,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Config{"io_uring", {}, "io_uring"},
                       Config{"io_uring_multishot", {}, "multishot"},
                       Config{"io_uring_multishot", {"--buffers", "2", "--buffer-size", "64"}, "multishot_tiny_ring"},
-                      Config{"io_uring_multishot", {"--sqpoll", "1"}, "multishot_sqpoll"},
-                      Config{"io_uring_multishot", {"--defer-taskrun", "1"}, "multishot_defer_taskrun"}),
+                      Config{"io_uring_multishot", {"--sqpoll", "1", "--setup", "plain"}, "multishot_sqpoll"},
+                      Config{"io_uring_multishot", {"--setup", "plain"}, "multishot_plain"},
+                      Config{"io_uring_multishot", {"--setup", "coop"}, "multishot_coop"},
+                      Config{"io_uring", {"--setup", "plain"}, "io_uring_plain"},
+                      Config{"io_uring", {"--register-ring-fd", "0"}, "io_uring_unregistered_ring"}),
     [](const auto& info) { return info.param.label; });
 
 // One peer floods and never reads. Zero-copy echo would pin a ring buffer per
@@ -189,15 +194,44 @@ TEST(IoUringMultishot, FramedFramesSpanManyRingBuffers) {
   EXPECT_EQ(server.read_stats()["counters"]["messages"], 20);
 }
 
-// --sqpoll with --defer-taskrun is refused by the kernel; the server says so
-// and exits 2 (the same path a kernel without multishot recv takes).
+// --sqpoll with DEFER_TASKRUN is refused by the kernel; the server says so
+// and exits 2 rather than running some other setup. A --setup word it does
+// not know is a usage error: exit 2 naming the option.
 TEST(IoUringMultishot, RefusedSetupExitsTwo) {
   std::string path = server_path("io_uring_multishot");
   if (path.empty()) GTEST_SKIP() << "io_uring_multishot was not built";
-  ServerProcess server = ServerProcess::start(path, {"--port", "0", "--sqpoll", "1", "--defer-taskrun", "1"},
+  ServerProcess server = ServerProcess::start(path, {"--port", "0", "--sqpoll", "1", "--setup", "defer"},
                                               {.stats_file = false});
   ExitStatus st = server.wait(milliseconds(3000));
   EXPECT_TRUE(st.exited && st.exit_code == 2) << st.describe();
+  for (const char* name : {"io_uring", "io_uring_multishot"}) {
+    // A usage error exits before listening: popen is enough (stderr folded in).
+    FILE* p = ::popen((server_path(name) + " --port 0 --setup fast 2>&1").c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    int status = ::pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << name << ": " << out;
+    EXPECT_NE(out.find("--setup"), std::string::npos) << name << ": " << out;
+  }
+}
+
+// The default is the recommended setup, reported in the stats: defer, or coop
+// where the kernel refused DEFER_TASKRUN (then also setup_fallback_coop).
+TEST(IoUring, DefaultSetupIsDeferTaskrunAndReported) {
+  for (const char* name : {"io_uring", "io_uring_multishot"}) {
+    std::string skip;
+    auto server = start_or_skip({name, {}, name}, skip);
+    if (!server) GTEST_SKIP() << skip;
+    ExitStatus st = server->stop();
+    ASSERT_TRUE(st.exited && st.exit_code == 0) << name << ": " << st.describe();
+    auto stats = server->read_stats();
+    EXPECT_EQ(stats["options"]["setup"], "defer") << name;
+    const auto& x = stats["counters"]["extra"];
+    EXPECT_TRUE(x.value("setup_defer", 0) == 1 || (x.value("setup_coop", 0) == 1 && x.value("setup_fallback_coop", 0) == 1))
+        << name << ": " << x.dump();
+  }
 }
 
 // With many idle connections, io_uring keeps one recv (and its buffer) armed
