@@ -1,9 +1,11 @@
 // nonblocking_spin — O_NONBLOCK sockets and no readiness API at all.
 //
 // Model: one thread walks every socket in turn, the listener included, and
-// calls accept4/recv/send on each until it says EAGAIN. Nothing ever tells the
-// loop which socket is ready, so it simply asks all of them, all the time: one
-// "wakeup" in the stats is one full pass. There is no select, poll or epoll
+// calls accept4/recv/send on each until it says EAGAIN (reads stop earlier, at
+// a short read or after 256 KiB, so one busy peer cannot hold the whole pass
+// while the others wait). Nothing ever tells the loop which socket is ready,
+// so it simply asks all of them, all the time: one "wakeup" in the stats is
+// one full pass. There is no select, poll or epoll
 // anywhere in this file; that is the point of the model.
 // Syscalls: accept4, recv, send, close (and nanosleep with --idle-sleep-us).
 // Needs: nothing beyond POSIX non-blocking sockets.
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -28,6 +31,10 @@
 
 namespace iomodels {
 namespace {
+
+// Bytes read from one connection per pass: a peer that always has data would
+// otherwise hold the pass (and every other connection) until it paused.
+constexpr size_t kReadBudget = 4 * Connection::kReadChunk;
 
 struct Loop {
   ServerContext& ctx;
@@ -72,16 +79,23 @@ struct Loop {
     return true;
   }
 
-  // Read and write until both sides say EAGAIN (or back-pressure stops the
-  // reads: wants_read() turns false while the out-buffer is over its cap).
+  // Read and write until both sides say EAGAIN, back-pressure stops the
+  // reads (wants_read() turns false while the out-buffer is over its cap), a
+  // short read shows the socket empty for now (the next pass asks again), or
+  // the pass's read budget for this connection is spent.
   bool service(Connection& c, bool& progress) {
-    for (;;) {
+    for (size_t budget = kReadBudget, last = Connection::kReadChunk;;) {
       if (!flush(c, progress)) return false;
       if (c.linger_due() && !start_linger(c, st)) return false;  // FIN now, close at EOF or deadline
-      if (!c.wants_read()) return true;
+      if (!c.wants_read() || budget == 0 || last < Connection::kReadChunk) return true;
       st.count(Syscall::kRecv);
       ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
-      if (n > 0) { c.on_received(scratch.get(), size_t(n), st); progress = true; continue; }
+      if (n > 0) {
+        c.on_received(scratch.get(), size_t(n), st);
+        progress = true;
+        budget -= std::min(budget, last = size_t(n));
+        continue;
+      }
       if (n == 0) { c.on_peer_eof(); progress = true; continue; }  // flush what is owed, then done
       int err = errno;
       if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // nothing there: next socket

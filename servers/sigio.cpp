@@ -5,8 +5,12 @@
 // the model thread (F_OWNER_TID, so the signal goes to this thread and not to
 // server_main's watcher) and set to raise SIGRTMIN+1 (F_SETSIG) instead of
 // SIGIO. Each state change queues one RT signal carrying si_fd and si_band; the
-// loop takes them with sigwaitinfo and treats them as edges: it drains the fd
-// until EAGAIN, since no second signal comes for data already there. None of
+// loop takes them with sigwaitinfo and treats them as edges: no second signal
+// comes for data already there, so it reads until the socket is empty. A read
+// that returns less than the buffer proves that (the short-read rule, as for
+// edge-triggered epoll: ~1 recv per message instead of 2); only a full read is
+// followed by another. Where a signal may have gone unseen (a new connection,
+// an overflow, a backlog turn) it reads on to EAGAIN instead. None of
 // these flags is inherited through accept(2), so each connection costs three
 // fcntl calls, and data that arrives before they are set raised no signal:
 // every new connection is serviced once at once.
@@ -30,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -46,15 +51,27 @@ namespace {
 
 int io_signal() { return SIGRTMIN + 1; }  // SIGRTMIN itself may be glibc's
 
-// Reads per connection per turn: a peer that never stops sending must not
-// starve the rest; a connection that used its budget goes on the backlog.
-constexpr int kReadBudget = 8;
+// Bytes read from one connection per turn: a peer that never stops sending
+// must not starve the rest; a connection that used its budget goes on the
+// backlog, once: while it waits there its signals are ignored (it already has
+// a turn coming), so a busy fd cannot take a turn per signal it raises. A
+// turn of the backlog runs only after every signal pending then was served.
+constexpr size_t kReadBudget = 4 * Connection::kReadChunk;
+
+struct SigConnection : Connection {
+  using Connection::Connection;
+  bool queued = false;  // on the backlog: its turn comes from there
+};
+
+// How a turn reads: kSignal trusts the short-read rule, kDrain reads to EAGAIN
+// (its edge may have been lost: before O_ASYNC, in an overflow, while queued).
+enum class Turn { kSignal, kDrain };
 
 struct Loop {
   ServerContext& ctx;
   ServerStats& st;
-  std::unordered_map<int, std::unique_ptr<Connection>> conns;
-  std::vector<int> backlog;  // fds whose turn ended before EAGAIN
+  std::unordered_map<int, std::unique_ptr<SigConnection>> conns;
+  std::vector<int> backlog;  // fds whose turn ended with data left
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   LingerQueue lingers;  // refused connections draining before close, by fd
@@ -80,8 +97,8 @@ struct Loop {
       }
       if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
       arm(fd);
-      conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
-      service(fd);  // bytes that came before O_ASYNC was set raised no signal
+      conns.emplace(fd, std::make_unique<SigConnection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      service(fd, Turn::kDrain);  // bytes that came before O_ASYNC was set raised no signal
     }
   }
 
@@ -102,21 +119,29 @@ struct Loop {
     return true;
   }
 
-  // Edge-triggered service: alternate flush and recv until recv says EAGAIN,
-  // back-pressure stops reading, or the turn's budget is spent.
-  void service(int fd) {
+  // Edge-triggered service: alternate flush and recv until the socket is
+  // empty, back-pressure stops reading, or the turn's budget is spent.
+  void service(int fd, Turn turn, bool from_backlog = false) {
     auto it = conns.find(fd);
     if (it == conns.end()) return;  // closed already: a stale signal
-    Connection& c = *it->second;
-    for (int reads = 0;; ++reads) {
+    SigConnection& c = *it->second;
+    if (c.queued && !from_backlog) return;  // its one turn is on the backlog
+    c.queued = false;
+    bool empty = false;  // a short read proved the receive queue empty
+    for (size_t budget = kReadBudget;;) {
       if (!flush(c)) return close_conn(fd);
       if (c.linger_due() && !lingers.start(c, uint64_t(fd), st)) return close_conn(fd);  // FIN, then drain
       if (c.finished()) return close_conn(fd);
-      if (!c.wants_read()) return;  // back-pressured or EOF: wait for POLL_OUT
-      if (reads == kReadBudget) return backlog.push_back(fd);
+      if (!c.wants_read() || empty) return;  // back-pressured or EOF: wait for POLL_OUT
+      if (budget == 0) return c.queued = true, backlog.push_back(fd);
       st.count(Syscall::kRecv);
       ssize_t n = ::recv(fd, scratch.get(), Connection::kReadChunk, 0);
-      if (n > 0) { c.on_received(scratch.get(), size_t(n), st); continue; }
+      if (n > 0) {
+        c.on_received(scratch.get(), size_t(n), st);
+        budget -= std::min(budget, size_t(n));
+        empty = size_t(n) < Connection::kReadChunk && turn == Turn::kSignal;  // the next arrival signals
+        continue;
+      }
       if (n == 0) { c.on_peer_eof(); continue; }
       int err = errno;
       if (classify_errno(err) == ErrnoClass::kWouldBlock) return;  // drained: the edge is consumed
@@ -142,7 +167,7 @@ struct Loop {
 
   void on_fd(int fd) {
     if (fd == ctx.listener.get()) accept_all();
-    else service(fd);
+    else service(fd, Turn::kSignal);
   }
 
   // The queue overflowed: which events were lost is unknown, so throw away
@@ -162,14 +187,14 @@ struct Loop {
     std::vector<int> fds;
     fds.reserve(conns.size());
     for (auto& [fd, c] : conns) fds.push_back(fd);
-    for (int fd : fds) service(fd);
+    for (int fd : fds) service(fd, Turn::kDrain, true);
     accept_all();
   }
 
   void run_backlog() {
     std::vector<int> turn;
     turn.swap(backlog);
-    for (int fd : turn) service(fd);
+    for (int fd : turn) service(fd, Turn::kDrain, true);
   }
 };
 
@@ -191,28 +216,34 @@ int serve(ServerContext& ctx) {
   loop.arm(ctx.listener.get());
   loop.accept_all();  // connections queued before O_ASYNC raised no signal
   while (!ctx.stop_requested()) {
-    siginfo_t si;
-    int got;
-    if (loop.backlog.empty() && loop.lingers.empty()) {
-      loop.st.count(Syscall::kSigwaitinfo);
-      got = ::sigwaitinfo(&set, &si);
-    } else {
-      int ms = loop.backlog.empty() ? loop.lingers.timeout_ms() : 0;
-      timespec wait{ms / 1000, (ms % 1000) * 1'000'000};
-      loop.st.count(Syscall::kSigtimedwait);
-      got = ::sigtimedwait(&set, &si, &wait);
-    }
-    int err = errno;
-    if (got < 0 && err != EAGAIN) {
-      if (err == EINTR) continue;
-      throw std::system_error(err, std::generic_category(), "sigwaitinfo");
-    }
-    if (got >= 0) {
+    // With a backlog waiting, every signal pending now is served first (a
+    // zero-timeout take until EAGAIN), then each backlogged fd gets one turn.
+    // Lingering connections bound the nap by their nearest deadline.
+    const bool nap = loop.backlog.empty();
+    const int ms = loop.lingers.empty() ? -1 : loop.lingers.timeout_ms();
+    for (;;) {
+      siginfo_t si;
+      int got;
+      if (nap && ms < 0) {
+        loop.st.count(Syscall::kSigwaitinfo);
+        got = ::sigwaitinfo(&set, &si);
+      } else {
+        timespec wait{nap ? ms / 1000 : 0, nap ? (ms % 1000) * 1'000'000L : 0};
+        loop.st.count(Syscall::kSigtimedwait);
+        got = ::sigtimedwait(&set, &si, &wait);
+      }
+      int err = errno;
+      if (got < 0) {
+        if (err == EINTR) continue;
+        if (err == EAGAIN) break;
+        throw std::system_error(err, std::generic_category(), "sigwaitinfo");
+      }
       ++loop.st.wakeups;
       ++loop.st.events;
       if (ctx.stop_requested()) break;
       if (got == SIGIO) loop.on_overflow(set);
       else if (si.si_code != SI_QUEUE) loop.on_fd(si.si_fd);  // SI_QUEUE: the stop hook's
+      if (nap) break;
     }
     loop.run_backlog();
     if (!loop.lingers.empty()) loop.expire_lingers();
