@@ -106,7 +106,7 @@ bool help_mentions(const std::string& exe, const std::string& needle) {
 }
 
 CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string& server_path,
-                const CaseParams& p, int round, bool snapshots) {
+                const CaseParams& p, int round, bool snapshots, const std::vector<std::string>& server_args) {
   const std::string stats_path = env.tmp_dir + "/" + server + ".stats.json";
   const std::string loadgen_out = env.tmp_dir + "/loadgen.json";
   const std::string server_log = env.log_dir + "/" + server + ".log";
@@ -122,6 +122,7 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   SpawnOptions so;
   so.argv = {server_path, "--port", "0", "--protocol", p.protocol, "--stats-file", stats_path};
   if (p.server_threads > 0) so.argv.insert(so.argv.end(), {"--threads", std::to_string(p.server_threads)});
+  so.argv.insert(so.argv.end(), server_args.begin(), server_args.end());
   so.cpus = env.server_cpus;
   so.capture_stdout = true;
   so.stderr_path = server_log;

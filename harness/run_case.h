@@ -36,9 +36,10 @@ struct CaseRun {
 
 // `round` is the index of the interleaved round this repetition belongs to.
 // `snapshots`: the server answers SIGUSR1 with a `stats` line (servers built
-// before that would die of the signal: see help_mentions).
+// before that would die of the signal: see help_mentions). `server_args`:
+// extra arguments for the server (a suite variant), after the common ones.
 CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string& server_path,
-                const CaseParams& p, int round, bool snapshots);
+                const CaseParams& p, int round, bool snapshots, const std::vector<std::string>& server_args = {});
 
 // Whether `exe --help` prints `needle` (feature detection, with a time limit).
 bool help_mentions(const std::string& exe, const std::string& needle);

@@ -162,6 +162,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     json record;
     std::string path;  // executable; empty when skipped
     const CaseParams* params;
+    std::vector<std::string> server_args;  // a variant's extra arguments
     std::vector<std::string> failures;
   };
   std::vector<Slot> slots;
@@ -170,21 +171,25 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     const auto& wanted = c.servers.empty() ? servers : c.servers;
     for (const auto& s : servers) {
       if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
-      Slot slot;
-      slot.params = &c.params;
-      slot.record = {{"name", s + "/" + c.params.id()}, {"server", s}, {"group", c.group},
-                     {"params", c.params.to_json()}, {"status", "ok"}, {"reason", ""},
-                     {"flags", json::object()}, {"repetitions", json::array()}};
-      std::string path = bin_dir + "/" + s;
-      if (is_executable(path)) {
-        slot.path = path;
-      } else {
-        // The list says this server exists; a build without it is broken, not a smaller run.
-        slot.record["status"] = "failed";
-        slot.record["reason"] = "listed in servers.json but not built: no executable " + path;
+      for (const auto& args : c.variants(s)) {
+        Slot slot;
+        slot.params = &c.params;
+        slot.server_args = args;
+        slot.record = {{"name", case_name(s, args, c.params)}, {"server", s}, {"group", c.group},
+                       {"params", c.params.to_json()}, {"status", "ok"}, {"reason", ""},
+                       {"flags", json::object()}, {"repetitions", json::array()}};
+        if (!args.empty()) slot.record["server_args"] = args;
+        std::string path = bin_dir + "/" + s;
+        if (is_executable(path)) {
+          slot.path = path;
+        } else {
+          // The list says this server exists; a build without it is broken, not a smaller run.
+          slot.record["status"] = "failed";
+          slot.record["reason"] = "listed in servers.json but not built: no executable " + path;
+        }
+        by_name[slot.record["name"]] = slots.size();
+        slots.push_back(std::move(slot));
       }
-      by_name[slot.record["name"]] = slots.size();
-      slots.push_back(std::move(slot));
     }
   }
 
@@ -224,7 +229,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       CaseRun r;
       try {
         if (!snapshots.count(slot.path)) snapshots[slot.path] = help_mentions(slot.path, "SIGUSR1");
-        r = run_one(env, slot.record["server"], slot.path, *slot.params, rep, snapshots[slot.path]);
+        r = run_one(env, slot.record["server"], slot.path, *slot.params, rep, snapshots[slot.path], slot.server_args);
       } catch (const std::exception& e) {
         r.status = "failed";
         r.reason = std::string("harness: ") + e.what();

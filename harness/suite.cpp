@@ -96,7 +96,48 @@ std::string fmt_number(double d) {
   return s.str();
 }
 
+// {"server": ["--a", "b"]} or {"server": [["--a", "b"], ["--a", "c"]]}.
+std::map<std::string, std::vector<std::vector<std::string>>> parse_server_args(const json& v, const std::string& field) {
+  if (!v.is_object() || v.empty()) fail(field, "expected {\"server\": [args...] or [[args...], ...]}");
+  std::map<std::string, std::vector<std::vector<std::string>>> out;
+  auto strings = [](const json& a, const std::string& f) {
+    if (!a.is_array()) fail(f, "expected a list of argument strings");
+    std::vector<std::string> args;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!a[i].is_string()) fail(f + "[" + std::to_string(i) + "]", "expected a string");
+      args.push_back(a[i]);
+    }
+    return args;
+  };
+  for (const auto& [server, lists] : v.items()) {
+    const std::string f = field + "." + server;
+    parse_servers(json::array({server}), f);  // throws on an unknown name
+    if (!lists.is_array() || lists.empty()) fail(f, "expected a non-empty list");
+    if (!lists[0].is_array()) {
+      out[server].push_back(strings(lists, f));
+      continue;
+    }
+    for (size_t i = 0; i < lists.size(); ++i) out[server].push_back(strings(lists[i], f + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::vector<std::string>> SuiteCase::variants(const std::string& server) const {
+  auto it = server_args.find(server);
+  return it == server_args.end() ? std::vector<std::vector<std::string>>{{}} : it->second;
+}
+
+std::string case_name(const std::string& server, const std::vector<std::string>& args, const CaseParams& p) {
+  std::string s = server;
+  if (!args.empty()) {
+    s += "[";
+    for (size_t i = 0; i < args.size(); ++i) s += (i ? " " : "") + args[i];
+    s += "]";
+  }
+  return s + "/" + p.id();
+}
 
 std::string CaseParams::id() const {
   std::string s = protocol + "/c" + std::to_string(connections) + "/s" + size;
@@ -175,10 +216,12 @@ Suite parse_suite(const json& j, const std::string& file) {
     std::string gname = grp.value("name", "group" + std::to_string(g));
     std::vector<std::string> servers;
     if (grp.contains("servers")) servers = parse_servers(grp["servers"], gf + ".servers");
+    std::map<std::string, std::vector<std::vector<std::string>>> server_args;
+    if (grp.contains("server_args")) server_args = parse_server_args(grp["server_args"], gf + ".server_args");
     // Cross product of list-valued parameters; scalars are lists of one.
     std::vector<CaseParams> expanded = {defaults};
     for (const auto& [k, v] : grp.items()) {
-      if (k == "name" || k == "servers") continue;
+      if (k == "name" || k == "servers" || k == "server_args") continue;
       if (std::find(kParamKeys.begin(), kParamKeys.end(), k) == kParamKeys.end())
         set_param(defaults, k, v, gf + "." + k);  // throws "unknown parameter"
       std::vector<std::pair<json, std::string>> values;
@@ -200,14 +243,18 @@ Suite parse_suite(const json& j, const std::string& file) {
     for (auto& p : expanded) {
       if (p.protocol == "http" && p.size != CaseParams{}.size && grp.contains("size"))
         fail(gf + ".size", "http sends a fixed GET; size does not apply");
-      s.cases.push_back({gname, p, servers});
+      s.cases.push_back({gname, p, servers, server_args});
     }
   }
   if (s.cases.empty()) fail("groups", "no cases: add at least one group");
+  // Two groups may share parameters (a variant group next to the sweep it
+  // contrasts with) as long as no server runs the same thing twice.
   std::set<std::string> seen;
   for (const auto& c : s.cases)
-    if (!seen.insert(c.params.id()).second)
-      fail("groups", "two cases expand to the same parameters '" + c.params.id() + "'");
+    for (const auto& server : c.servers.empty() ? s.servers : c.servers)
+      for (const auto& args : c.variants(server))
+        if (!seen.insert(case_name(server, args, c.params)).second)
+          fail("groups", "two cases expand to the same parameters '" + case_name(server, args, c.params) + "'");
   return s;
 }
 

@@ -10,6 +10,7 @@
 // ("groups[0].connections[1]: ..."), so the user knows where to look.
 #pragma once
 #include <stdexcept>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,19 @@ struct SuiteCase {
   std::string group;
   CaseParams params;
   std::vector<std::string> servers;  // empty: the suite's servers
+  // A group's "server_args": {"io_uring_multishot": [["--setup", "defer"], ["--setup", "plain"]]}
+  // runs that server once per list of extra arguments (a variant); a plain
+  // list of strings is one variant. Servers not named run once, as they are.
+  std::map<std::string, std::vector<std::vector<std::string>>> server_args;
+
+  // The argument lists `server` runs with here: {{}} when it has no variants.
+  std::vector<std::vector<std::string>> variants(const std::string& server) const;
 };
+
+// A case's name in results: "epoll_lt/echo/c16/s64", with a variant's
+// arguments in brackets after the server: "io_uring_multishot[--setup plain]/echo/c16/s64"
+// (so the part after the first '/' still pairs it with the reference's case).
+std::string case_name(const std::string& server, const std::vector<std::string>& args, const CaseParams& p);
 
 struct Suite {
   std::string name;
