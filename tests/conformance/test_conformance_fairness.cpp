@@ -9,15 +9,23 @@
 // (the server and the streamer each want a core), not the model. So the same
 // stream first runs against a second instance of the model while we ping the
 // first (the control: the same CPU load, nothing shared in the server), then
-// against the first itself. The bound is 20 ms plus twice the control's p99:
-// a loaded CI box moves both, a model that starves the neighbour fails.
+// against the first itself. The bound is 20 ms of the server's own time plus
+// twice the control's p99: a server that is busy with the stream waits for the
+// CPU like any busy thread, so when the box gave it only a share of a core
+// during the pings the 20 ms are divided by that share (at most 4x). A loaded
+// CI box moves both terms; a model that starves the neighbour fails.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -32,7 +40,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kChunk = 64 * 1024;
 constexpr int kPings = 300;
 constexpr auto kFairBound = std::chrono::milliseconds(20);
-constexpr int kAttempts = 3;
 
 // Writes 64 KiB chunks and reads the echo until told to stop (or the deadline),
 // publishing the echoed byte count. Every echoed byte is checked.
@@ -97,11 +104,27 @@ double p99(const std::vector<double>& sorted) { return sorted[sorted.size() * 99
 struct Phase {
   std::vector<double> ms;  // ping latencies, sorted; empty: failed (why)
   size_t streamed = 0;     // echo bytes the stream got while we pinged
+  double cpu_share = 1;    // CPU the pinged server got during the pings / wall time (0..1)
   std::string why;
 };
 
-// Streams to stream_port while pinging on `pinger` (its own connection).
-Phase streaming_phase(uint16_t stream_port, int pinger) {
+// utime + stime of a process, seconds (all its threads).
+double process_cpu_s(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15 (1-based)
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
+}
+
+// Streams to stream_port while pinging on `pinger` (its own connection to the
+// server `pinged`).
+Phase streaming_phase(uint16_t stream_port, int pinger, pid_t pinged) {
   Phase ph;
   Fd stream_fd = connect_to(stream_port);
   Streamer streamer;
@@ -110,7 +133,11 @@ Phase streaming_phase(uint16_t stream_port, int pinger) {
   while (streamer.echoed.load() < (4u << 20) && streamer.error.empty() && Clock::now() < flowing_by)
     std::this_thread::sleep_for(milliseconds(1));
   const size_t before = streamer.echoed.load();
+  const double cpu0 = process_cpu_s(pinged);
+  const auto t0 = Clock::now();
   ph.ms = ping_ms(pinger, kPings, ph.why);
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  ph.cpu_share = std::clamp((process_cpu_s(pinged) - cpu0) / wall, 0.0, 1.0);
   ph.streamed = streamer.echoed.load() - before;
   streamer.stop.store(true);
   t.join();
@@ -126,31 +153,36 @@ TEST_P(Conformance, StreamingNeighbourLeavesPingPongP99Low) {
   ASSERT_FALSE(ping_ms(pinger.get(), 20, why).empty()) << why;  // warm: accepted, served
 
   // A single stall of the whole box (another job's burst) can land in one
-  // attempt; a model that starves the neighbour fails every attempt.
+  // attempt: the verdict is the majority of three (it stops at two alike).
   std::string report;
-  bool fair = false;
-  for (int attempt = 1; attempt <= kAttempts && !fair; ++attempt) {
-    Phase control = streaming_phase(other.port(), pinger.get());
+  int passed = 0, failed = 0;
+  for (int attempt = 1; passed < 2 && failed < 2; ++attempt) {
+    Phase control = streaming_phase(other.port(), pinger.get(), server().pid());
     ASSERT_FALSE(control.ms.empty()) << "control: " << control.why;
-    Phase shared = streaming_phase(server().port(), pinger.get());
+    Phase shared = streaming_phase(server().port(), pinger.get(), server().pid());
     ASSERT_FALSE(shared.ms.empty()) << shared.why;
     // Without a stream that flowed while we pinged the case proves nothing.
     ASSERT_GE(shared.streamed, kChunk) << "the stream echoed only " << shared.streamed << " bytes during the pings";
-    const double bound = std::chrono::duration<double, std::milli>(kFairBound).count() + 2 * p99(control.ms);
-    fair = p99(shared.ms) <= bound;
+    const double share = std::max(shared.cpu_share, 0.25);
+    const double bound = std::chrono::duration<double, std::milli>(kFairBound).count() / share + 2 * p99(control.ms);
+    (p99(shared.ms) <= bound ? passed : failed) += 1;
     char line[256];
     std::snprintf(line, sizeof line,
-                  "attempt %d: ping p99 %.2f ms (max %.2f) next to the stream (%zu KiB meanwhile), %.2f ms with it "
-                  "on another instance: bound %.2f ms\n",
-                  attempt, p99(shared.ms), shared.ms.back(), shared.streamed / 1024, p99(control.ms), bound);
+                  "attempt %d: ping p99 %.2f ms (max %.2f) next to the stream (%zu KiB meanwhile, server had %.0f%% "
+                  "of a CPU), %.2f ms with it on another instance: bound %.2f ms\n",
+                  attempt, p99(shared.ms), shared.ms.back(), shared.streamed / 1024, 100 * shared.cpu_share,
+                  p99(control.ms), bound);
     report += line;
     RecordProperty("shared_p99_us", int(p99(shared.ms) * 1000));
     RecordProperty("control_p99_us", int(p99(control.ms) * 1000));
   }
-  std::printf("%s: %s", GetParam().name.c_str(), report.c_str());
-  EXPECT_TRUE(fair) << GetParam().name << ": a streaming neighbour held up the ping-pong in every attempt\n" << report;
   EXPECT_EQ(other.stop().exit_code, 0);
-  stop_and_stats();
+  nlohmann::json stats = stop_and_stats();
+  std::printf("%s: %sextra counters: %s\n", GetParam().name.c_str(), report.c_str(),
+              stats.value("counters", nlohmann::json::object()).value("extra", nlohmann::json::object()).dump().c_str());
+  EXPECT_GE(passed, 2) << GetParam().name << ": a streaming neighbour held up the ping-pong in " << failed
+                       << " of " << passed + failed << " attempts\n"
+                    << report << "server counters: " << stats.value("counters", nlohmann::json()).dump();
 }
 
 }  // namespace

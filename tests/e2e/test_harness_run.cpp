@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "test_harness_util.h"
@@ -102,12 +104,44 @@ TEST_F(HarnessRun, BadSuiteExits2NamingTheField) {
       {R"({"groups":[{}]})", "name"},
       {R"({"name":"x","groups":[{}],"extra":1})", "extra"},
       {R"({"name":"x", "groups": [)", "not valid JSON"},
+      {R"({"name":"x","groups":[{"server_args":{"nginx":["-g"]}}]})", "groups[0].server_args.nginx"},
+      {R"({"name":"x","groups":[{"server_args":{"epoll_lt":[["--a"],[1]]}}]})", "groups[0].server_args.epoll_lt[1][0]"},
+      {R"({"name":"x","groups":[{"server_args":{"epoll_lt":[["--a"],["--a"]]}}]})", "same parameters"},
   };
   for (const auto& b : cases) {
     write_file(dir_ + "/bad.json", b.json);
     CmdResult r = run_cmd(kHarness + " run --suite " + dir_ + "/bad.json --out " + dir_ + "/o --bin-dir " + dir_, 30);
     EXPECT_EQ(r.exit_code, 2) << b.json << "\n" << r.output;
     EXPECT_NE(r.output.find(b.field), std::string::npos) << b.json << "\n" << r.output;
+  }
+}
+
+// A group's server_args runs a server once per argument list (a variant), named
+// with its arguments, next to the same case on the servers without variants.
+TEST_F(HarnessRun, ServerArgsVariantsRunSideBySide) {
+  REQUIRE_LOADGEN_AND("io_uring_multishot");
+  write_file(dir_ + "/variants.json", R"({"name": "variants", "repetitions": 1,
+    "servers": ["epoll_lt", "io_uring_multishot"],
+    "defaults": {"duration": 0.3, "warmup": 0.1, "connections": 4},
+    "groups": [{"name": "setup",
+                "server_args": {"io_uring_multishot": [["--setup", "defer"], ["--setup", "plain"]]}}]})");
+  const std::string out = dir_ + "/v";
+  CmdResult r = run_cmd(kHarness + " run --suite " + dir_ + "/variants.json --out " + out + " --bin-dir " + kBin +
+                        " --progress off");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto run = nlohmann::json::parse(read_file(out + "/run.json"));
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& c : run["cases"]) by_name[c["name"]] = c;
+  ASSERT_EQ(by_name.size(), 3u) << run["cases"].dump();
+  ASSERT_TRUE(by_name.count("epoll_lt/echo/c4/s64"));
+  for (const char* setup : {"defer", "plain"}) {
+    const std::string name = std::string("io_uring_multishot[--setup ") + setup + "]/echo/c4/s64";
+    ASSERT_TRUE(by_name.count(name)) << name;
+    const auto& c = by_name[name];
+    EXPECT_EQ(c["server"], "io_uring_multishot");
+    EXPECT_EQ(c["server_args"], nlohmann::json({"--setup", setup}));
+    if (c["status"] != "ok") continue;  // e.g. a kernel without io_uring: its reason says so
+    EXPECT_EQ(c["repetitions"][0]["server_stats"]["options"]["setup"], setup) << c.dump();
   }
 }
 
