@@ -257,8 +257,8 @@ struct Loop {
       Conn* k = waiters.front();  // oldest first: nobody starves
       waiters.pop_front();
       k->waiting = false;
+      --budget;      // counted before progress, which may retire (free) the connection
       progress(*k);  // back-pressured ones are re-armed by their send instead
-      budget -= k->recv_armed;
     }
   }
 
