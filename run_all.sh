@@ -7,6 +7,10 @@
 #   ./run_all.sh test     install, build, run every test through CTest, then
 #                         fuzz each libFuzzer target 30 s (clang build in build-fuzz)
 #   ./run_all.sh build    install and build only
+#   ./run_all.sh regress [BASE]
+#                         the regression gate: build BASE (default HEAD's first
+#                         parent) beside this build, run the regress suite with
+#                         both interleaved, exit 1 on a regression (harness ab)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -103,11 +107,24 @@ run_suite() {  # $1 = suite name
   log "plots:   $out/index.html"
 }
 
+run_regress() {  # $1 = base revision
+  # HEAD is this work tree and its main build; the base is checked out with git
+  # worktree and built into build/ab/<sha>/ with the same flags. A base that
+  # predates the gate is reported as "no comparable base" and passes.
+  local base=$1 out start rc=0
+  out="$ROOT/results/$(date +%Y%m%d-%H%M%S)-regress"
+  start=$SECONDS
+  "$BUILD/harness" ab --base "$base" --suite "$ROOT/harness/suites/regress.json" --out "$out" || rc=$?
+  log "regression gate took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; verdict: $out/ab.json"
+  return $rc
+}
+
 install_missing
 case $MODE in
   test) build; run_tests; run_fuzz ;;
   build) build ;;
+  regress) build; run_regress "${2:-HEAD^}" ;;
   default|quick|smoke|c10k|churn) build; run_suite "$MODE" ;;
-  -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "run_all.sh: unknown mode '$MODE' (default | quick | smoke | c10k | churn | test | build)" >&2; exit 2 ;;
+  -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "run_all.sh: unknown mode '$MODE' (default | quick | smoke | c10k | churn | test | build | regress [BASE])" >&2; exit 2 ;;
 esac

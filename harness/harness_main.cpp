@@ -14,6 +14,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "harness/ab.h"
 #include "harness/compare.h"
 #include "harness/process.h"
 #include "harness/results.h"
@@ -29,6 +30,8 @@ constexpr const char* kUsage =
     "usage: harness run --suite FILE [--out DIR] [--servers a,b] [--server-cpus LIST]\n"
     "                   [--loadgen-cpus LIST] [--repetitions N] [--bin-dir DIR]\n"
     "       harness compare BASE CURRENT [--threshold 5%] [--reference epoll_lt] [--alpha 0.05]\n"
+    "       harness ab --suite FILE [--base REV] [--head REV|worktree] [--base-bin DIR] [--head-bin DIR]\n"
+    "                  [--cpu-threshold 5%] [--p99-threshold 10%] [--accept 'CASE: REASON'] [--out DIR]\n"
     "       harness micro --out DIR [--bin-dir DIR] [--min-time T] [--filter REGEX]\n"
     "       harness --help | --version\n";
 
@@ -138,6 +141,60 @@ int cmd_compare(const std::vector<std::string>& args) {
   return compare_runs(b, c, o, std::cout);
 }
 
+int cmd_ab(const std::vector<std::string>& args) {
+  AbOptions o;
+  std::string servers, cpu = "5%", p99 = "10%";
+  std::vector<std::string> accept;
+  po::options_description d("harness ab");
+  d.add_options()("help,h", "this help")
+      ("suite", po::value(&o.suite_path)->required(), "suite JSON file (harness/suites/regress.json)")
+      ("base", po::value(&o.base)->default_value("HEAD^"), "base revision (default: HEAD's first parent)")
+      ("head", po::value(&o.head)->default_value("worktree"), "head revision, or 'worktree' (this build, not rebuilt)")
+      ("base-bin", po::value(&o.base_bin), "use this build folder as base instead of building --base")
+      ("head-bin", po::value(&o.head_bin), "use this build folder as head")
+      ("source", po::value(&o.source_dir), "the git repository (default: the one this harness was built from)")
+      ("work-dir", po::value(&o.work_dir), "where revisions are checked out and built (default BUILD/ab)")
+      ("out", po::value(&o.out_dir), "results folder (default results/<date>-ab-<suite>)")
+      ("servers", po::value(&servers), "only these servers, comma-separated")
+      ("server-cpus", po::value(&o.server_cpus), "CPUs for the servers (default 0)")
+      ("loadgen-cpus", po::value(&o.loadgen_cpus), "CPUs for the loadgens (default 1)")
+      ("repetitions", po::value(&o.repetitions), "rounds (override the suite's)")
+      ("cpu-threshold", po::value(&cpu)->default_value("5%"), "CPU ns/request increase that counts")
+      ("p99-threshold", po::value(&p99)->default_value("10%"), "p99 increase that counts")
+      ("confidence", po::value(&o.judge.confidence)->default_value(0.95), "two-sided interval level")
+      ("min-pairs", po::value(&o.judge.min_pairs)->default_value(6), "fewer usable pairs: not gated")
+      ("accept", po::value(&accept), "'CASE-GLOB: REASON': let a known cost through (repeatable)")
+      ("no-trailers", "ignore Perf-accepted: trailers in the head commit's message")
+      ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off");
+  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+      std::find(args.begin(), args.end(), "-h") != args.end()) {
+    std::cout << d;
+    return 0;
+  }
+  auto vm = parse(d, args);
+  o.servers = split_commas(servers);
+  o.judge.cpu_threshold = parse_threshold(cpu);
+  o.judge.p99_threshold = parse_threshold(p99);
+  o.trailers = !vm.count("no-trailers");
+  o.progress = vm["progress"].as<std::string>() != "off";
+  if (!(o.judge.confidence > 0.5 && o.judge.confidence < 1)) throw po::error("--confidence must be in (0.5, 1)");
+  if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
+  for (const auto& a : accept) {
+    auto parsed = parse_perf_accepted("Perf-accepted: " + a);
+    if (parsed.empty()) throw po::error("--accept: expected 'CASE: REASON', got '" + a + "'");
+    o.judge.accepted.push_back(parsed.front());
+  }
+  install_child_reaper_signals();
+  try {
+    return run_ab(o, std::cout);
+  } catch (const SuiteError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "harness ab: " << e.what() << "\n";
+    return 3;
+  }
+}
+
 int cmd_micro(const std::vector<std::string>& args) {
   MicroOptions o;
   po::options_description d("harness micro");
@@ -171,6 +228,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(args);
     if (cmd == "compare") return cmd_compare(args);
     if (cmd == "micro") return cmd_micro(args);
+    if (cmd == "ab") return cmd_ab(args);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::cout << kUsage;
       return 0;

@@ -1,0 +1,235 @@
+#include "harness/ab.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <ostream>
+
+#include "core/clock.h"
+#include "harness/ab_build.h"
+#include "harness/process.h"
+#include "harness/results.h"
+#include "harness/run_case.h"
+#include "harness/runner.h"
+#include "harness/server_list.h"
+#include "harness/suite.h"
+
+#ifndef IOMODELS_AB_SOURCE_DIR
+#define IOMODELS_AB_SOURCE_DIR "."
+#endif
+
+namespace iomodels::harness {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string default_out(const std::string& suite) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return "results/" + std::string(buf) + "-ab-" + suite;
+}
+
+// One side of the comparison: a build folder, its servers, its run document.
+struct Side {
+  const char* name;  // "base" | "head"
+  Revision rev;
+  std::vector<std::string> listed;  // its servers.json; empty: unknown (a bare --*-bin folder)
+  CaseEnv env;
+  json run;
+  bool lists(const std::string& s) const {
+    return listed.empty() || std::find(listed.begin(), listed.end(), s) != listed.end();
+  }
+};
+
+struct Slot {
+  std::string name, server, group;
+  const CaseParams* params;
+  json record[2];  // base, head
+  std::vector<std::string> failures[2];
+  bool runnable = true;
+};
+
+void record_failure(Slot& s, int side, int rep, const std::string& why) {
+  s.failures[side].push_back("rep " + std::to_string(rep + 1) + ": " + why);
+  json& r = s.record[side];
+  r["status"] = "failed";
+  r["reason"] = s.failures[side].front() +
+                (s.failures[side].size() > 1 ? " (+" + std::to_string(s.failures[side].size() - 1) + " more)" : "");
+  r["failures"] = s.failures[side];
+}
+
+Revision bin_revision(const std::string& dir, const char* what) {
+  Revision r;
+  r.spec = r.label = dir + " (" + what + " build)";
+  r.bin_dir = dir;
+  return r;
+}
+
+std::vector<std::string> listed_servers(const std::string& bin_dir) {
+  std::vector<std::string> names;
+  if (!fs::exists(bin_dir + "/servers.json")) return names;
+  for (const auto& s : read_server_list(bin_dir + "/servers.json")) names.push_back(s.name);
+  return names;
+}
+
+}  // namespace
+
+int run_ab(const AbOptions& opt, std::ostream& out) {
+  const uint64_t started = now_ns();
+  Suite suite = load_suite(opt.suite_path);
+  if (opt.repetitions > 0) suite.repetitions = opt.repetitions;
+  const std::string out_dir = opt.out_dir.empty() ? default_out(suite.name) : opt.out_dir;
+  fs::create_directories(out_dir);
+
+  BuildSettings bs;
+  bs.source_dir = opt.source_dir.empty() ? IOMODELS_AB_SOURCE_DIR : opt.source_dir;
+  bs.reference_build = self_dir();
+  bs.work_dir = opt.work_dir.empty() ? self_dir() + "/ab" : opt.work_dir;
+  bs.log_path = fs::absolute(out_dir + "/build.log").string();
+  bs.servers = opt.servers;
+
+  Side sides[2] = {{"base", {}, {}, {}, {}}, {"head", {}, {}, {}, {}}};
+  Side& base = sides[0];
+  Side& head = sides[1];
+  head.rev = !opt.head_bin.empty()     ? bin_revision(opt.head_bin, "head")
+             : opt.head == "worktree" ? worktree_revision(bs, self_dir())
+                                      : build_revision(bs, opt.head, false);
+  try {
+    if (!opt.base_bin.empty()) {
+      base.rev = bin_revision(opt.base_bin, "base");
+    } else {
+      out << "harness ab: building base " << opt.base << " (log: " << bs.log_path << ")\n" << std::flush;
+      base.rev = build_revision(bs, opt.base, true);
+    }
+  } catch (const NoComparableBase& e) {
+    out << "harness ab: no comparable base: " << e.what() << "\n"
+        << "harness ab: nothing gated; this is not a failure (head " << head.rev.label << ")\n";
+    json doc = {{"schema", "iomodels.ab/1"}, {"comparable", false}, {"reason", e.what()},
+                {"base", {{"spec", opt.base}}}, {"head", {{"spec", head.rev.spec}, {"sha", head.rev.sha}}}};
+    write_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
+    return 0;
+  }
+
+  JudgeOptions judge = opt.judge;
+  if (opt.trailers)
+    for (const auto& a : parse_perf_accepted(head.rev.message)) judge.accepted.push_back(a);
+
+  const auto allowed = allowed_cpus();
+  auto pick = [&](const std::string& given, size_t i) {
+    if (!given.empty()) return parse_cpu_list(given);
+    return allowed.size() >= 2 ? std::vector<int>{allowed[i]} : allowed;
+  };
+  for (Side& s : sides) {
+    s.listed = listed_servers(s.rev.bin_dir);
+    s.env.server_cpus = pick(opt.server_cpus, 0);
+    s.env.loadgen_cpus = pick(opt.loadgen_cpus, 1);
+    s.env.loadgen_path = s.rev.bin_dir + "/loadgen";
+    s.env.start_timeout_ms = opt.start_timeout_ms;
+    s.env.stop_timeout_ms = opt.stop_timeout_ms;
+    s.env.log_dir = out_dir + "/" + s.name + "/logs";
+    s.env.tmp_dir = out_dir + "/" + s.name + "/tmp";
+    fs::create_directories(s.env.log_dir);
+    fs::create_directories(s.env.tmp_dir);
+    if (::access(s.env.loadgen_path.c_str(), X_OK) != 0)
+      throw std::runtime_error(std::string(s.name) + ": no loadgen at " + s.env.loadgen_path);
+    s.run = {{"schema", "iomodels.run/1"},
+             {"context", build_context(opt.server_cpus.empty() ? std::to_string(s.env.server_cpus[0]) : opt.server_cpus,
+                                       opt.loadgen_cpus.empty() ? std::to_string(s.env.loadgen_cpus[0]) : opt.loadgen_cpus)},
+             {"suite", {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}}}};
+    s.run["context"]["git_sha"] = s.rev.sha.empty() ? s.rev.label : s.rev.sha.substr(0, 7);
+    s.run["context"]["revision"] = s.rev.label;
+  }
+
+  std::vector<Slot> slots;
+  for (const auto& c : suite.cases) {
+    const auto& wanted = c.servers.empty() ? suite.servers : c.servers;
+    for (const auto& s : suite.servers) {
+      if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
+      if (!opt.servers.empty() && std::find(opt.servers.begin(), opt.servers.end(), s) == opt.servers.end()) continue;
+      Slot slot{s + "/" + c.params.id(), s, c.group, &c.params, {}, {}, true};
+      for (int i = 0; i < 2; ++i)
+        slot.record[i] = {{"name", slot.name}, {"server", s}, {"group", c.group}, {"params", c.params.to_json()},
+                          {"status", "ok"}, {"reason", ""}, {"repetitions", json::array()}};
+      if (!base.lists(s)) {  // new in head: nothing to compare it with, so not measured
+        slot.runnable = false;
+        slot.record[1]["status"] = "skipped";
+        slot.record[1]["reason"] = "not in base's server list";
+      }
+      slots.push_back(std::move(slot));
+    }
+  }
+
+  out << "harness ab: base " << base.rev.label << " vs head " << head.rev.label << "; suite " << suite.name << ", "
+      << slots.size() << " cases x " << suite.repetitions << " rounds, A B / B A alternating\n" << std::flush;
+  const bool tty = opt.progress && ::isatty(STDERR_FILENO);
+  for (int rep = 0; rep < suite.repetitions; ++rep) {
+    for (size_t k = 0; k < slots.size(); ++k) {
+      Slot& slot = slots[k];
+      if (!slot.runnable) continue;
+      if (tty) std::cerr << "\r\033[Kround " << rep + 1 << "/" << suite.repetitions << ", case " << k + 1 << "/" << slots.size() << " " << slot.name << std::flush;
+      // A B in even rounds, B A in odd ones: a steady drift within a pair
+      // favours each side equally often.
+      for (int i : rep % 2 == 0 ? std::vector<int>{0, 1} : std::vector<int>{1, 0}) {
+        Side& side = sides[i];
+        const std::string path = side.rev.bin_dir + "/" + slot.server;
+        CaseRun r;
+        if (::access(path.c_str(), X_OK) != 0) {
+          r.reason = "listed but not built: no executable " + path;
+        } else {
+          try {
+            r = run_one(side.env, slot.server, path, *slot.params);
+          } catch (const std::exception& e) {
+            r.reason = std::string("harness: ") + e.what();
+          }
+        }
+        if (r.ok) {
+          r.rep["repetition"] = rep;
+          slot.record[i]["repetitions"].push_back(std::move(r.rep));
+        } else {
+          record_failure(slot, i, rep, r.reason);
+        }
+      }
+    }
+  }
+  if (tty) std::cerr << "\r\033[K";
+  for (int i = 0; i < 2; ++i) {
+    json cases = json::array();
+    for (auto& slot : slots) {
+      if (i == 0 && !base.lists(slot.server)) continue;
+      slot.record[i]["aggregate"] = aggregate_case(slot.record[i]["repetitions"]);
+      cases.push_back(slot.record[i]);
+    }
+    sides[i].run["cases"] = cases;
+    write_atomic(out_dir + "/" + sides[i].name + "/run.json", sides[i].run.dump(1) + "\n");
+    std::error_code ec;
+    fs::remove_all(sides[i].env.tmp_dir, ec);
+  }
+
+  json verdict = judge_ab(base.run, head.run, judge);
+  const double took = static_cast<double>(now_ns() - started) / 1e9;
+  json doc = {{"schema", "iomodels.ab/1"}, {"comparable", true},
+              {"base", {{"spec", base.rev.spec}, {"sha", base.rev.sha}, {"label", base.rev.label}}},
+              {"head", {{"spec", head.rev.spec}, {"sha", head.rev.sha}, {"label", head.rev.label}}},
+              {"suite", suite.name}, {"rounds", suite.repetitions}, {"order", "A B, B A alternating per round"},
+              {"seconds", took}, {"cases", verdict["cases"]}, {"summary", verdict["summary"]}};
+  write_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
+  print_ab(verdict, out);
+  for (const auto& c : verdict["cases"])
+    if (c.value("cpu_source", "").rfind("ticks", 0) == 0) {
+      out << "note: CPU per request from /proc ticks (10 ms resolution) for some cases: a side has no ns figure\n";
+      break;
+    }
+  char took_s[32];
+  std::snprintf(took_s, sizeof took_s, "%.0f", took);
+  out << "harness ab: " << took_s << " s; wrote " << out_dir << "/ab.json, base/run.json, head/run.json\n";
+  return verdict["summary"].value("regressions", 0) > 0 ? 1 : 0;
+}
+
+}  // namespace iomodels::harness

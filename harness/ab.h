@@ -1,0 +1,38 @@
+// `harness ab`: the regression gate (DESIGN §10). Two revisions built side by
+// side, one suite run with each revision's own servers and loadgen, the two
+// interleaved per round (A B, then B A, ...) so that host drift lands on both
+// alike, and the head/base ratio of each case judged with a confidence
+// interval (harness/ab_judge.h).
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "harness/ab_judge.h"
+
+namespace iomodels::harness {
+
+struct AbOptions {
+  std::string source_dir;        // the repository; default: the one this harness was built from
+  std::string base = "HEAD^";    // a revision
+  std::string head = "worktree"; // "worktree" (this build) or a revision
+  std::string base_bin;          // a ready build folder instead of building base (tests, A/A)
+  std::string head_bin;          // the same for head
+  std::string suite_path;
+  std::string out_dir;           // default results/<date>-ab-<suite>
+  std::string work_dir;          // revision builds; default <this build>/ab
+  std::vector<std::string> servers;
+  std::string server_cpus, loadgen_cpus;
+  int repetitions = 0;           // 0: the suite's
+  int start_timeout_ms = 5000, stop_timeout_ms = 2000;
+  bool trailers = true;          // read Perf-accepted from the head commit's message
+  bool progress = true;
+  JudgeOptions judge;
+};
+
+// Returns the exit code: 0 no regression (or no comparable base, said on
+// `out`), 1 regression. Throws SuiteError for a bad suite and
+// std::runtime_error when the head cannot be built or the run cannot start.
+int run_ab(const AbOptions& opt, std::ostream& out);
+
+}  // namespace iomodels::harness

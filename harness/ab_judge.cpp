@@ -1,0 +1,258 @@
+#include "harness/ab_judge.h"
+
+#include <fnmatch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <regex>
+#include <sstream>
+
+#include "harness/stats.h"
+
+namespace iomodels::harness {
+namespace {
+
+using nlohmann::json;
+
+struct Metric {
+  const char* key;        // in ab.json
+  const char* label;      // in the table
+  bool gated;
+  bool higher_is_worse;
+};
+// CPU per request first: it is what a code change moves, and unlike req/s and
+// latency it hardly depends on how busy the other CPU is.
+constexpr Metric kMetrics[] = {
+    {"cpu_ns_per_request", "cpu/req", true, true},
+    {"p99_us", "p99", true, true},
+    {"requests_per_s", "req/s", false, false},
+};
+
+double number_at(const json& j, std::initializer_list<const char*> path) {
+  const json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return NAN;
+    cur = &(*cur)[k];
+  }
+  return cur->is_number() ? cur->get<double>() : NAN;
+}
+
+// CPU per request in ns: the process-clock figure when the run has it, else
+// the /proc tick figure (10 ms resolution), which older runs carry.
+double cpu_ns(const json& rep, bool ticks) {
+  if (!ticks) return number_at(rep, {"server_cpu", "ns_per_request"});
+  return number_at(rep, {"server_cpu", "us_per_request"}) * 1000;
+}
+
+double metric_value(const json& rep, const std::string& key, bool ticks) {
+  if (key == "cpu_ns_per_request") return cpu_ns(rep, ticks);
+  if (key == "p99_us") return number_at(rep, {"loadgen", "latency_us", "p99"});
+  return number_at(rep, {"loadgen", "summary", "requests_per_s"});
+}
+
+// A repetition the gate may use: ok, or from a run that predates per-repetition status.
+bool usable(const json& rep) { return rep.value("status", std::string("ok")) == "ok"; }
+
+std::map<int, const json*> by_round(const json& c) {
+  std::map<int, const json*> out;
+  if (!c.contains("repetitions") || !c["repetitions"].is_array()) return out;
+  int i = 0;
+  for (const auto& r : c["repetitions"]) {
+    int round = r.value("repetition", r.value("round", i));
+    ++i;
+    if (usable(r)) out[round] = &r;
+  }
+  return out;
+}
+
+// A case fails when any round does. On a loaded machine one round can starve
+// (no request in a short window) on either side, so one failed round is noise
+// to drop; a head that fails in this many rounds while base never does is a
+// regression of its own.
+constexpr int kFailedRoundsRegression = 2;
+
+int failed_rounds(const json& c) {
+  return c.contains("failures") && c["failures"].is_array() ? static_cast<int>(c["failures"].size())
+                                                            : (c.value("status", "") == "failed" ? 1 : 0);
+}
+
+const json* find_case(const json& run, const std::string& name) {
+  for (const auto& c : run.at("cases"))
+    if (c.value("name", "") == name) return &c;
+  return nullptr;
+}
+
+const Accepted* accepted_for(const std::string& name, const JudgeOptions& opt) {
+  for (const auto& a : opt.accepted)
+    if (::fnmatch(a.pattern.c_str(), name.c_str(), 0) == 0) return &a;
+  return nullptr;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<Accepted> parse_perf_accepted(const std::string& message) {
+  // "Perf-accepted: epoll_lt/echo/c16/s64: one more syscall per message, for X"
+  static const std::regex line_re(R"(^\s*Perf-accepted:\s*([^:\s][^:]*?)\s*:\s*(\S.*?)\s*$)", std::regex::icase);
+  std::vector<Accepted> out;
+  std::istringstream in(message);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line))
+    if (std::regex_match(line, m, line_re)) out.push_back({m[1], m[2]});
+  return out;
+}
+
+json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
+  const double alpha_one_sided = (1 - opt.confidence) / 2;
+  json cases = json::array();
+  // Per gated metric, the cases whose p-values enter Holm's correction.
+  std::map<std::string, std::vector<std::pair<size_t, double>>> family;
+  for (const auto& hc : head.at("cases")) {
+    const std::string name = hc.value("name", "");
+    json out = {{"name", name}, {"server", hc.value("server", "")}, {"head_status", hc.value("status", "")},
+                {"verdict", "not gated"}, {"reason", ""}, {"pairs", 0}, {"metrics", json::object()}};
+    const json* bc = find_case(base, name);
+    const std::string hs = hc.value("status", ""), bs = bc ? bc->value("status", "") : "";
+    out["base_status"] = bs;
+    if (!bc) {
+      out["reason"] = "new in head (base does not have this server or case)";
+    } else if (hs == "failed" && bs == "ok" && failed_rounds(hc) >= kFailedRoundsRegression) {
+      out["verdict"] = "regression";
+      out["reason"] = "failed in head in " + std::to_string(failed_rounds(hc)) + " rounds: " + hc.value("reason", "");
+    } else if ((hs != "ok" && hs != "failed") || (bs != "ok" && bs != "failed")) {
+      // Degraded cases lost requests or saw errors: their figures are not about speed.
+      out["reason"] = "base " + bs + ", head " + hs + (hs != "ok" ? ": " + hc.value("reason", "")
+                                                                  : ": " + bc->value("reason", ""));
+    } else {
+      auto b = by_round(*bc), h = by_round(hc);
+      std::vector<int> rounds;
+      for (const auto& [r, rep] : h)
+        if (b.count(r)) rounds.push_back(r);
+      bool ticks = false;
+      for (int r : rounds)
+        if (!std::isfinite(cpu_ns(*b[r], false)) || !std::isfinite(cpu_ns(*h[r], false))) ticks = true;
+      out["pairs"] = rounds.size();
+      out["cpu_source"] = ticks ? "ticks (10 ms /proc figure: a side has no ns CPU)" : "ns (process CPU clock)";
+      bool enough = static_cast<int>(rounds.size()) >= opt.min_pairs;
+      if (!enough)
+        out["reason"] = std::to_string(rounds.size()) + " usable pairs, fewer than " + std::to_string(opt.min_pairs);
+      else
+        out["verdict"] = "ok";
+      if (hs == "failed" || bs == "failed") {  // a round or two lost to a starved machine: dropped, said
+        std::string why = out["reason"].get<std::string>();
+        out["reason"] = why + (why.empty() ? "" : "; ") + "failed rounds dropped (base " +
+                        std::to_string(failed_rounds(*bc)) + ", head " + std::to_string(failed_rounds(hc)) + ")";
+      }
+      for (const auto& m : kMetrics) {
+        std::vector<double> d, bv, hv;
+        for (int r : rounds) {
+          double x = metric_value(*b[r], m.key, ticks), y = metric_value(*h[r], m.key, ticks);
+          if (!(x > 0) || !(y > 0)) continue;
+          bv.push_back(x);
+          hv.push_back(y);
+          d.push_back(std::log(y / x));
+        }
+        auto ci = stats::hodges_lehmann(d, opt.confidence);
+        const double thr = m.key == std::string("cpu_ns_per_request") ? opt.cpu_threshold
+                           : m.key == std::string("p99_us")           ? opt.p99_threshold
+                                                                      : 0;
+        json mj = {{"base_median", stats::median(bv)}, {"head_median", stats::median(hv)}, {"pairs", d.size()},
+                   {"ratio", std::exp(ci.estimate)}, {"lo", std::isfinite(ci.lo) ? std::exp(ci.lo) : NAN},
+                   {"hi", std::isfinite(ci.hi) ? std::exp(ci.hi) : NAN},
+                   {"gated", m.gated && enough}};
+        if (m.gated) {
+          mj["threshold"] = thr;
+          // One-sided: is the centre of log(head/base) above log(1 + threshold)?
+          double p = stats::signed_rank_p_greater(d, std::log1p(thr));
+          mj["p"] = p;
+          mj["past_threshold"] = std::isfinite(ci.lo) && std::exp(ci.lo) > 1 + thr;
+          if (enough) family[m.key].push_back({cases.size(), p});
+        }
+        for (const char* k : {"base_median", "head_median", "ratio", "lo", "hi"})
+          if (!std::isfinite(mj[k].get<double>())) mj[k] = nullptr;
+        out["metrics"][m.key] = mj;
+      }
+    }
+    cases.push_back(out);
+  }
+  for (const auto& [key, members] : family) {
+    std::vector<double> p;
+    for (const auto& [i, pv] : members) p.push_back(pv);
+    auto adj = stats::holm_adjust(p);
+    for (size_t k = 0; k < members.size(); ++k) {
+      json& mj = cases[members[k].first]["metrics"][key];
+      mj["p_holm"] = adj[k];
+      mj["regression"] = adj[k] <= alpha_one_sided;
+      if (adj[k] <= alpha_one_sided) {
+        json& c = cases[members[k].first];
+        c["verdict"] = "regression";
+        std::string why = c["reason"].get<std::string>();
+        c["reason"] = why + (why.empty() ? "" : ", ") + key + " x" + fmt("%.3f", mj["ratio"].get<double>());
+      }
+    }
+  }
+  int regressions = 0, accepted = 0, gated = 0;
+  for (auto& c : cases) {
+    if (c["verdict"] == "regression") {
+      if (const Accepted* a = accepted_for(c["name"], opt)) {
+        c["verdict"] = "accepted";
+        c["accepted_reason"] = a->reason;
+        ++accepted;
+      } else {
+        ++regressions;
+      }
+    }
+    if (c["verdict"] != "not gated") ++gated;
+  }
+  return {{"cases", cases},
+          {"summary", {{"regressions", regressions}, {"accepted", accepted}, {"gated", gated},
+                       {"cases", cases.size()}, {"confidence", opt.confidence},
+                       {"cpu_threshold", opt.cpu_threshold}, {"p99_threshold", opt.p99_threshold},
+                       {"correction", "holm"}, {"interval", "hodges-lehmann, paired by round"}}}};
+}
+
+void print_ab(const json& verdict, std::ostream& out) {
+  const json& s = verdict.at("summary");
+  out << "ratio head/base, paired by round: Hodges-Lehmann estimate [" << s.value("confidence", 0.95) * 100
+      << "% interval]; regression = interval wholly above +" << s.value("cpu_threshold", 0.0) * 100
+      << "% CPU/request or +" << s.value("p99_threshold", 0.0) * 100 << "% p99, Holm-corrected over cases\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "%-40s %5s  %-24s %-24s %-7s %s\n", "case", "pairs", "cpu ns/req",
+                "p99", "req/s", "verdict");
+  out << line;
+  auto cell = [](const json& c, const char* key) -> std::string {
+    if (!c.contains("metrics") || !c["metrics"].contains(key)) return "-";
+    const json& m = c["metrics"][key];
+    if (m["ratio"].is_null()) return "-";
+    std::string text = fmt("%.3f", m["ratio"].get<double>());
+    if (std::string(key) == "requests_per_s") return text;
+    text += " [" + (m["lo"].is_null() ? std::string("-inf") : fmt("%.3f", m["lo"].get<double>())) + ", " +
+         (m["hi"].is_null() ? std::string("inf") : fmt("%.3f", m["hi"].get<double>())) + "]";
+    if (m.value("regression", false)) text += "!";
+    return text;
+  };
+  for (const auto& c : verdict.at("cases")) {
+    std::string v = c.value("verdict", "");
+    if (v == "accepted") v += " (Perf-accepted: " + c.value("accepted_reason", "") + ")";
+    std::string why = c.value("reason", "");
+    if (!why.empty()) v += ": " + why;
+    std::snprintf(line, sizeof line, "%-40s %5d  %-24s %-24s %-7s %s\n", c.value("name", "").c_str(),
+                  c.value("pairs", 0), cell(c, "cpu_ns_per_request").c_str(), cell(c, "p99_us").c_str(),
+                  cell(c, "requests_per_s").c_str(), v.c_str());
+    out << line;
+  }
+  out << "\n" << s.value("gated", 0) << " of " << s.value("cases", 0) << " cases gated; "
+      << s.value("regressions", 0) << " regression(s)";
+  if (s.value("accepted", 0) > 0) out << ", " << s.value("accepted", 0) << " accepted by Perf-accepted";
+  out << "\n";
+}
+
+}  // namespace iomodels::harness

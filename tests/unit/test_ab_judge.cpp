@@ -1,0 +1,175 @@
+// The gate's verdict logic (harness/ab_judge.h) on hand-built run documents.
+// These test the decisions (pairing, exclusion, Holm, Perf-accepted), not any
+// server: the end-to-end tests in tests/e2e/test_harness_ab.cpp run real ones.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "harness/ab_judge.h"
+
+namespace iomodels::harness {
+namespace {
+
+using nlohmann::json;
+
+// One case whose round r has CPU cpu[r] ns/request, p99 p99[r] µs.
+json make_case(const std::string& name, const std::vector<double>& cpu, const std::vector<double>& p99,
+               const std::string& status = "ok") {
+  json reps = json::array();
+  for (size_t r = 0; r < cpu.size(); ++r)
+    reps.push_back({{"repetition", r},
+                    {"server_cpu", {{"ns_per_request", cpu[r]}, {"us_per_request", cpu[r] / 1000}}},
+                    {"loadgen", {{"summary", {{"requests_per_s", 1e9 / cpu[r]}}}, {"latency_us", {{"p99", p99[r]}}}}}});
+  return {{"name", name}, {"server", name.substr(0, name.find('/'))}, {"status", status}, {"reason", ""},
+          {"repetitions", reps}};
+}
+
+std::vector<double> scaled(const std::vector<double>& v, double f) {
+  std::vector<double> out;
+  for (double x : v) out.push_back(x * f);
+  return out;
+}
+
+const std::vector<double> kCpu = {5000, 5200, 4800, 5100, 4900, 5300, 4700, 5050, 4950, 5150};
+const std::vector<double> kP99 = {100, 110, 95, 105, 98, 120, 90, 102, 101, 99};
+// Per-round noise of ±1.5% around a factor, so a pair never sits exactly at it.
+std::vector<double> jitter(const std::vector<double>& v, double f) {
+  std::vector<double> out;
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(v[i] * f * (1 + 0.015 * ((i % 3) - 1.0)));
+  return out;
+}
+
+json run_of(std::vector<json> cases) { return {{"cases", cases}}; }
+
+const json& case_named(const json& v, const std::string& name) {
+  for (const auto& c : v["cases"])
+    if (c["name"] == name) return c;
+  throw std::runtime_error("no case " + name);
+}
+
+TEST(AbJudge, SameFiguresAreNotARegression) {
+  json b = run_of({make_case("a/echo", kCpu, kP99)});
+  json v = judge_ab(b, b, {});
+  EXPECT_EQ(v["summary"]["regressions"], 0);
+  const auto& m = case_named(v, "a/echo")["metrics"]["cpu_ns_per_request"];
+  EXPECT_DOUBLE_EQ(m["ratio"].get<double>(), 1.0);
+  EXPECT_EQ(case_named(v, "a/echo")["pairs"], 10);
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "ok");
+}
+
+TEST(AbJudge, TwentyPercentMoreCpuIsARegressionFivePercentIsNot) {
+  json b = run_of({make_case("a/echo", kCpu, kP99), make_case("b/echo", kCpu, kP99)});
+  json h = run_of({make_case("a/echo", jitter(kCpu, 1.20), kP99), make_case("b/echo", jitter(kCpu, 1.04), kP99)});
+  json v = judge_ab(b, h, {});
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "regression");
+  EXPECT_TRUE(case_named(v, "a/echo")["metrics"]["cpu_ns_per_request"]["regression"].get<bool>());
+  EXPECT_NEAR(case_named(v, "a/echo")["metrics"]["cpu_ns_per_request"]["ratio"].get<double>(), 1.20, 0.02);
+  EXPECT_EQ(case_named(v, "b/echo")["verdict"], "ok") << "4% is inside the 5% threshold";
+  EXPECT_EQ(v["summary"]["regressions"], 1);
+}
+
+TEST(AbJudge, P99PastItsOwnThreshold) {
+  json b = run_of({make_case("a/echo", kCpu, kP99)});
+  json h = run_of({make_case("a/echo", kCpu, jitter(kP99, 1.25))});
+  json v = judge_ab(b, h, {});
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "regression");
+  EXPECT_TRUE(case_named(v, "a/echo")["metrics"]["p99_us"]["regression"].get<bool>());
+  EXPECT_FALSE(case_named(v, "a/echo")["metrics"]["cpu_ns_per_request"]["regression"].get<bool>());
+}
+
+TEST(AbJudge, HolmNeedsMoreThanOneCaseAlone) {
+  // Eight pairs, seven above +20% and one below: p = 2/256 per case. Alone it
+  // passes (0.0078 <= 0.025); among 20 such cases Holm asks for 0.025/20.
+  std::vector<double> cpu(kCpu.begin(), kCpu.begin() + 8), head = jitter(cpu, 1.2);
+  head[0] = cpu[0] * 1.01;  // the smallest rank in the wrong direction
+  json b1 = run_of({make_case("a/echo", cpu, std::vector<double>(8, 100))});
+  json h1 = run_of({make_case("a/echo", head, std::vector<double>(8, 100))});
+  EXPECT_EQ(judge_ab(b1, h1, {})["summary"]["regressions"], 1);
+  std::vector<json> bc, hc;
+  for (int i = 0; i < 20; ++i) {
+    bc.push_back(make_case("s" + std::to_string(i) + "/echo", cpu, std::vector<double>(8, 100)));
+    hc.push_back(make_case("s" + std::to_string(i) + "/echo", head, std::vector<double>(8, 100)));
+  }
+  json v = judge_ab(run_of(bc), run_of(hc), {});
+  EXPECT_EQ(v["summary"]["regressions"], 0);
+  EXPECT_TRUE(case_named(v, "s0/echo")["metrics"]["cpu_ns_per_request"]["past_threshold"].get<bool>());
+  EXPECT_GT(case_named(v, "s0/echo")["metrics"]["cpu_ns_per_request"]["p_holm"].get<double>(), 0.025);
+}
+
+TEST(AbJudge, DegradedAndSkippedAreNotGated) {
+  json b = run_of({make_case("a/echo", kCpu, kP99), make_case("b/echo", kCpu, kP99)});
+  json h = run_of({make_case("a/echo", scaled(kCpu, 2), kP99, "degraded"), make_case("c/echo", kCpu, kP99)});
+  json v = judge_ab(b, h, {});
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "not gated");
+  EXPECT_NE(case_named(v, "a/echo")["reason"].get<std::string>().find("degraded"), std::string::npos);
+  EXPECT_EQ(case_named(v, "c/echo")["verdict"], "not gated");
+  EXPECT_EQ(v["summary"]["regressions"], 0);
+  EXPECT_EQ(v["summary"]["gated"], 0);
+}
+
+TEST(AbJudge, FailingInHeadInTwoRoundsIsARegressionOneIsDropped) {
+  json b = run_of({make_case("a/echo", kCpu, kP99)});
+  json h = run_of({make_case("a/echo", kCpu, kP99, "failed")});
+  h["cases"][0]["reason"] = "rep 1: crashed";
+  h["cases"][0]["failures"] = {"rep 1: crashed"};
+  h["cases"][0]["repetitions"].erase(0);
+  json v = judge_ab(b, h, {});
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "ok") << "one starved round is dropped";
+  EXPECT_EQ(case_named(v, "a/echo")["pairs"], 9);
+  EXPECT_NE(case_named(v, "a/echo")["reason"].get<std::string>().find("dropped"), std::string::npos);
+  h["cases"][0]["failures"] = {"rep 1: crashed", "rep 4: crashed"};
+  h["cases"][0]["repetitions"].erase(2);
+  v = judge_ab(b, h, {});
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "regression");
+  EXPECT_EQ(v["summary"]["regressions"], 1);
+}
+
+TEST(AbJudge, TooFewPairsAreReportedNotGated) {
+  std::vector<double> cpu(kCpu.begin(), kCpu.begin() + 4), p99(kP99.begin(), kP99.begin() + 4);
+  json v = judge_ab(run_of({make_case("a/echo", cpu, p99)}), run_of({make_case("a/echo", scaled(cpu, 3), p99)}), {});
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "not gated");
+  EXPECT_EQ(v["summary"]["regressions"], 0);
+}
+
+TEST(AbJudge, UnpairedAndFailedRoundsAreDropped) {
+  json b = run_of({make_case("a/echo", kCpu, kP99)});
+  json h = run_of({make_case("a/echo", kCpu, kP99)});
+  h["cases"][0]["repetitions"].erase(3);                // round 3 missing in head
+  b["cases"][0]["repetitions"][5]["status"] = "failed";  // round 5 not usable
+  json v = judge_ab(b, h, {});
+  EXPECT_EQ(case_named(v, "a/echo")["pairs"], 8);
+}
+
+TEST(AbJudge, TicksWhenASideHasNoNanosecondFigure) {
+  json b = run_of({make_case("a/echo", kCpu, kP99)});
+  for (auto& r : b["cases"][0]["repetitions"]) r["server_cpu"].erase("ns_per_request");
+  json v = judge_ab(b, run_of({make_case("a/echo", kCpu, kP99)}), {});
+  EXPECT_EQ(case_named(v, "a/echo")["cpu_source"].get<std::string>().rfind("ticks", 0), 0u);
+  EXPECT_NEAR(case_named(v, "a/echo")["metrics"]["cpu_ns_per_request"]["ratio"].get<double>(), 1.0, 1e-9);
+}
+
+TEST(AbJudge, PerfAcceptedLetsAKnownCostThrough) {
+  auto acc = parse_perf_accepted(
+      "epoll_lt: count wakeups\n\nWhy it costs.\n\nPerf-accepted: a/*: one more syscall per message, for X\n"
+      "perf-accepted: b/echo : reason two\nPerf-accepted: nothing-after-colon:\n");
+  ASSERT_EQ(acc.size(), 2u);
+  EXPECT_EQ(acc[0].pattern, "a/*");
+  EXPECT_EQ(acc[0].reason, "one more syscall per message, for X");
+  EXPECT_EQ(acc[1].pattern, "b/echo");
+  JudgeOptions o;
+  o.accepted = acc;
+  json b = run_of({make_case("a/echo", kCpu, kP99), make_case("z/echo", kCpu, kP99)});
+  json h = run_of({make_case("a/echo", jitter(kCpu, 1.5), kP99), make_case("z/echo", jitter(kCpu, 1.5), kP99)});
+  json v = judge_ab(b, h, o);
+  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "accepted");
+  EXPECT_EQ(case_named(v, "a/echo")["accepted_reason"], "one more syscall per message, for X");
+  EXPECT_EQ(case_named(v, "z/echo")["verdict"], "regression") << "the trailer names a/*, not z";
+  EXPECT_EQ(v["summary"]["regressions"], 1);
+  EXPECT_EQ(v["summary"]["accepted"], 1);
+  std::ostringstream table;
+  print_ab(v, table);
+  EXPECT_NE(table.str().find("Perf-accepted: one more syscall"), std::string::npos) << table.str();
+}
+
+}  // namespace
+}  // namespace iomodels::harness
