@@ -130,7 +130,9 @@ Revision build_revision(const BuildSettings& b, const std::string& spec, bool is
   if (is_base)
     for (const auto& req : gate_requirements())
       if (has(b, "", req) && !has(b, r.sha, req))
-        return fail(r.label + " predates " + req.what + " (no '" + req.needle + "' in " + req.path + ")");
+        return fail(r.label + " predates " + req.what + " (" +
+                    (std::string(req.needle).empty() ? "no " + std::string(req.path)
+                                                     : "no '" + std::string(req.needle) + "' in " + req.path) + ")");
 
   const std::string dir = b.work_dir + "/" + r.sha.substr(0, 12);
   // The build folder sits at src/build, as in the work tree, so that ccache
