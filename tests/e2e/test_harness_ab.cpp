@@ -49,7 +49,9 @@ class HarnessAb : public ::testing::Test {
 };
 
 TEST_F(HarnessAb, SameBuildAgainstItselfFlagsNothing) {
-  write_suite(4, 8);
+  // Ten rounds: a gate that needs nearly every pair past the threshold rarely
+  // gets that from noise alone, even on a CI machine running other tests.
+  write_suite(4, 10);
   CmdResult r = ab(kBin, kBin);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto v = verdict();
@@ -64,7 +66,7 @@ TEST_F(HarnessAb, SameBuildAgainstItselfFlagsNothing) {
   for (const char* side : {"base", "head"}) {
     auto run = nlohmann::json::parse(read_file(dir_ + "/out/" + side + "/run.json"));
     const auto& cs = run["cases"][0];
-    EXPECT_EQ(cs["repetitions"].size() + cs.value("failures", nlohmann::json::array()).size(), 8u) << side;
+    EXPECT_EQ(cs["repetitions"].size() + cs.value("failures", nlohmann::json::array()).size(), 10u) << side;
   }
 }
 
