@@ -3,13 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <ostream>
 
 #include "core/clock.h"
 #include "harness/ab_build.h"
+#include "harness/case_record.h"
 #include "harness/process.h"
 #include "harness/results.h"
 #include "harness/run_case.h"
@@ -27,15 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string default_out(const std::string& suite) {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return "results/" + std::string(buf) + "-ab-" + suite;
-}
-
 // One side of the comparison: a build folder, its servers, its run document.
 struct Side {
   const char* name;  // "base" | "head"
@@ -43,6 +35,7 @@ struct Side {
   std::vector<std::string> listed;  // its servers.json; empty: unknown (a bare --*-bin folder)
   CaseEnv env;
   json run;
+  std::map<std::string, bool> snapshots;  // server path -> answers SIGUSR1 with stats
   bool lists(const std::string& s) const {
     return listed.empty() || std::find(listed.begin(), listed.end(), s) != listed.end();
   }
@@ -56,10 +49,11 @@ struct Slot {
   bool runnable = true;
 };
 
-void record_failure(Slot& s, int side, int rep, const std::string& why) {
+// The case takes its worst repetition's status and the first reason, as in `harness run`.
+void record_problem(Slot& s, int side, int rep, const std::string& status, const std::string& why) {
   s.failures[side].push_back("rep " + std::to_string(rep + 1) + ": " + why);
   json& r = s.record[side];
-  r["status"] = "failed";
+  r["status"] = worse_status(r["status"], status);
   r["reason"] = s.failures[side].front() +
                 (s.failures[side].size() > 1 ? " (+" + std::to_string(s.failures[side].size() - 1) + " more)" : "");
   r["failures"] = s.failures[side];
@@ -85,7 +79,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
   const uint64_t started = now_ns();
   Suite suite = load_suite(opt.suite_path);
   if (opt.repetitions > 0) suite.repetitions = opt.repetitions;
-  const std::string out_dir = opt.out_dir.empty() ? default_out(suite.name) : opt.out_dir;
+  const std::string out_dir = opt.out_dir.empty() ? default_out_dir("ab-" + suite.name) : opt.out_dir;
   fs::create_directories(out_dir);
 
   BuildSettings bs;
@@ -95,7 +89,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
   bs.log_path = fs::absolute(out_dir + "/build.log").string();
   bs.servers = opt.servers;
 
-  Side sides[2] = {{"base", {}, {}, {}, {}}, {"head", {}, {}, {}, {}}};
+  Side sides[2] = {{"base", {}, {}, {}, {}, {}}, {"head", {}, {}, {}, {}, {}}};
   Side& base = sides[0];
   Side& head = sides[1];
   head.rev = !opt.head_bin.empty()     ? bin_revision(opt.head_bin, "head")
@@ -137,9 +131,11 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     s.env.tmp_dir = out_dir + "/" + s.name + "/tmp";
     fs::create_directories(s.env.log_dir);
     fs::create_directories(s.env.tmp_dir);
+    s.env.calibration_ms = opt.calibration_ms;
     if (::access(s.env.loadgen_path.c_str(), X_OK) != 0)
       throw std::runtime_error(std::string(s.name) + ": no loadgen at " + s.env.loadgen_path);
-    s.run = {{"schema", "iomodels.run/1"},
+    s.env.loadgen_notify = help_mentions(s.env.loadgen_path, "--notify-fd");
+    s.run = {{"schema", "iomodels.run/2"},
              {"context", build_context(opt.server_cpus.empty() ? std::to_string(s.env.server_cpus[0]) : opt.server_cpus,
                                        opt.loadgen_cpus.empty() ? std::to_string(s.env.loadgen_cpus[0]) : opt.loadgen_cpus)},
              {"suite", {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}}}};
@@ -184,17 +180,15 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
           r.reason = "listed but not built: no executable " + path;
         } else {
           try {
-            r = run_one(side.env, slot.server, path, *slot.params);
+            if (!side.snapshots.count(path)) side.snapshots[path] = help_mentions(path, "SIGUSR1");
+            r = run_one(side.env, slot.server, path, *slot.params, rep, side.snapshots[path]);
           } catch (const std::exception& e) {
+            r.status = "failed";
             r.reason = std::string("harness: ") + e.what();
           }
         }
-        if (r.ok) {
-          r.rep["repetition"] = rep;
-          slot.record[i]["repetitions"].push_back(std::move(r.rep));
-        } else {
-          record_failure(slot, i, rep, r.reason);
-        }
+        if (!r.rep.is_null()) slot.record[i]["repetitions"].push_back(std::move(r.rep));
+        if (r.status != "ok") record_problem(slot, i, rep, r.status, r.reason);
       }
     }
   }

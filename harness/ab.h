@@ -25,6 +25,9 @@ struct AbOptions {
   std::string server_cpus, loadgen_cpus;
   int repetitions = 0;           // 0: the suite's
   int start_timeout_ms = 5000, stop_timeout_ms = 2000;
+  // Host calibration per repetition (harness run's --calibration-ms). Off by
+  // default: base and head run moments apart, so drift cancels in the pair.
+  int calibration_ms = 0;
   bool trailers = true;          // read Perf-accepted from the head commit's message
   bool progress = true;
   JudgeOptions judge;

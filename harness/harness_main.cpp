@@ -164,6 +164,7 @@ int cmd_ab(const std::vector<std::string>& args) {
       ("confidence", po::value(&o.judge.confidence)->default_value(0.95), "two-sided interval level")
       ("min-pairs", po::value(&o.judge.min_pairs)->default_value(6), "fewer usable pairs: not gated")
       ("accept", po::value(&accept), "'CASE-GLOB: REASON': let a known cost through (repeatable)")
+      ("calibration-ms", po::value(&o.calibration_ms)->default_value(0), "host calibration per repetition (0: none)")
       ("no-trailers", "ignore Perf-accepted: trailers in the head commit's message")
       ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off");
   if (std::find(args.begin(), args.end(), "--help") != args.end() ||

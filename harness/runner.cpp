@@ -49,15 +49,6 @@ std::vector<int> checked_cpus(const std::string& text, const char* option) {
   return cpus;
 }
 
-std::string default_out_dir(const std::string& suite) {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return "results/" + std::string(buf) + "-" + suite;
-}
-
 std::string fmt_duration(double s) {
   char buf[32];
   int t = static_cast<int>(s + 0.5);
@@ -97,6 +88,15 @@ class Progress {
 double planned_s(const CaseParams& p) { return p.warmup_s + p.duration_s + 0.3; }
 
 }  // namespace
+
+std::string default_out_dir(const std::string& suite) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return "results/" + std::string(buf) + "-" + suite;
+}
 
 std::string self_dir() {
   std::error_code ec;

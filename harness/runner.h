@@ -42,6 +42,9 @@ nlohmann::json run_suite(const RunOptions& opt, std::string* out_dir_used = null
 // why on stderr) when the executable is missing or fails.
 bool run_micro(const MicroOptions& opt);
 
+// results/<local date-time>-<name>: where a run writes when not told.
+std::string default_out_dir(const std::string& name);
+
 // The directory holding the running executable (/proc/self/exe).
 std::string self_dir();
 

@@ -16,6 +16,8 @@ syscalls by name, wakeups, events, context switches and CPU µs per message
 answered in the measured window.
 
 Usage: plots/table.py RESULTS_DIR [--cost CASE_ID|all]
+       plots/table.py --markdown BASELINE_DIR [--write README.md]   the README table (readme_table.py)
+       plots/table.py --markdown --check README.md
 Reads iomodels.run/1 (no ratios, no costs) and iomodels.run/2."""
 import json, os, sys
 
@@ -110,6 +112,10 @@ def cost_table(run, which):
 
 
 def main(argv):
+    if len(argv) >= 2 and argv[1] == "--markdown":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import readme_table
+        return readme_table.main(argv[2:])
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(argv) == 2 else 2
