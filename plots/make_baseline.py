@@ -4,8 +4,8 @@ README's results table from it.
 
 usage: plots/make_baseline.py RESULTS_DIR [--class NAME] [--name default] [--readme README.md] [--note TEXT]
 
-Writes results/baselines/<class>/<name>/run.json (the run, histograms included,
-without the servers' stop-time stats, which the window deltas already carry),
+Writes results/baselines/<class>/<name>/run.json (the run with its latency
+histograms at 2 significant digits, without time series and stop-time stats),
 servers.json (the list that made it) and context.json (CPU model, kernel,
 commit, date, suite, where it came from). <class> defaults to the CPU model and
 count, e.g. intel-xeon-processor-2cpu: figures from one class are not comparable
@@ -29,10 +29,31 @@ def machine_class(ctx):
     return f"{model}-{ctx.get('cpus', '?')}cpu"
 
 
+def coarsen(hist, digits=2):
+    """The same histogram at `digits` significant digits (lower bucket edges
+    rounded down): percentiles move by under 1%, the file shrinks ~10x."""
+    merged = {}
+    for value, count in hist.get("buckets", []):
+        scale = 10 ** max(0, len(str(int(value))) - digits)
+        key = (int(value) // scale) * scale
+        merged[key] = merged.get(key, 0) + count
+    hist["buckets"] = sorted([k, v] for k, v in merged.items())
+    hist["significant_digits"] = min(digits, hist.get("significant_digits", digits))
+    return hist
+
+
 def slim(run):
+    """Small enough to commit: per repetition, the servers' stop-time stats (the
+    window deltas carry what matters), the loadgen's time series and its
+    per-kind histograms go; the latency histogram stays, at 2 significant digits."""
     for c in run.get("cases", []):
         for r in c.get("repetitions", []):
             r.pop("server_stats", None)
+            lg = r.get("loadgen", {})
+            lg.pop("timeseries", None)
+            lg.pop("histograms", None)
+            if isinstance(lg.get("histogram"), dict):
+                coarsen(lg["histogram"])
     return run
 
 
