@@ -44,6 +44,7 @@ struct Side {
 struct Slot {
   std::string name, server, group;
   const CaseParams* params;
+  std::vector<std::string> server_args;  // a suite variant's extra arguments
   json record[2];  // base, head
   std::vector<std::string> failures[2];
   bool runnable = true;
@@ -149,16 +150,20 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     for (const auto& s : suite.servers) {
       if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
       if (!opt.servers.empty() && std::find(opt.servers.begin(), opt.servers.end(), s) == opt.servers.end()) continue;
-      Slot slot{s + "/" + c.params.id(), s, c.group, &c.params, {}, {}, true};
-      for (int i = 0; i < 2; ++i)
-        slot.record[i] = {{"name", slot.name}, {"server", s}, {"group", c.group}, {"params", c.params.to_json()},
-                          {"status", "ok"}, {"reason", ""}, {"repetitions", json::array()}};
-      if (!base.lists(s)) {  // new in head: nothing to compare it with, so not measured
-        slot.runnable = false;
-        slot.record[1]["status"] = "skipped";
-        slot.record[1]["reason"] = "not in base's server list";
+      for (const auto& args : c.variants(s)) {
+        Slot slot{case_name(s, args, c.params), s, c.group, &c.params, args, {}, {}, true};
+        for (int i = 0; i < 2; ++i) {
+          slot.record[i] = {{"name", slot.name}, {"server", s}, {"group", c.group}, {"params", c.params.to_json()},
+                            {"status", "ok"}, {"reason", ""}, {"repetitions", json::array()}};
+          if (!args.empty()) slot.record[i]["server_args"] = args;
+        }
+        if (!base.lists(s)) {  // new in head: nothing to compare it with, so not measured
+          slot.runnable = false;
+          slot.record[1]["status"] = "skipped";
+          slot.record[1]["reason"] = "not in base's server list";
+        }
+        slots.push_back(std::move(slot));
       }
-      slots.push_back(std::move(slot));
     }
   }
 
@@ -181,7 +186,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
         } else {
           try {
             if (!side.snapshots.count(path)) side.snapshots[path] = help_mentions(path, "SIGUSR1");
-            r = run_one(side.env, slot.server, path, *slot.params, rep, side.snapshots[path]);
+            r = run_one(side.env, slot.server, path, *slot.params, rep, side.snapshots[path], slot.server_args);
           } catch (const std::exception& e) {
             r.status = "failed";
             r.reason = std::string("harness: ") + e.what();

@@ -66,7 +66,10 @@ TEST_F(HarnessAb, SameBuildAgainstItselfFlagsNothing) {
   for (const char* side : {"base", "head"}) {
     auto run = nlohmann::json::parse(read_file(dir_ + "/out/" + side + "/run.json"));
     const auto& cs = run["cases"][0];
-    EXPECT_EQ(cs["repetitions"].size() + cs.value("failures", nlohmann::json::array()).size(), 10u) << side;
+    // Every round is there: kept (ok or degraded) or listed as a failure (a
+    // degraded round is both).
+    EXPECT_LE(cs["repetitions"].size(), 10u) << side;
+    EXPECT_GE(cs["repetitions"].size() + cs.value("failures", nlohmann::json::array()).size(), 10u) << side;
   }
 }
 
