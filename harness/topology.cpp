@@ -1,0 +1,293 @@
+#include "harness/topology.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "harness/process.h"
+
+namespace iomodels::harness {
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& a : v) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// Runs argv (searched on PATH), waits, returns the exit status; its combined
+// output lands in *output. Used only for setup (ip, tc), never on a hot path.
+int run_command(const std::vector<std::string>& argv, std::string* output) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid == 0) {
+    ::dup2(pipefd[1], STDOUT_FILENO);
+    ::dup2(pipefd[1], STDERR_FILENO);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0 && output) output->append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void must(const std::vector<std::string>& argv) {
+  std::string out;
+  if (run_command(argv, &out) != 0)
+    throw std::runtime_error("netns setup: `" + join(argv) + "` failed: " + out);
+}
+
+double parse_ms(const std::string& key, const std::string& v) {
+  size_t used = 0;
+  double x = -1;
+  try { x = std::stod(v, &used); } catch (const std::logic_error&) {}
+  std::string unit = v.substr(used);
+  if (x < 0 || (unit != "ms" && unit != "us" && unit != "s"))
+    throw std::invalid_argument("--link " + key + "=" + v + ": want a time like 5ms, 500us or 1s");
+  return unit == "ms" ? x : unit == "us" ? x / 1000 : x * 1000;
+}
+
+// Signal-safe registry of the namespaces this process made: fixed storage, no
+// allocation, read by remove_all_registered() from a signal handler.
+constexpr int kMaxRegistered = 64;
+char g_registered[kMaxRegistered][64];
+volatile sig_atomic_t g_registered_count = 0;
+
+void register_ns(const std::string& name) {
+  if (g_registered_count >= kMaxRegistered || name.size() >= 40) return;
+  std::snprintf(g_registered[g_registered_count], 64, "/run/netns/%s", name.c_str());
+  g_registered_count = g_registered_count + 1;
+}
+
+// What `ip netns delete` does, in syscalls only: the namespace dies with its
+// last reference, and its veths and bridge die with it.
+void remove_ns_path(const char* path) noexcept {
+  ::umount2(path, MNT_DETACH);
+  ::unlink(path);
+}
+
+}  // namespace
+
+std::vector<std::string> LinkSpec::netem_args() const {
+  std::vector<std::string> a{"netem"};
+  auto ms = [](double v) { std::ostringstream o; o << v << "ms"; return o.str(); };
+  if (delay_ms > 0 || jitter_ms > 0) {
+    a.push_back("delay");
+    a.push_back(ms(delay_ms));
+    if (jitter_ms > 0) a.push_back(ms(jitter_ms));
+  }
+  if (loss_pct > 0) { std::ostringstream o; o << loss_pct << "%"; a.push_back("loss"); a.push_back(o.str()); }
+  if (!rate.empty()) { a.push_back("rate"); a.push_back(rate); }
+  return a;
+}
+
+nlohmann::json LinkSpec::to_json() const {
+  if (empty()) return nullptr;
+  return {{"delay_ms", delay_ms}, {"jitter_ms", jitter_ms}, {"loss_pct", loss_pct},
+          {"rate", rate}, {"rtt_ms", 2 * delay_ms}};
+}
+
+LinkSpec parse_link(const std::string& text) {
+  LinkSpec l;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument("--link: '" + item + "' is not key=value");
+    std::string k = item.substr(0, eq), v = item.substr(eq + 1);
+    if (k == "delay") l.delay_ms = parse_ms(k, v);
+    else if (k == "jitter") l.jitter_ms = parse_ms(k, v);
+    else if (k == "loss") {
+      size_t used = 0;
+      double x = -1;
+      try { x = std::stod(v, &used); } catch (const std::logic_error&) {}
+      if (x < 0 || x > 100 || v.substr(used) != "%")
+        throw std::invalid_argument("--link loss=" + v + ": want a percentage like 0.1%");
+      l.loss_pct = x;
+    } else if (k == "rate") {
+      size_t digits = v.find_first_not_of("0123456789.");
+      std::string unit = digits == std::string::npos ? "" : v.substr(digits);
+      if (digits == 0 || (unit != "kbit" && unit != "mbit" && unit != "gbit" && unit != "bit"))
+        throw std::invalid_argument("--link rate=" + v + ": want e.g. 100mbit or 1gbit");
+      l.rate = v;
+    } else {
+      throw std::invalid_argument("--link: unknown key '" + k + "' (delay, jitter, loss, rate)");
+    }
+  }
+  return l;
+}
+
+nlohmann::json Host::to_json() const {
+  return {{"name", name}, {"transport", join(prefix)}, {"cpus", cpus}, {"bin_dir", bin_dir},
+          {"address", address}};
+}
+
+nlohmann::json Topology::to_json() const {
+  nlohmann::json c = nlohmann::json::array();
+  for (const auto& h : clients) c.push_back(h.to_json());
+  return {{"kind", kind}, {"server", server.to_json()}, {"clients", c}, {"link", link.to_json()}};
+}
+
+Topology parse_hosts(const nlohmann::json& j, const std::string& file) {
+  auto bad = [&](const std::string& what) { return std::invalid_argument(file + ": " + what); };
+  if (!j.is_object() || !j.contains("server") || !j.contains("clients") || !j["clients"].is_array() ||
+      j["clients"].empty())
+    throw bad("want {\"server\": {...}, \"clients\": [{...}, ...]}");
+  auto host = [&](const nlohmann::json& h, const std::string& where) {
+    if (!h.is_object() || !h.contains("name") || !h["name"].is_string())
+      throw bad(where + ".name: missing");
+    Host out;
+    out.name = h["name"];
+    std::string transport = h.value("transport", "ssh -o BatchMode=yes " + out.name);
+    if (transport != "local") out.prefix = split_words(transport);
+    try {
+      if (h.contains("cpus")) out.cpus = parse_cpu_list(h["cpus"].get<std::string>());
+    } catch (const std::exception& e) {
+      throw bad(where + ".cpus: " + e.what());
+    }
+    out.bin_dir = h.value("bin_dir", "");
+    if (out.bin_dir.empty()) throw bad(where + ".bin_dir: missing");
+    out.address = h.value("address", "");
+    return out;
+  };
+  Topology t;
+  t.kind = "hosts";
+  t.server = host(j["server"], "server");
+  if (t.server.address.empty()) throw bad("server.address: missing (what clients connect to)");
+  for (size_t i = 0; i < j["clients"].size(); ++i)
+    t.clients.push_back(host(j["clients"][i], "clients[" + std::to_string(i) + "]"));
+  return t;
+}
+
+Topology load_hosts_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("--topology hosts:" + path + ": cannot read the file");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw std::invalid_argument(path + ": not valid JSON");
+  return parse_hosts(j, path);
+}
+
+bool netns_supported(std::string* why) {
+  if (::geteuid() != 0) { *why = "netns topology needs root (creating namespaces)"; return false; }
+  std::string out;
+  if (run_command({"ip", "-V"}, &out) != 0) { *why = "`ip` not found: install iproute2"; return false; }
+  return true;
+}
+
+bool netem_available() {
+  // The kernel loads sch_netem on first use where it is a module; the only
+  // reliable test is to try it on a throwaway namespace's loopback.
+  std::string name = std::string(NetnsLab::kPrefix) + std::to_string(::getpid()) + "-probe";
+  std::string out;
+  if (run_command({"ip", "netns", "add", name}, &out) != 0) return false;
+  int rc = run_command({"ip", "netns", "exec", name, "tc", "qdisc", "add", "dev", "lo", "root",
+                        "netem", "delay", "1ms"}, &out);
+  run_command({"ip", "netns", "del", name}, &out);
+  return rc == 0;
+}
+
+NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir,
+                   const std::vector<int>& server_cpus, const std::vector<int>& client_cpus) {
+  if (clients < 1 || clients > 200) throw std::invalid_argument("netns: clients must be 1..200");
+  if (!link.empty() && !netem_available())
+    throw std::runtime_error("--link needs tc netem, and this kernel lacks sch_netem "
+                             "(CONFIG_NET_SCH_NETEM); run without --link or on a kernel that has it");
+  cleanup_leftovers();
+  static int serial = 0;  // two labs in one process never share a name
+  const std::string base = kPrefix + std::to_string(::getpid()) + "-" + std::to_string(++serial) + "-";
+  const std::string sw = base + "sw";
+  auto add_ns = [&](const std::string& n) {
+    must({"ip", "netns", "add", n});
+    register_ns(n);
+    names_.push_back(n);
+    must({"ip", "-n", n, "link", "set", "lo", "up"});
+  };
+  try {
+    add_ns(sw);
+    must({"ip", "-n", sw, "link", "add", "br0", "type", "bridge"});
+    must({"ip", "-n", sw, "link", "set", "br0", "up"});
+    topo_.kind = "netns";
+    topo_.link = link;
+    auto attach = [&](const std::string& ns, int index, const std::string& addr) {
+      const std::string port = "p" + std::to_string(index);
+      must({"ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns", sw});
+      must({"ip", "-n", sw, "link", "set", port, "master", "br0", "up"});
+      must({"ip", "-n", ns, "addr", "add", addr + "/16", "dev", "eth0"});
+      must({"ip", "-n", ns, "link", "set", "eth0", "up"});
+      if (!link.empty()) {
+        std::vector<std::string> tc{"ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root"};
+        for (auto& a : link.netem_args()) tc.push_back(a);
+        must(tc);
+      }
+    };
+    const std::string srv = base + "srv";
+    add_ns(srv);
+    attach(srv, 0, "198.18.0.1");
+    topo_.server = Host{"server", {"ip", "netns", "exec", srv}, server_cpus, bin_dir, "198.18.0.1"};
+    for (int i = 0; i < clients; ++i) {
+      const std::string ns = base + "c" + std::to_string(i + 1);
+      add_ns(ns);
+      const std::string addr = "198.18.1." + std::to_string(i + 1);
+      attach(ns, i + 1, addr);
+      topo_.clients.push_back(Host{"client" + std::to_string(i + 1), {"ip", "netns", "exec", ns},
+                                   client_cpus, bin_dir, addr});
+    }
+  } catch (...) {
+    for (const auto& n : names_) remove_ns_path(("/run/netns/" + n).c_str());
+    throw;
+  }
+}
+
+NetnsLab::~NetnsLab() {
+  for (const auto& n : names_) remove_ns_path(("/run/netns/" + n).c_str());
+}
+
+int NetnsLab::cleanup_leftovers() {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(kPrefix, 0) != 0) continue;
+    long owner = std::strtol(n.c_str() + std::strlen(kPrefix), nullptr, 10);
+    bool alive = owner > 0 && (::kill(static_cast<pid_t>(owner), 0) == 0 || errno == EPERM);
+    if (alive) continue;
+    remove_ns_path(e.path().c_str());
+    ++removed;
+  }
+  return removed;
+}
+
+void NetnsLab::remove_all_registered() noexcept {
+  for (int i = 0; i < g_registered_count; ++i) remove_ns_path(g_registered[i]);
+}
+
+}  // namespace iomodels::harness

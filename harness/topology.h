@@ -1,0 +1,97 @@
+// Where the server and the load generators run: the topology of a run.
+//
+//   loopback  everything on this machine over 127.0.0.1 (the default)
+//   netns     a server namespace and N client namespaces joined by veth pairs
+//             through a bridge that lives in a namespace of its own, with
+//             addresses from the benchmarking range 198.18.0.0/15 (RFC 2544)
+//   hosts     a file naming a server host and client hosts, each reached
+//             through a command prefix (default `ssh -o BatchMode=yes HOST`)
+//
+// netns is the hosts mechanism with the prefix `ip netns exec NS`, so tests on
+// one machine run the same code path as a real multi-host run. Nothing here
+// touches the root namespace's links or addresses: deleting the namespaces
+// deletes every veth and the bridge with them.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace iomodels::harness {
+
+// --link "delay=5ms,jitter=0.5ms,loss=0.1%,rate=1gbit": netem on every host's
+// link, in its egress direction, so delay is one way and a round trip pays it
+// twice (delay=5ms gives 10 ms RTT).
+struct LinkSpec {
+  double delay_ms = 0;
+  double jitter_ms = 0;
+  double loss_pct = 0;
+  std::string rate;  // as tc writes it: "1gbit", "100mbit"; empty = unlimited
+  bool empty() const { return delay_ms == 0 && jitter_ms == 0 && loss_pct == 0 && rate.empty(); }
+  std::vector<std::string> netem_args() const;  // "delay 5ms 0.5ms loss 0.1% rate 1gbit"
+  nlohmann::json to_json() const;
+};
+// Throws std::invalid_argument naming the key that is wrong.
+LinkSpec parse_link(const std::string& text);
+
+struct Host {
+  std::string name;
+  std::vector<std::string> prefix;  // argv put before every command; empty = local
+  std::vector<int> cpus;            // where this host's process is pinned (empty: not pinned)
+  std::string bin_dir;              // where the iomodels executables are on that host
+  std::string address;              // server: the address clients connect to;
+                                    // client: its source address (informational)
+  nlohmann::json to_json() const;
+};
+
+struct Topology {
+  std::string kind = "loopback";  // loopback | netns | hosts
+  Host server;
+  std::vector<Host> clients;      // empty for loopback: the harness's own loadgen
+  LinkSpec link;
+  bool remote() const { return kind != "loopback"; }
+  nlohmann::json to_json() const;
+};
+
+// {"server": {"name": "s1", "transport": "ssh -o BatchMode=yes s1", "cpus": "0-3",
+//             "bin_dir": "/opt/iomodels/build", "address": "10.0.0.1"},
+//  "clients": [{"name": "c1", "cpus": "0-7", "bin_dir": "..."}, ...]}
+// "transport" defaults to `ssh -o BatchMode=yes NAME`; "local" means no prefix.
+// Throws std::invalid_argument naming the field.
+Topology parse_hosts(const nlohmann::json& j, const std::string& file);
+Topology load_hosts_file(const std::string& path);
+
+// True when `tc qdisc ... netem` can work here (the kernel has sch_netem).
+bool netem_available();
+
+// The namespaces of one netns run. The constructor builds them (throws
+// std::runtime_error with the failing command), the destructor removes them;
+// a SIGINT/SIGTERM of the harness removes them through remove_all_registered(),
+// and a SIGKILL leaves them for cleanup_leftovers() on the next run, which
+// recognises them by the owner pid in their names.
+class NetnsLab {
+ public:
+  NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir,
+           const std::vector<int>& server_cpus, const std::vector<int>& client_cpus);
+  ~NetnsLab();
+  NetnsLab(const NetnsLab&) = delete;
+  NetnsLab& operator=(const NetnsLab&) = delete;
+
+  const Topology& topology() const { return topo_; }
+  const std::vector<std::string>& namespaces() const { return names_; }
+
+  static constexpr const char* kPrefix = "iomns-";
+  // Deletes iomns-<pid>-* namespaces whose owner pid is gone; returns how many.
+  static int cleanup_leftovers();
+  // Async-signal-safe: unmounts and unlinks every namespace this process made.
+  static void remove_all_registered() noexcept;
+
+ private:
+  Topology topo_;
+  std::vector<std::string> names_;
+};
+
+// true when this process may create namespaces (root, `ip` present).
+bool netns_supported(std::string* why);
+
+}  // namespace iomodels::harness
