@@ -29,6 +29,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: harness run --suite FILE [--out DIR] [--servers a,b] [--server-cpus LIST]\n"
     "                   [--loadgen-cpus LIST] [--repetitions N] [--bin-dir DIR]\n"
+    "                   [--topology loopback|netns|hosts:FILE] [--clients N] [--link SPEC]\n"
     "       harness compare BASE CURRENT [--threshold 5%] [--reference epoll_lt] [--alpha 0.05]\n"
     "       harness ab --suite FILE [--base REV] [--head REV|worktree] [--base-bin DIR] [--head-bin DIR]\n"
     "                  [--cpu-threshold 5%] [--p99-threshold 10%] [--accept 'CASE: REASON'] [--out DIR]\n"
@@ -72,7 +73,11 @@ int cmd_run(const std::vector<std::string>& args) {
       ("calibration-ms", po::value(&o.calibration_ms)->default_value(50),
        "host calibration: ms of a syscall loop on each CPU before each repetition (0: none)")
       ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off")
-      ("no-micro", "skip the suite's micro-benchmark entry");
+      ("no-micro", "skip the suite's micro-benchmark entry")
+      ("topology", po::value(&o.topology)->default_value("loopback"),
+       "loopback | netns (root: namespaces in 198.18.0.0/15) | hosts:FILE (docs/multihost.md)")
+      ("clients", po::value(&o.clients)->default_value(1), "client namespaces/loadgens (netns)")
+      ("link", po::value(&o.link), "netns link emulation: \"delay=5ms,jitter=0.5ms,loss=0.1%,rate=1gbit\"");
   if (std::find(args.begin(), args.end(), "--help") != args.end() ||
       std::find(args.begin(), args.end(), "-h") != args.end()) {
     std::cout << d;
@@ -84,6 +89,7 @@ int cmd_run(const std::vector<std::string>& args) {
   o.micro = !vm.count("no-micro");
   if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
   if (o.calibration_ms < 0 || o.calibration_ms > 10000) throw po::error("--calibration-ms must be in 0..10000");
+  check_topology(o);
   install_child_reaper_signals();
   // Children inherit this: a c10k case needs 10,000+ fds in the server, and
   // the soft limit is often 1024 while the hard one allows far more.

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <stdexcept>
 #include <system_error>
 
@@ -38,11 +39,14 @@ void unregister_group(pid_t pgid) {
   }
 }
 
+std::atomic<void (*)() noexcept> g_fatal_hook{nullptr};
+
 void on_fatal_signal(int sig) {
   for (auto& slot : g_groups) {
     pid_t g = slot.load();
     if (g > 0) ::kill(-g, SIGKILL);
   }
+  if (auto hook = g_fatal_hook.load()) hook();
   ::signal(sig, SIG_DFL);
   ::raise(sig);
 }
@@ -99,6 +103,9 @@ std::vector<int> allowed_cpus() {
 Child::Child(const SpawnOptions& opt) {
   if (opt.argv.empty()) throw std::invalid_argument("Child: empty argv");
   int out_pipe[2] = {-1, -1};
+  int in_pipe[2] = {-1, -1};
+  if (opt.stdin_pipe && ::pipe2(in_pipe, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
   int err_pipe[2];
   if (opt.capture_stdout && ::pipe2(out_pipe, O_CLOEXEC) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe2");
@@ -140,7 +147,7 @@ Child::Child(const SpawnOptions& opt) {
     if (stderr_fd >= 0 && ::dup2(stderr_fd, STDERR_FILENO) < 0) child_fail(err_pipe[1], errno);
     for (int fd : opt.inherit_fds)
       if (::fcntl(fd, F_SETFD, 0) != 0) child_fail(err_pipe[1], errno);
-    int in = ::open("/dev/null", O_RDONLY);
+    int in = opt.stdin_pipe ? in_pipe[0] : ::open("/dev/null", O_RDONLY);
     if (in >= 0) ::dup2(in, STDIN_FILENO);
     ::execv(args[0], args.data());
     child_fail(err_pipe[1], errno);
@@ -152,6 +159,10 @@ Child::Child(const SpawnOptions& opt) {
   register_group(pid);
   ::close(err_pipe[1]);
   if (stderr_fd >= 0) ::close(stderr_fd);
+  if (opt.stdin_pipe) {
+    ::close(in_pipe[0]);
+    stdin_fd_ = in_pipe[1];
+  }
   if (opt.capture_stdout) {
     ::close(out_pipe[1]);
     stdout_fd_ = out_pipe[0];
@@ -173,7 +184,60 @@ Child::Child(const SpawnOptions& opt) {
 Child::~Child() {
   if (!reaped_) kill_group();
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
 }
+
+bool Child::write_stdin(const std::string& text, bool close) {
+  size_t off = 0;
+  while (stdin_fd_ >= 0 && off < text.size()) {
+    ssize_t n = ::write(stdin_fd_, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  if (close && stdin_fd_ >= 0) {
+    ::close(stdin_fd_);
+    stdin_fd_ = -1;
+  }
+  return off == text.size();
+}
+
+std::string Child::read_rest(int timeout_ms) {
+  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
+  while (stdout_fd_ >= 0) {
+    uint64_t now = now_ns();
+    if (now >= deadline) break;
+    pollfd p{stdout_fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000) + 1);
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
+    if (n > 0) pending_.append(buf, static_cast<size_t>(n));
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;
+  }
+  std::string out;
+  out.swap(pending_);
+  return out;
+}
+
+std::string resolve_executable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+  size_t pos = 0;
+  while (pos <= dirs.size()) {
+    size_t colon = dirs.find(':', pos);
+    std::string dir = dirs.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+    std::string full = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(full.c_str(), X_OK) == 0) return full;
+    if (colon == std::string::npos) break;
+    pos = colon + 1;
+  }
+  return name;
+}
+
+void set_fatal_signal_hook(void (*hook)() noexcept) { g_fatal_hook.store(hook); }
 
 std::optional<std::string> Child::read_line(int timeout_ms) {
   const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;

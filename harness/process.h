@@ -30,7 +30,13 @@ struct SpawnOptions {
   // Descriptors the child inherits under the same numbers (the loadgen's
   // --notify-fd pipe); everything else the harness holds is close-on-exec.
   std::vector<int> inherit_fds;
+  bool stdin_pipe = false;         // a pipe the parent writes (a remote loadgen's start barrier)
 };
+
+// argv[0] as given when it holds a '/', else the first match on PATH
+// ("ip" -> "/usr/sbin/ip"); unchanged when nothing matches (execv then fails
+// naming it).
+std::string resolve_executable(const std::string& name);
 
 class Child {
  public:
@@ -56,10 +62,17 @@ class Child {
   std::string describe_exit() const;
   void signal(int sig) noexcept;        // to the child only
   void kill_group() noexcept;           // SIGKILL to the whole process group, then reap
+  // With stdin_pipe: writes all of text (blocking; false if the child is gone)
+  // and, with close, closes our end.
+  bool write_stdin(const std::string& text, bool close = false);
+  // Everything the child wrote on stdout until EOF or timeout_ms, lines
+  // not yet returned by read_line included.
+  std::string read_rest(int timeout_ms);
 
  private:
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
+  int stdin_fd_ = -1;
   std::string pending_;  // bytes read after the last full line
   bool reaped_ = false;
   int status_ = 0;
@@ -67,5 +80,8 @@ class Child {
 
 // SIGINT/SIGTERM/SIGHUP: SIGKILL every live child group, then die of the signal.
 void install_child_reaper_signals();
+// Also run from that handler, after the children are killed; must be
+// async-signal-safe (the netns lab removes its namespaces with it).
+void set_fatal_signal_hook(void (*hook)() noexcept);
 
 }  // namespace iomodels::harness

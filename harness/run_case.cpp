@@ -16,7 +16,6 @@
 #include "harness/window.h"
 
 namespace iomodels::harness {
-namespace {
 
 using nlohmann::json;
 
@@ -52,6 +51,8 @@ CaseRun failed(std::string why) {
   return r;
 }
 
+namespace {
+
 struct Pipe {
   int rd = -1, wr = -1;
   Pipe() {
@@ -70,6 +71,8 @@ struct Pipe {
   }
 };
 
+}  // namespace
+
 std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, const std::string& target,
                                       const std::string& out, int notify_fd) {
   std::vector<std::string> a = {
@@ -85,8 +88,6 @@ std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, c
   if (notify_fd >= 0) a.insert(a.end(), {"--notify-fd", std::to_string(notify_fd)});
   return a;
 }
-
-}  // namespace
 
 bool help_mentions(const std::string& exe, const std::string& needle) {
   try {
@@ -227,19 +228,26 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   auto lg_json = read_json(loadgen_out);
   if (!lg_json || !lg_json->contains("summary")) return failed("loadgen wrote no valid JSON to " + loadgen_out);
 
-  RepVerdict verdict = judge_repetition(*lg_json, p);
+  return record_repetition(std::move(*lg_json), p, round, stop_problem, loadgen_log, window, announced,
+                           std::move(calibration), stats_path);
+}
+
+CaseRun record_repetition(json lg_json, const CaseParams& p, int round, const std::string& stop_problem,
+                          const std::string& loadgen_log, const WindowSampler& window, bool announced,
+                          json calibration, const std::string& stats_path) {
+  RepVerdict verdict = judge_repetition(lg_json, p);
   if (!stop_problem.empty()) {
     verdict.status = "failed";
     verdict.reason = stop_problem + (verdict.reason.empty() ? "" : "; " + verdict.reason);
   }
-  if (verdict.status == "failed" && (*lg_json)["summary"].value("requests", 0.0) <= 0)
+  if (verdict.status == "failed" && (lg_json)["summary"].value("requests", 0.0) <= 0)
     verdict.reason += last_line(loadgen_log);
 
   CpuWindow cw = window.start() && window.end() ? cpu_window(window.start()->cpu, window.end()->cpu) : CpuWindow{};
   // Requests answered inside the sampled span: the loadgen's rate over its
   // own window times the span the harness sampled (nearly the same window;
   // for a timed window, shifted by the loadgen's start-up).
-  const json& summary = (*lg_json)["summary"];
+  const json& summary = (lg_json)["summary"];
   double requests = summary.value("requests_per_s", 0.0) * static_cast<double>(cw.span_ns) / 1e9;
   if (requests <= 0) requests = summary.value("requests", 0.0);
 
@@ -260,7 +268,7 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   rep["cost_per_message"] = cost_per_message(rep["server_stats_window"], static_cast<double>(cw.cpu_ns), requests);
   auto stats = read_json(stats_path);
   rep["server_stats"] = stats ? *stats : json(nullptr);
-  rep["loadgen"] = std::move(*lg_json);
+  rep["loadgen"] = std::move(lg_json);
   return r;
 }
 

@@ -2,6 +2,7 @@
 // server pinned, load it, sample its CPU and counters at the two ends of the
 // loadgen's measured window, stop it, collect and judge everything.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,21 @@ struct CaseRun {
 // extra arguments for the server (a suite variant), after the common ones.
 CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string& server_path,
                 const CaseParams& p, int round, bool snapshots, const std::vector<std::string>& server_args = {});
+
+// Shared with run_remote.cpp (the same repetition over a remote topology).
+class WindowSampler;
+std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, const std::string& target,
+                                      const std::string& out, int notify_fd);
+std::string num(double d);
+std::string last_line(const std::string& path);  // " (log: ...)" or ""
+std::optional<nlohmann::json> read_json(const std::string& path);
+CaseRun failed(std::string why);
+// Judges and records one repetition once the loadgen's result is in and the
+// server has stopped (stop_problem: why the stop went wrong, or "").
+CaseRun record_repetition(nlohmann::json lg_json, const CaseParams& p, int round,
+                          const std::string& stop_problem, const std::string& loadgen_log,
+                          const WindowSampler& window, bool announced, nlohmann::json calibration,
+                          const std::string& stats_path);
 
 // Whether `exe --help` prints `needle` (feature detection, with a time limit).
 bool help_mentions(const std::string& exe, const std::string& needle);

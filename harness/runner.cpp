@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <system_error>
 
 #include "core/clock.h"
@@ -20,6 +21,8 @@
 #include "harness/process.h"
 #include "harness/results.h"
 #include "harness/run_case.h"
+#include "harness/run_remote.h"
+#include "harness/topology.h"
 #include "harness/server_list.h"
 
 namespace iomodels::harness {
@@ -98,6 +101,24 @@ std::string default_out_dir(const std::string& suite) {
   return "results/" + std::string(buf) + "-" + suite;
 }
 
+void check_topology(const RunOptions& opt) {
+  const std::string& t = opt.topology;
+  if (t != "loopback" && t != "netns" && t.rfind("hosts:", 0) != 0)
+    throw std::invalid_argument("--topology: '" + t + "' is not loopback, netns or hosts:FILE");
+  if (!opt.link.empty() && t != "netns")
+    throw std::invalid_argument("--link: only with --topology netns (other links are real)");
+  if (opt.clients < 1 || opt.clients > 64) throw std::invalid_argument("--clients: must be 1..64");
+  if (t == "netns") {
+    std::string why;
+    if (!netns_supported(&why)) throw std::invalid_argument("--topology netns: " + why);
+    LinkSpec l = parse_link(opt.link);
+    if (!l.empty() && !netem_available())
+      throw std::invalid_argument("--link: this kernel lacks sch_netem (CONFIG_NET_SCH_NETEM), "
+                                  "so the link cannot be emulated");
+  }
+  if (t.rfind("hosts:", 0) == 0) load_hosts_file(t.substr(6));
+}
+
 std::string self_dir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -150,9 +171,24 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   // colours and families after the build changes.
   fs::copy_file(server_list_path(), out + "/servers.json", fs::copy_options::overwrite_existing);
 
+  // Remote topologies: the lab lives as long as the run; a signal removes it.
+  std::unique_ptr<NetnsLab> lab;
+  Topology topo;
+  if (opt.topology == "netns") {
+    set_fatal_signal_hook(&NetnsLab::remove_all_registered);
+    lab = std::make_unique<NetnsLab>(opt.clients, parse_link(opt.link), bin_dir, env.server_cpus, env.loadgen_cpus);
+    topo = lab->topology();
+  } else if (opt.topology.rfind("hosts:", 0) == 0) {
+    topo = load_hosts_file(opt.topology.substr(6));
+  }
+  if (topo.remote() && !help_mentions(loadgen, "--start-barrier"))
+    throw std::runtime_error(loadgen + " has no --start-barrier: a remote topology needs a newer loadgen");
+
   json run;
   run["schema"] = "iomodels.run/2";
   run["context"] = build_context(server_cpus, loadgen_cpus);
+  run["context"]["topology"] = topo.remote() ? topo.to_json() : json{{"kind", "loopback"}};
+  run["context"]["link"] = topo.link.to_json();
   run["suite"] = {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}};
   if (!suite.description.empty()) run["suite"]["description"] = suite.description;
 
@@ -229,7 +265,11 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       CaseRun r;
       try {
         if (!snapshots.count(slot.path)) snapshots[slot.path] = help_mentions(slot.path, "SIGUSR1");
-        r = run_one(env, slot.record["server"], slot.path, *slot.params, rep, snapshots[slot.path], slot.server_args);
+        r = topo.remote()
+                ? run_one_remote(env, topo, slot.record["server"], *slot.params, rep, snapshots[slot.path],
+                                 slot.server_args)
+                : run_one(env, slot.record["server"], slot.path, *slot.params, rep, snapshots[slot.path],
+                          slot.server_args);
       } catch (const std::exception& e) {
         r.status = "failed";
         r.reason = std::string("harness: ") + e.what();

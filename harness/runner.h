@@ -22,6 +22,11 @@ struct RunOptions {
   int stop_timeout_ms = 2000;          // after SIGTERM, before SIGKILL and "hung on stop"
   bool progress = true;                // shown only when stderr is a terminal anyway
   bool micro = true;                   // run the suite's "micro" entry, if it has one
+  // --topology loopback | netns | hosts:FILE (docs/multihost.md); checked by
+  // check_topology() before the run, so a bad one exits 2.
+  std::string topology = "loopback";
+  std::string link;                    // --link "delay=5ms,..." (netns only)
+  int clients = 1;                     // client namespaces (netns)
   int calibration_ms = 50;             // host calibration per CPU and repetition; 0: none
 };
 
@@ -37,6 +42,11 @@ struct MicroOptions {
 // document. Throws SuiteError for a bad suite, std::runtime_error for setup
 // (bad CPU list, no loadgen).
 nlohmann::json run_suite(const RunOptions& opt, std::string* out_dir_used = nullptr);
+
+// Throws std::invalid_argument (exit 2) when the topology options cannot
+// work here: a bad value, netns without root, a bad hosts file, --link where
+// links are real or the kernel has no netem.
+void check_topology(const RunOptions& opt);
 
 // Runs BIN_DIR/iomodels_micro into OUT/micro.json. Returns false (and says
 // why on stderr) when the executable is missing or fails.
