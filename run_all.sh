@@ -11,6 +11,7 @@
 #                         the regression gate: build BASE (default HEAD's first
 #                         parent) beside this build, run the regress suite with
 #                         both interleaved, exit 1 on a regression (harness ab)
+#   ./run_all.sh wan      the wan suite in a netns lab at RTT 0, 1, 10 ms (root, netem)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -39,6 +40,7 @@ PACKAGES=(
   "python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py"
   "util-linux:/usr/bin/taskset"
   "procps:/usr/bin/ps"
+  "iproute2:/usr/sbin/ip"
   "clang:/usr/bin/clang++"
   "libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
 )
@@ -119,12 +121,26 @@ run_regress() {  # $1 = base revision
   return $rc
 }
 
+run_wan() {  # the wan suite at RTT 0, 1 and 10 ms in a netns lab (root, sch_netem)
+  local stamp dirs=() rtt link
+  stamp=$(date +%Y%m%d-%H%M%S)
+  for rtt in 0 1 10; do
+    link=()
+    [[ $rtt != 0 ]] && link=(--link "delay=$(awk "BEGIN{print $rtt/2}")ms")
+    "$BUILD/harness" run --suite "$ROOT/harness/suites/wan.json" --topology netns \
+      --out "$ROOT/results/$stamp-wan-rtt$rtt" "${link[@]}"
+    dirs+=("$ROOT/results/$stamp-wan-rtt$rtt")
+  done
+  /usr/bin/python3 "$ROOT/plots/wan.py" "$ROOT/results/$stamp-wan" "${dirs[@]}"
+}
+
 install_missing
 case $MODE in
   test) build; run_tests; run_fuzz ;;
   build) build ;;
   regress) build; run_regress "${2:-HEAD^}" ;;
   default|quick|smoke|c10k|churn) build; run_suite "$MODE" ;;
-  -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "run_all.sh: unknown mode '$MODE' (default | quick | smoke | c10k | churn | test | build | regress [BASE])" >&2; exit 2 ;;
+  wan) build; run_wan ;;
+  -h|--help|help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "run_all.sh: unknown mode '$MODE' (default | quick | smoke | c10k | churn | wan | test | build | regress [BASE])" >&2; exit 2 ;;
 esac

@@ -218,6 +218,7 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
     mo.argv.push_back(file);
     parts.push_back({{"host", c.host->name}, {"address", c.host->address}, {"connections", c.connections},
                      {"requests", j["summary"].value("requests", 0)},
+                     {"histogram_count", j.contains("histogram") ? j["histogram"].value("count", 0) : 0},
                      {"window", j["summary"].value("window", json(nullptr))}});
   }
   Child merge(mo);

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Throughput vs round-trip time per model, from the `wan` suite's runs.
+
+    plots/wan.py OUT_DIR RUN_DIR [RUN_DIR ...]
+
+Each RUN_DIR is one `harness run --suite harness/suites/wan.json --topology netns
+[--link delay=...]` (run.json's context.link gives its RTT). Writes
+OUT_DIR/throughput_vs_rtt.{png,svg} (one panel per connection count, one line per
+model, median req/s with the min-max of its rounds) and prints the table as
+markdown. Needs Debian's python3-matplotlib (/usr/bin/python3).
+"""
+import json
+import os
+import sys
+
+
+def load(run_dir):
+    with open(os.path.join(run_dir, "run.json")) as f:
+        run = json.load(f)
+    link = run.get("context", {}).get("link") or {}
+    return run, float(link.get("rtt_ms", 0.0))
+
+
+def table(runs):
+    """{(server, connections): {rtt: (median req/s, median p99 us, status)}}"""
+    out = {}
+    for run, rtt in runs:
+        for c in run.get("cases", []):
+            agg = c.get("aggregate", {})
+            key = (c["server"], c["params"]["connections"])
+            out.setdefault(key, {})[rtt] = (agg.get("requests_per_s", {}).get("median"),
+                                            agg.get("p99_us", {}).get("median"), c.get("status"))
+    return out
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    out_dir, run_dirs = argv[1], argv[2:]
+    runs = [load(d) for d in run_dirs]
+    rows = table(runs)
+    rtts = sorted({rtt for _, rtt in runs})
+    print("| server | conns | " + " | ".join(f"RTT {r:g} ms: req/s / p99 µs" for r in rtts) + " |")
+    print("|---|---|" + "---|" * len(rtts))
+    for (server, conns), by_rtt in sorted(rows.items()):
+        cells = []
+        for r in rtts:
+            rps, p99, status = by_rtt.get(r, (None, None, "missing"))
+            mark = "" if status == "ok" else f" ({status})"
+            cells.append("—" if rps is None else f"{rps / 1000:.1f}k / {p99:.0f}{mark}")
+        print(f"| {server} | {conns} | " + " | ".join(cells) + " |")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    conns_list = sorted({c for _, c in rows})
+    fig, axes = plt.subplots(1, len(conns_list), figsize=(7 * len(conns_list), 5), squeeze=False)
+    for ax, conns in zip(axes[0], conns_list):
+        for (server, c), by_rtt in sorted(rows.items()):
+            if c != conns:
+                continue
+            xs = [r for r in rtts if by_rtt.get(r, (None,))[0] is not None]
+            ax.plot(xs, [by_rtt[r][0] for r in xs], marker="o", label=server)
+        ax.set_title(f"echo 64 B, {conns} connections (median of rounds)")
+        ax.set_xlabel("round-trip time (ms)")
+        ax.set_ylabel("requests/s")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, ncol=2)
+    os.makedirs(out_dir, exist_ok=True)
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(out_dir, f"throughput_vs_rtt.{ext}"), bbox_inches="tight")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
