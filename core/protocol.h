@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/buffer.h"
 
@@ -63,6 +64,10 @@ struct ReplyResult {
   bool fatal = false;       // stream unrecoverable (unparseable): close the connection
 };
 
+// How one completed reply ended, for a caller that must tell which replies of
+// a call were good (the loadgen keeps bad ones out of its latencies).
+enum class ReplyOutcome : uint8_t { kOk, kMismatch, kHttpStatus };
+
 class ClientSession {
  public:
   virtual ~ClientSession() = default;
@@ -73,6 +78,19 @@ class ClientSession {
   // Feed reply bytes as they arrived (any split); every byte is checked.
   virtual ReplyResult on_bytes(std::span<const char> in) = 0;
   virtual size_t outstanding() const = 0;
+
+  // Optional: on_bytes appends one outcome per completed reply, in order, to
+  // `log` (the caller clears it; nullptr: not kept). A reused vector, so the
+  // request path allocates nothing once it has grown.
+  void set_outcome_log(std::vector<ReplyOutcome>* log) noexcept { outcome_log_ = log; }
+
+ protected:
+  void note(ReplyOutcome o) {
+    if (outcome_log_) outcome_log_->push_back(o);
+  }
+
+ private:
+  std::vector<ReplyOutcome>* outcome_log_ = nullptr;
 };
 
 // conn_id seeds the payload so that replies crossing connections are caught.

@@ -84,6 +84,7 @@ class StreamClient final : public ClientSession {
       if (at_ == total) {
         ++r.completed;
         if (bad_) ++r.mismatches;
+        note(bad_ ? ReplyOutcome::kMismatch : ReplyOutcome::kOk);
         bad_ = false;
         at_ = 0;
         owed_.pop_front();

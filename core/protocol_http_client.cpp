@@ -155,11 +155,16 @@ class HttpClient final : public ClientSession {
 
   void finish(ReplyResult& r) {
     ++r.completed;
-    // A non-200 reply is counted by its status; its body is not ours to check.
-    if (status_ != 200) {
+    // A non-2xx reply is counted by its status (an error, not a served
+    // request); its body is not ours to check.
+    if (status_ < 200 || status_ > 299) {
       ++r.http_status;
+      note(ReplyOutcome::kHttpStatus);
     } else if (bad_) {
       ++r.mismatches;
+      note(ReplyOutcome::kMismatch);
+    } else {
+      note(ReplyOutcome::kOk);
     }
     in_body_ = false;
     bad_ = false;

@@ -1,6 +1,5 @@
 #include "harness/results.h"
 
-#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -228,33 +227,6 @@ json to_gbench(const json& run) {
   }
   out["benchmarks"] = benches;
   return out;
-}
-
-void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + tmp);
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      throw std::system_error(e, std::generic_category(), "write " + tmp);
-    }
-    off += static_cast<size_t>(n);
-  }
-  // fsync before rename: otherwise a crash can leave the new name pointing at
-  // an empty file, which is exactly what atomic replacement is meant to avoid.
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw std::system_error(e, std::generic_category(), "fsync " + tmp);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::system_error(errno, std::generic_category(), "rename " + tmp);
 }
 
 json read_run(const std::string& path_or_dir) {

@@ -24,9 +24,6 @@ nlohmann::json aggregate_case(const nlohmann::json& repetitions);
 // ns per request), then "_mean" and "_median" aggregates per case.
 nlohmann::json to_gbench(const nlohmann::json& run);
 
-// Writes PATH.tmp, fsyncs, renames over PATH; throws std::system_error.
-void write_atomic(const std::string& path, const std::string& text);
-
 // Reads a run.json, or DIR/run.json when given a folder; throws std::runtime_error.
 nlohmann::json read_run(const std::string& path_or_dir);
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <system_error>
 
+#include "core/atomic_file.h"
 #include "core/clock.h"
 #include "harness/calibration.h"
 #include "harness/case_record.h"
@@ -238,8 +239,8 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     add_paired_ratios(cases);
     flag_calibration_outliers(cases);
     run["cases"] = cases;
-    write_atomic(out + "/run.json", run.dump(1) + "\n");
-    write_atomic(out + "/gbench.json", to_gbench(run).dump(2) + "\n");
+    write_file_atomic(out + "/run.json", run.dump(1) + "\n");
+    write_file_atomic(out + "/gbench.json", to_gbench(run).dump(2) + "\n");
   };
 
   size_t runnable = 0;
@@ -325,8 +326,7 @@ bool run_micro(const MicroOptions& opt) {
     std::cerr << "harness micro: " << exe << " " << c.describe_exit() << "\n";
     return false;
   }
-  if (::rename(tmp.c_str(), out.c_str()) != 0)
-    throw std::system_error(errno, std::generic_category(), "rename " + tmp);
+  publish_file_atomic(tmp, out);
   std::cerr << "harness micro: wrote " << out << "\n";
   return true;
 }

@@ -17,9 +17,15 @@
 
 namespace iomodels::loadgen {
 
+// One request owed a reply. intended: when it was due (open loop: its
+// scheduled time; closed loop: when the reply that freed its place was seen).
+// sent: the clock read right before the send call that carried its first
+// byte; 0 while it still waits whole in the out-buffer. wire_start: offset of
+// its first byte in this socket's outgoing stream.
 struct InFlight {
-  uint64_t intended_ns;
-  uint64_t sent_ns;
+  uint64_t intended_ns = 0;
+  uint64_t sent_ns = 0;
+  uint64_t wire_start = 0;
 };
 
 // Fixed-capacity FIFO, allocated once per slot: nothing on the request path allocates.
@@ -33,6 +39,7 @@ class InFlightRing {
     ++count_;
   }
   const InFlight& front() const noexcept { return slots_[head_]; }
+  InFlight& at(size_t i) noexcept { return slots_[(head_ + i) % slots_.size()]; }
   void pop() noexcept {
     head_ = (head_ + 1) % slots_.size();
     --count_;
@@ -60,6 +67,9 @@ struct ClientConn {
   InFlightRing inflight;
   SizePicker size_picker;
   uint64_t seq = 0;               // next request number on this socket
+  uint64_t wire_built = 0;        // bytes of requests appended to `out` on this socket
+  uint64_t wire_sent = 0;         // of which the socket has taken this many
+  size_t stamped = 0;             // in-flight entries (from the front) already sent
   uint64_t sent_on_socket = 0;    // for churn
   uint64_t replies_on_socket = 0;
   uint64_t connect_start_ns = 0;

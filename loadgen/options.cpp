@@ -1,5 +1,7 @@
 #include "loadgen/options.h"
 
+#include <fcntl.h>
+
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <sstream>
@@ -21,9 +23,11 @@ void check_seconds(const std::string& name, double v, bool zero_ok) {
   if (v > 86400) bad(name, "must be <= 86400 seconds");
 }
 
-// Counts are parsed as signed so that "-1" is refused rather than wrapped.
+// Counts are parsed as signed so that "-1" is refused rather than wrapped;
+// times as text so that they may carry a unit.
 struct Counts {
   int64_t requests = 0, per_connection = 0, seed = 1;
+  std::string duration = "10s", warmup = "0", timeout = "5s";
 };
 
 po::options_description describe(Options& o, Counts& n, std::string& protocol, std::string& size,
@@ -44,10 +48,11 @@ po::options_description describe(Options& o, Counts& n, std::string& protocol, s
        "active connections, spread over the threads")
       ("threads,t", po::value(&o.threads)->default_value(o.threads),
        "worker threads, each with its own epoll loop and connections")
-      ("duration,d", po::value(&o.duration_s)->default_value(o.duration_s),
-       "measured seconds after the warmup (0: no limit, needs --requests)")
-      ("warmup", po::value(&o.warmup_s)->default_value(o.warmup_s),
-       "seconds of load before measuring; excluded from every figure but errors")
+      ("duration,d", po::value(&n.duration)->default_value(n.duration),
+       "length of the measured window after the warmup: 1.5 (seconds), 10s, 500ms, "
+       "2m, 1h (0: no limit, needs --requests)")
+      ("warmup", po::value(&n.warmup)->default_value(n.warmup),
+       "load before measuring (same units as --duration); excluded from every figure but errors")
       ("requests,n", po::value(&n.requests)->default_value(0),
        "stop after N measured requests in total (0: no limit); for deterministic runs")
       ("size,s", po::value(&size)->default_value("64"),
@@ -71,19 +76,44 @@ po::options_description describe(Options& o, Counts& n, std::string& protocol, s
        "or above 10000 connections, else none")
       ("idle-connections", po::value(&o.idle_connections)->default_value(0),
        "extra connections opened before the run and held open, never sending (C10K shape)")
-      ("timeout", po::value(&o.timeout_s)->default_value(o.timeout_s),
-       "seconds without a reply (or to connect) before a request counts as a timeout "
-       "error; the connection is then closed and reopened")
+      ("timeout", po::value(&n.timeout)->default_value(n.timeout),
+       "time without a reply (or to connect) before a request counts as a timeout "
+       "(same units as --duration); the connection is closed, every request still "
+       "in flight on it is counted lost, and it is reopened")
       ("output,o", po::value(&o.output),
        "write the result JSON to FILE (atomically: FILE.tmp then rename); default stdout")
       ("progress", po::value(&progress)->default_value("auto"),
        "auto (a line a second when stderr is a terminal) | on | off")
       ("seed", po::value(&n.seed)->default_value(1),
-       "seed for --size ranges (same seed, same sizes)");
+       "seed for --size ranges (same seed, same sizes)")
+      ("notify-fd", po::value(&o.notify_fd),
+       "write 'window_start NS' and 'window_end NS' lines (CLOCK_MONOTONIC ns) to "
+       "this open file descriptor when the measured window starts (after connects, "
+       "idle connections and warmup) and ends, each flushed at once");
   return d;
 }
 
 }  // namespace
+
+double parse_seconds(const std::string& option, const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    bad(option, "'" + text + "' is not a time (1.5, 10s, 500ms, 250us, 2m, 1h)");
+  }
+  std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  else if (unit == "ms") scale = 1e-3;
+  else if (unit == "us") scale = 1e-6;
+  else if (unit == "m") scale = 60;
+  else if (unit == "h") scale = 3600;
+  else bad(option, "'" + text + "' has an unknown unit '" + unit + "' (use s, ms, us, m or h)");
+  if (!std::isfinite(v)) bad(option, "'" + text + "' is not a finite time");
+  return v * scale;
+}
 
 void parse_size(const std::string& text, size_t& min, size_t& max) {
   constexpr size_t kMaxSize = 64ull << 20;
@@ -154,6 +184,9 @@ ParsedCommand parse_options(const std::vector<std::string>& args) {
   if (o.threads < 1) bad("threads", "must be >= 1");
   if (o.threads > 256) bad("threads", "must be <= 256");
   if (o.threads > o.connections) o.threads = o.connections;  // an idle thread measures nothing
+  o.duration_s = parse_seconds("duration", n.duration);
+  o.warmup_s = parse_seconds("warmup", n.warmup);
+  o.timeout_s = parse_seconds("timeout", n.timeout);
   check_seconds("duration", o.duration_s, true);
   check_seconds("warmup", o.warmup_s, true);
   check_seconds("timeout", o.timeout_s, false);
@@ -172,6 +205,13 @@ ParsedCommand parse_options(const std::vector<std::string>& args) {
   if (o.idle_connections > 1'000'000) bad("idle-connections", "must be <= 1000000");
   if (o.source_addresses < 0 || o.source_addresses > 65000)
     bad("source-addresses", "must be in 0..65000");
+  if (vm.count("notify-fd")) {
+    if (o.notify_fd < 0) bad("notify-fd", "must be >= 0");
+    int fl = ::fcntl(o.notify_fd, F_GETFL);
+    if (fl < 0) bad("notify-fd", std::to_string(o.notify_fd) + " is not an open file descriptor");
+    if ((fl & O_ACCMODE) == O_RDONLY)
+      bad("notify-fd", std::to_string(o.notify_fd) + " is not open for writing");
+  }
   if (progress == "auto") o.progress = ProgressMode::kAuto;
   else if (progress == "on") o.progress = ProgressMode::kOn;
   else if (progress == "off") o.progress = ProgressMode::kOff;

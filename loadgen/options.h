@@ -41,6 +41,7 @@ struct Options {
   CloseMode close_mode = CloseMode::kFin;
   int source_addresses = 0;     // 0: automatic (loopback target + churn or many connections)
   uint64_t seed = 1;
+  int notify_fd = -1;           // -1: none; else window_start/window_end lines go here
 
   bool open_loop() const noexcept { return rate > 0; }
 };
@@ -67,5 +68,10 @@ ParsedCommand parse_options(const std::vector<std::string>& args);
 
 // "64" or "16-1024" → [min, max]; throws UsageError naming --size.
 void parse_size(const std::string& text, size_t& min, size_t& max);
+
+// A time the way wrk takes it: "1.5" (seconds), "10s", "500ms", "250us", "2m",
+// "1h". Returns seconds; throws UsageError("--OPTION: ...") for anything else,
+// negative values included.
+double parse_seconds(const std::string& option, const std::string& text);
 
 }  // namespace iomodels::loadgen

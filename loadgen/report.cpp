@@ -62,15 +62,30 @@ std::string human_summary(const RunResult& r) {
                 static_cast<unsigned long long>(r.errors[ErrorKind::kClosed]),
                 static_cast<unsigned long long>(r.errors[ErrorKind::kHttpStatus]));
   s += b;
-  if (r.unfinished) s += ", unfinished " + std::to_string(r.unfinished);
   s += "\n";
+  if (r.lost.total() || r.unsent) {
+    std::snprintf(b, sizeof b,
+                  "  lost (sent, never answered): %llu (timeout %llu, reset %llu, closed %llu, mismatch %llu, "
+                  "end of run %llu); unsent: %llu\n",
+                  static_cast<unsigned long long>(r.lost.total()),
+                  static_cast<unsigned long long>(r.lost[LostCause::kTimeout]),
+                  static_cast<unsigned long long>(r.lost[LostCause::kReset]),
+                  static_cast<unsigned long long>(r.lost[LostCause::kClosed]),
+                  static_cast<unsigned long long>(r.lost[LostCause::kMismatch]),
+                  static_cast<unsigned long long>(r.lost[LostCause::kEndOfRun]),
+                  static_cast<unsigned long long>(r.unsent));
+    s += b;
+  }
+  if (r.schedule_lag.count()) s += latency_line("send lag (vs intended)", r.schedule_lag);
+  if (r.thread_cpu_max > 0.9)
+    s += "  WARNING: a loadgen thread was busy over 90% of the window: the loadgen may be the bottleneck\n";
   if (r.target_rate > 0) {
     std::snprintf(b, sizeof b,
-                  "  schedule: %llu dispatches and %llu sends over 1ms late (max %s / %s), %llu never sent\n",
+                  "  schedule: %llu dispatches and %llu sends over 1ms late (max %s / %s), %llu due never sent\n",
                   static_cast<unsigned long long>(r.schedule.late_dispatches),
                   static_cast<unsigned long long>(r.schedule.deferred_sends),
                   fmt_us(r.schedule.max_dispatch_lag_ns).c_str(),
-                  fmt_us(r.schedule.max_send_lag_ns).c_str(),
+                  fmt_us(r.schedule_lag.max()).c_str(),
                   static_cast<unsigned long long>(r.schedule.unsent_at_end));
     s += b;
     if (r.schedule.late_dispatches)

@@ -113,35 +113,54 @@ json config_json(const Options& o, int source_addresses) {
           {"seed", o.seed}};
 }
 
+namespace {
+
+void add_seconds(std::vector<SecondStats>& into, const std::vector<SecondStats>& from) {
+  if (into.size() < from.size()) into.resize(from.size());
+  for (size_t i = 0; i < from.size(); ++i) {
+    into[i].requests += from[i].requests;
+    into[i].errors += from[i].errors;
+    into[i].latency.merge(from[i].latency);
+  }
+}
+
+}  // namespace
+
 void RunResult::add_counters(const WorkerStats& w) {
   requests += w.requests;
+  sent += w.sent;
+  unsent += w.unsent;
+  lost.add(w.lost);
   bytes_sent += w.bytes_sent;
   bytes_received += w.bytes_received;
-  unfinished += w.unfinished;
   cpu_user_s += w.cpu_user_s;
   cpu_sys_s += w.cpu_sys_s;
+  if (w.window_wall_ns > 0)
+    thread_cpu_max = std::max(thread_cpu_max, static_cast<double>(w.window_cpu_ns) / static_cast<double>(w.window_wall_ns));
   errors.add(w.errors);
   schedule.add(w.schedule);
   conns.add(w.conns);
   corrected.merge(w.corrected);
   uncorrected.merge(w.uncorrected);
   connect.merge(w.connect);
-  if (seconds.size() < w.seconds.size()) seconds.resize(w.seconds.size());
-  for (size_t i = 0; i < w.seconds.size(); ++i) {
-    seconds[i].requests += w.seconds[i].requests;
-    seconds[i].errors += w.seconds[i].errors;
-    seconds[i].latency.merge(w.seconds[i].latency);
-  }
+  schedule_lag.merge(w.schedule_lag);
+  add_seconds(seconds, w.seconds);
 }
 
 void RunResult::merge(const RunResult& o) {
   duration_s = std::max(duration_s, o.duration_s);
   requests += o.requests;
+  sent += o.sent;
+  unsent += o.unsent;
+  lost.add(o.lost);
   bytes_sent += o.bytes_sent;
   bytes_received += o.bytes_received;
-  unfinished += o.unfinished;
   cpu_user_s += o.cpu_user_s;
   cpu_sys_s += o.cpu_sys_s;
+  thread_cpu_max = std::max(thread_cpu_max, o.thread_cpu_max);
+  if (o.window_start_ns && (!window_start_ns || o.window_start_ns < window_start_ns)) window_start_ns = o.window_start_ns;
+  window_end_ns = std::max(window_end_ns, o.window_end_ns);
+  if (accept_queue != o.accept_queue) accept_queue = "mixed";
   target_rate += o.target_rate;
   errors.add(o.errors);
   schedule.add(o.schedule);
@@ -153,12 +172,8 @@ void RunResult::merge(const RunResult& o) {
   corrected.merge(o.corrected);
   uncorrected.merge(o.uncorrected);
   connect.merge(o.connect);
-  if (seconds.size() < o.seconds.size()) seconds.resize(o.seconds.size());
-  for (size_t i = 0; i < o.seconds.size(); ++i) {
-    seconds[i].requests += o.seconds[i].requests;
-    seconds[i].errors += o.seconds[i].errors;
-    seconds[i].latency.merge(o.seconds[i].latency);
-  }
+  schedule_lag.merge(o.schedule_lag);
+  add_seconds(seconds, o.seconds);
 }
 
 json to_json(const RunResult& r) {
@@ -166,6 +181,9 @@ json to_json(const RunResult& r) {
   double cpu = r.cpu_user_s + r.cpu_sys_s;
   json errors = json::object();
   for (size_t i = 0; i < kErrorNames.size(); ++i) errors[kErrorNames[i]] = r.errors.n[i];
+  json lost = json::object();
+  for (size_t i = 0; i < kLostNames.size(); ++i) lost[kLostNames[i]] = r.lost.n[i];
+  lost["total"] = r.lost.total();
   std::string close_mode = r.config.value("close_mode", "fin");
   json summary = {
       {"duration_s", round3(r.duration_s)},
@@ -178,7 +196,13 @@ json to_json(const RunResult& r) {
       {"loadgen_cpu_user_s", round3(r.cpu_user_s)},
       {"loadgen_cpu_sys_s", round3(r.cpu_sys_s)},
       {"loadgen_cpu_us_per_request", r.requests ? round3(cpu * 1e6 / static_cast<double>(r.requests)) : 0.0},
-      {"requests_unfinished", r.unfinished},
+      {"requests_unfinished", r.lost[LostCause::kEndOfRun]},
+      {"sent", r.sent},
+      {"lost", lost},
+      {"unsent", r.unsent},
+      {"window", {{"start_ns", r.window_start_ns}, {"end_ns", r.window_end_ns}}},
+      {"accept_queue", r.accept_queue.empty() ? json(nullptr) : json(r.accept_queue)},
+      {"loadgen_thread_cpu_max", round3(r.thread_cpu_max)},
       {"errors", errors},
       {"open_loop",
        {{"target_rate", r.target_rate},
@@ -187,7 +211,8 @@ json to_json(const RunResult& r) {
         {"late_dispatches", r.schedule.late_dispatches},
         {"max_dispatch_lag_us", us(r.schedule.max_dispatch_lag_ns)},
         {"deferred_sends", r.schedule.deferred_sends},
-        {"max_send_lag_us", us(r.schedule.max_send_lag_ns)},
+        {"max_send_lag_us", us(r.schedule_lag.max())},
+        {"due", r.schedule.due},
         {"unsent_at_end", r.schedule.unsent_at_end}}},
       {"connections",
        {{"opened", r.conns.opened},
@@ -221,10 +246,12 @@ json to_json(const RunResult& r) {
           {"latency_us", latency_summary_json(r.corrected)},
           {"latency_uncorrected_us", latency_summary_json(r.uncorrected)},
           {"connect_us", latency_summary_json(r.connect)},
+          {"schedule_lag_us", latency_summary_json(r.schedule_lag)},
           {"histogram", histogram_json(r.corrected)},
           {"histograms",
            {{"latency_uncorrected", histogram_json(r.uncorrected)},
-            {"connect", histogram_json(r.connect)}}},
+            {"connect", histogram_json(r.connect)},
+            {"schedule_lag", histogram_json(r.schedule_lag)}}},
           {"timeseries", ts}};
 }
 
@@ -239,7 +266,19 @@ RunResult from_json(const json& j) {
   r.requests = s.at("requests").get<uint64_t>();
   r.bytes_sent = s.at("bytes_sent").get<uint64_t>();
   r.bytes_received = s.at("bytes_received").get<uint64_t>();
-  r.unfinished = s.value("requests_unfinished", uint64_t{0});
+  r.sent = s.value("sent", uint64_t{0});
+  r.unsent = s.value("unsent", uint64_t{0});
+  if (s.contains("lost")) {
+    for (size_t i = 0; i < kLostNames.size(); ++i) r.lost.n[i] = s.at("lost").value(kLostNames[i], uint64_t{0});
+  } else {
+    r.lost[LostCause::kEndOfRun] = s.value("requests_unfinished", uint64_t{0});  // older files
+  }
+  if (s.contains("window")) {
+    r.window_start_ns = s.at("window").value("start_ns", uint64_t{0});
+    r.window_end_ns = s.at("window").value("end_ns", uint64_t{0});
+  }
+  if (s.contains("accept_queue") && s.at("accept_queue").is_string()) r.accept_queue = s.at("accept_queue");
+  r.thread_cpu_max = s.value("loadgen_thread_cpu_max", 0.0);
   r.cpu_user_s = s.value("loadgen_cpu_user_s", s.at("loadgen_cpu_s").get<double>());
   r.cpu_sys_s = s.value("loadgen_cpu_sys_s", 0.0);
   for (size_t i = 0; i < kErrorNames.size(); ++i)
@@ -251,7 +290,7 @@ RunResult from_json(const json& j) {
     r.schedule.deferred_sends = o.value("deferred_sends", uint64_t{0});
     r.schedule.unsent_at_end = o.value("unsent_at_end", uint64_t{0});
     r.schedule.max_dispatch_lag_ns = static_cast<uint64_t>(o.value("max_dispatch_lag_us", 0.0) * 1000);
-    r.schedule.max_send_lag_ns = static_cast<uint64_t>(o.value("max_send_lag_us", 0.0) * 1000);
+    r.schedule.due = o.value("due", uint64_t{0});
   }
   if (s.contains("connections")) {
     const json& c = s.at("connections");
@@ -270,6 +309,7 @@ RunResult from_json(const json& j) {
     const json& h = j.at("histograms");
     if (h.contains("latency_uncorrected")) r.uncorrected = histogram_from_json(h.at("latency_uncorrected"));
     if (h.contains("connect")) r.connect = histogram_from_json(h.at("connect"));
+    if (h.contains("schedule_lag")) r.schedule_lag = histogram_from_json(h.at("schedule_lag"));
   }
   for (const json& e : j.at("timeseries")) {
     size_t t = e.at("t_s").get<size_t>();

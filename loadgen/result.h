@@ -27,10 +27,16 @@ struct RunResult {
   uint64_t requests = 0;
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
-  uint64_t unfinished = 0;
+  uint64_t sent = 0;       // requests of the window that went out
+  uint64_t unsent = 0;     // requests of the window due and never sent
+  LostCounts lost;         // requests of the window sent and never answered
   double cpu_user_s = 0;
   double cpu_sys_s = 0;
   double target_rate = 0;  // 0: closed loop
+  double thread_cpu_max = 0;  // busiest worker thread: CPU / wall over the window
+  uint64_t window_start_ns = 0;  // CLOCK_MONOTONIC; merged runs: earliest start
+  uint64_t window_end_ns = 0;    //                   merged runs: latest end
+  std::string accept_queue;      // settle result ("empty", "not_visible", "timeout"); "" = not checked
   ErrorCounts errors;
   ScheduleStats schedule;
   ConnectionStats conns;
@@ -38,6 +44,7 @@ struct RunResult {
   Histogram corrected;
   Histogram uncorrected;
   Histogram connect;
+  Histogram schedule_lag;
   std::vector<SecondStats> seconds;
 
   // Adds a worker's (or another run's) figures. Durations: the longest wins

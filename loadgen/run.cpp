@@ -1,7 +1,7 @@
 #include "loadgen/run.h"
 
-#include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,10 +14,12 @@
 #include <system_error>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/clock.h"
 #include "core/socket_util.h"
 #include "loadgen/connector.h"
 #include "loadgen/report.h"
+#include "loadgen/window.h"
 #include "loadgen/worker.h"
 
 namespace iomodels::loadgen {
@@ -69,20 +71,17 @@ RunResult run_load(const Options& opt) {
   result.idle.failed = idle.failed;
   result.errors[ErrorKind::kConnect] += idle.failed;
 
-  // Start a little ahead so that every thread is up before the first due time.
-  uint64_t t0 = now_ns() + 2'000'000;
-  uint64_t measure_start = t0 + static_cast<uint64_t>(opt.warmup_s * 1e9);
-  uint64_t end = opt.duration_s > 0 ? measure_start + static_cast<uint64_t>(opt.duration_s * 1e9) : UINT64_MAX;
-
   size_t nthreads = static_cast<size_t>(opt.threads);
+  StartGate gate;
+  gate.connecting.store(static_cast<int>(nthreads));
   std::vector<WorkerPlan> plans(nthreads);
   for (size_t w = 0; w < nthreads; ++w) {
     WorkerPlan& p = plans[w];
     p.opt = &opt;
     p.connector = &connector;
-    p.t0_ns = t0;
-    p.measure_start_ns = measure_start;
-    p.end_ns = end;
+    p.gate = &gate;
+    p.warmup_ns = static_cast<uint64_t>(opt.warmup_s * 1e9);
+    p.duration_ns = static_cast<uint64_t>(opt.duration_s * 1e9);
     // Slots interleave across threads so each one's share of the schedule is even.
     for (uint64_t g = w; g < static_cast<uint64_t>(opt.connections); g += nthreads) p.slots.push_back(g);
     if (opt.requests) p.request_budget = opt.requests / nthreads + (w < opt.requests % nthreads ? 1 : 0);
@@ -101,10 +100,26 @@ RunResult run_load(const Options& opt) {
       } catch (...) {
         failures[w] = std::current_exception();
         g_stop.store(true);
+        workers[w]->leave_gate();
         progress[w].done.store(true);
       }
     });
 
+  // Every worker has connected (or given up on) its connections, and the
+  // server has accepted them: only now does the clock of the run start, so
+  // neither the connects nor the server's accept storm land in the window.
+  for (int left; (left = gate.connecting.load()) > 0;) gate.connecting.wait(left);
+  if (!g_stop.load())
+    result.accept_queue = settle_accept_queue(opt.addr, now_ns() + static_cast<uint64_t>(opt.timeout_s * 1e9));
+  // (A start barrier for several loadgens belongs here: after connects, before t0.)
+  uint64_t t0 = now_ns();
+  gate.t0_ns.store(t0, std::memory_order_release);
+  gate.t0_ns.notify_all();
+  uint64_t measure_start = t0 + static_cast<uint64_t>(opt.warmup_s * 1e9);
+  uint64_t end = opt.duration_s > 0 ? measure_start + static_cast<uint64_t>(opt.duration_s * 1e9) : UINT64_MAX;
+
+  Notifier notify(opt.notify_fd);
+  bool started = false, ended = false;
   bool show = opt.progress == ProgressMode::kOn ||
               (opt.progress == ProgressMode::kAuto && ::isatty(STDERR_FILENO));
   uint64_t next_line = measure_start + 1'000'000'000;
@@ -113,8 +128,15 @@ RunResult run_load(const Options& opt) {
     bool all_done = true;
     for (auto& p : progress) all_done = all_done && p.done.load(std::memory_order_acquire);
     if (all_done) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     uint64_t now = now_ns();
+    if (!started && now >= measure_start) {
+      notify.line("window_start", measure_start);
+      started = true;
+    }
+    if (started && !ended && now >= end) {
+      notify.line("window_end", end);
+      ended = true;
+    }
     if (show && now >= next_line) {
       uint64_t req = 0, err = 0, p99 = 0;
       for (auto& p : progress) {
@@ -128,6 +150,12 @@ RunResult run_load(const Options& opt) {
       last_requests = req;
       next_line += 1'000'000'000;
     }
+    // Sleep to the next thing to do; the window's edges are announced on time.
+    uint64_t wake = now + 50'000'000;
+    if (!started) wake = std::min(wake, measure_start);
+    else if (!ended) wake = std::min(wake, end);
+    timespec ts{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
+    ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
   }
   for (auto& t : threads) t.join();
   if (show) std::fprintf(stderr, "\n");
@@ -139,33 +167,15 @@ RunResult run_load(const Options& opt) {
     result.add_counters(w->stats());
     measure_end = std::max(measure_end, w->stats().measure_end_ns);
   }
+  measure_end = std::min(measure_end, end);
+  // Ended early (--requests, a stop signal, or during warmup): announced now.
+  if (!started) notify.line("window_start", measure_start);
+  if (!ended) notify.line("window_end", measure_end);
+  result.window_start_ns = measure_start;
+  result.window_end_ns = measure_end;
   result.duration_s = static_cast<double>(measure_end - measure_start) / 1e9;
   result.idle.closed_by_peer = count_closed(idle);
   return result;
-}
-
-void write_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open(" + tmp + ")");
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::system_error(e, std::generic_category(), "write(" + tmp + ")");
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw std::system_error(e, std::generic_category(), "rename(" + path + ")");
-  }
 }
 
 nlohmann::json merge_files(const std::vector<std::string>& paths) {
@@ -220,7 +230,7 @@ int loadgen_main(const std::vector<std::string>& args) {
     std::cerr << human_summary(r);
     std::string text = to_json(r).dump() + "\n";
     if (cmd.options.output.empty()) std::cout << text << std::flush;
-    else write_atomically(cmd.options.output, text);
+    else write_file_atomic(cmd.options.output, text);
     return 0;
   } catch (const UsageError& e) {
     std::cerr << "loadgen: " << e.what() << "\n";

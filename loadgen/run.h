@@ -1,5 +1,5 @@
 // Running a load: limits, idle connections, worker threads, progress, and
-// the merged result. Also the `merge` subcommand and atomic output.
+// the merged result. Also the `merge` subcommand.
 #pragma once
 #include <string>
 #include <vector>
@@ -12,10 +12,6 @@ namespace iomodels::loadgen {
 // Throws UsageError when the setup is impossible (e.g. more connections than
 // RLIMIT_NOFILE allows), std::system_error when a setup call fails.
 RunResult run_load(const Options& opt);
-
-// Writes `text` to `path` through path.tmp.PID + rename, so a reader never
-// sees half a file. Throws std::system_error naming the call.
-void write_atomically(const std::string& path, const std::string& text);
 
 // `loadgen merge a.json b.json ...`: returns the merged result JSON.
 nlohmann::json merge_files(const std::vector<std::string>& paths);

@@ -2,7 +2,6 @@
 
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -22,6 +21,15 @@ ErrorKind error_of_errno(int err) {
   return err == ETIMEDOUT ? ErrorKind::kTimeout : ErrorKind::kReset;
 }
 
+LostCause lost_cause_of(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::kTimeout: return LostCause::kTimeout;
+    case ErrorKind::kReset: return LostCause::kReset;
+    case ErrorKind::kMismatch: return LostCause::kMismatch;
+    default: return LostCause::kClosed;  // peer close (a connecting socket has nothing in flight)
+  }
+}
+
 }  // namespace
 
 Worker::Worker(WorkerPlan plan, WorkerProgress& progress, const std::atomic<bool>& stop)
@@ -33,10 +41,13 @@ Worker::Worker(WorkerPlan plan, WorkerProgress& progress, const std::atomic<bool
     conns_.emplace_back(slot, cap, SizePicker(opt_.size_min, opt_.size_max, opt_.seed, slot));
   touched_.reserve(conns_.size());
   touched_flag_.assign(conns_.size(), 0);
+  outcomes_.reserve(4096);
   timeout_ns_ = static_cast<uint64_t>(opt_.timeout_s * 1e9);
-  if (plan_.end_ns != UINT64_MAX) {
+  // Nothing is measured before the gate opens (wait_for_start sets the window).
+  plan_.measure_start_ns = plan_.end_ns = UINT64_MAX;
+  if (plan_.duration_ns > 0) {
     // Whole seconds of the window, allocated now rather than on the request path.
-    auto secs = (plan_.end_ns - plan_.measure_start_ns + 999'999'999) / 1'000'000'000;
+    auto secs = (plan_.duration_ns + 999'999'999) / 1'000'000'000;
     stats_.seconds.resize(std::max<uint64_t>(secs, 1));
   }
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -48,26 +59,11 @@ Worker::~Worker() {
   if (epfd_ >= 0) ::close(epfd_);
 }
 
-void Worker::read_cpu(double& user, double& sys) const {
-  rusage ru{};
-  ::getrusage(RUSAGE_THREAD, &ru);
-  user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) * 1e-6;
-  sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) * 1e-6;
-}
-
-SecondStats& Worker::second_of(uint64_t t) {
-  size_t s = static_cast<size_t>((t - plan_.measure_start_ns) / 1'000'000'000);
-  if (plan_.end_ns != UINT64_MAX) {
-    s = std::min(s, stats_.seconds.size() - 1);  // drained replies belong to the last second
-  } else if (s >= stats_.seconds.size()) {
-    stats_.seconds.resize(s + 1);  // --requests without --duration: once a second at most
-  }
-  return stats_.seconds[s];
-}
-
-void Worker::count_error(ErrorKind kind, uint64_t now) {
-  ++stats_.errors[kind];
-  if (now >= plan_.measure_start_ns) ++second_of(now).errors;
+void Worker::leave_gate() noexcept {
+  if (left_gate_) return;
+  left_gate_ = true;
+  plan_.gate->connecting.fetch_sub(1);
+  plan_.gate->connecting.notify_all();
 }
 
 bool Worker::may_send(uint64_t intended, uint64_t now, bool check_budget) const noexcept {
@@ -91,10 +87,12 @@ void Worker::set_want_out(ClientConn& c, bool on) {
 
 void Worker::drop_socket(ClientConn& c) {
   if (c.fd >= 0) ::close(c.fd);  // close(2) also removes it from the epoll set
+  if (c.state == ConnState::kConnecting) --connecting_;
   c.fd = -1;
   c.state = ConnState::kDown;
   c.want_out = false;
   c.inflight.clear();
+  c.stamped = 0;
   c.out.clear();
 }
 
@@ -109,6 +107,7 @@ void Worker::open(ClientConn& c, uint64_t now) {
   }
   c.fd = fd;
   c.state = ConnState::kConnecting;
+  ++connecting_;
   c.connect_start_ns = now;
   ++c.incarnation;
   epoll_event ev{};
@@ -121,10 +120,14 @@ void Worker::open(ClientConn& c, uint64_t now) {
 
 void Worker::on_connected(ClientConn& c, uint64_t now) {
   c.state = ConnState::kUp;
+  --connecting_;
   ++stats_.conns.opened;
   if (measuring(now)) stats_.connect.record(now - c.connect_start_ns);
   c.session = make_client_session(opt_.protocol, c.payload_id());  // per connection, not per request
+  c.session->set_outcome_log(&outcomes_);
   c.seq = c.sent_on_socket = c.replies_on_socket = 0;
+  c.wire_built = c.wire_sent = 0;
+  c.stamped = 0;
   c.inflight.clear();
   c.out.clear();
   set_want_out(c, false);
@@ -133,6 +136,7 @@ void Worker::on_connected(ClientConn& c, uint64_t now) {
 
 void Worker::fail(ClientConn& c, ErrorKind kind, uint64_t now, bool count) {
   if (count) count_error(kind, now);
+  lose_inflight(c, lost_cause_of(kind), now);
   if (kind == ErrorKind::kReset || kind == ErrorKind::kClosed) ++stats_.conns.closed_by_server;
   else if (c.state == ConnState::kUp) ++stats_.conns.closed_after_error;
   drop_socket(c);
@@ -140,43 +144,47 @@ void Worker::fail(ClientConn& c, ErrorKind kind, uint64_t now, bool count) {
   else open(c, now);
 }
 
-void Worker::build(ClientConn& c, uint64_t intended, uint64_t now) {
+void Worker::build(ClientConn& c, uint64_t intended) {
   size_t size = opt_.protocol == Protocol::kHttp ? 0 : c.size_picker.next();
+  size_t before = c.out.readable_bytes();
   c.session->build_request(c.seq++, size, c.out);
-  c.inflight.push({intended, now});
+  c.inflight.push({intended, 0, c.wire_built});
+  c.wire_built += c.out.readable_bytes() - before;
   ++c.sent_on_socket;
   // Open loop reserved its budget when the request fell due (dispatch_due).
   if (!opt_.open_loop() && intended >= plan_.measure_start_ns) ++budget_used_;
 }
 
 void Worker::refill(ClientConn& c, uint64_t now) {
-  if (c.state != ConnState::kUp) return;
+  if (c.state != ConnState::kUp || !started_) return;
   if (!opt_.open_loop()) {
+    // Closed loop: a request is due the moment its place is free; `now` (when
+    // this batch's replies were seen) is that moment, the send comes later.
     while (!c.inflight.full() && static_cast<int>(c.inflight.size()) < opt_.pipeline &&
            churn_allows(c) && may_send(now, now, true))
-      build(c, now, now);
+      build(c, now);
   } else {
     while (c.sent_k < c.due_k && !c.inflight.full() && churn_allows(c)) {
       uint64_t intended = schedule_.intended_ns(c.slot, c.sent_k);
       if (!may_send(intended, now, false)) break;
-      uint64_t lag = now > intended ? now - intended : 0;
-      if (measuring(intended)) {
-        if (lag > kLateThresholdNs) ++stats_.schedule.deferred_sends;
-        stats_.schedule.max_send_lag_ns = std::max(stats_.schedule.max_send_lag_ns, lag);
-      }
-      build(c, intended, now);
+      build(c, intended);
       ++c.sent_k;
     }
   }
-  flush(c, now);
+  flush(c);
 }
 
-void Worker::flush(ClientConn& c, uint64_t now) {
+void Worker::flush(ClientConn& c) {
   while (!c.out.empty()) {
+    // The clock starts here, right before the send call that carries the
+    // request, not when the batch that made it due was seen.
+    uint64_t t = now_ns();
     ssize_t n = ::send(c.fd, c.out.peek(), c.out.readable_bytes(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
-      if (measuring(now)) stats_.bytes_sent += static_cast<uint64_t>(n);
+      if (measuring(t)) stats_.bytes_sent += static_cast<uint64_t>(n);
       c.out.consume(static_cast<size_t>(n));
+      c.wire_sent += static_cast<uint64_t>(n);
+      stamp_sent(c, t);
       continue;
     }
     int err = errno;
@@ -185,22 +193,10 @@ void Worker::flush(ClientConn& c, uint64_t now) {
       set_want_out(c, true);  // the rest goes when the socket drains
       return;
     }
-    fail(c, error_of_errno(err), now);
+    fail(c, error_of_errno(err), t);
     return;
   }
   set_want_out(c, false);
-}
-
-void Worker::record_reply(const InFlight& f, uint64_t now) {
-  if (f.intended_ns < plan_.measure_start_ns) return;  // warmup
-  uint64_t corrected = now - f.intended_ns;
-  stats_.corrected.record(corrected);
-  stats_.uncorrected.record(now - f.sent_ns);
-  ++stats_.requests;
-  last_reply_ns_ = now;
-  SecondStats& s = second_of(now);
-  ++s.requests;
-  s.latency.record(corrected);
 }
 
 void Worker::read_replies(ClientConn& c, uint64_t now) {
@@ -208,10 +204,12 @@ void Worker::read_replies(ClientConn& c, uint64_t now) {
     ssize_t n = ::recv(c.fd, scratch_.data(), scratch_.size(), MSG_DONTWAIT);
     if (n > 0) {
       if (measuring(now)) stats_.bytes_received += static_cast<uint64_t>(n);
+      outcomes_.clear();
       ReplyResult r = c.session->on_bytes({scratch_.data(), static_cast<size_t>(n)});
       for (uint64_t i = 0; i < r.completed && c.inflight.size() > 0; ++i) {
-        record_reply(c.inflight.front(), now);
+        record_reply(c.inflight.front(), i < outcomes_.size() ? outcomes_[i] : ReplyOutcome::kOk, now);
         c.inflight.pop();
+        if (c.stamped > 0) --c.stamped;
       }
       c.replies_on_socket += r.completed;
       for (uint64_t i = 0; i < r.mismatches; ++i) count_error(ErrorKind::kMismatch, now);
@@ -263,7 +261,7 @@ void Worker::on_event(ClientConn& c, uint32_t events, uint64_t now) {
     read_replies(c, now);
     if (c.state != ConnState::kUp) return;
   }
-  if ((events & EPOLLOUT) && c.want_out) flush(c, now);
+  if ((events & EPOLLOUT) && c.want_out) flush(c);
 }
 
 void Worker::dispatch_due(uint64_t now) {
@@ -277,6 +275,7 @@ void Worker::dispatch_due(uint64_t now) {
     if (measuring(next_due_ns_)) {
       if (lag > kLateThresholdNs) ++stats_.schedule.late_dispatches;
       stats_.schedule.max_dispatch_lag_ns = std::max(stats_.schedule.max_dispatch_lag_ns, lag);
+      ++stats_.schedule.due;
       if (plan_.request_budget) ++budget_used_;  // reserve it now: due means owed
     }
     ++c.due_k;
@@ -298,93 +297,62 @@ void Worker::dispatch_due(uint64_t now) {
   touched_.clear();
 }
 
-void Worker::stop_sending(uint64_t now) {
-  sending_ = false;
-  stats_.measure_end_ns = std::min(now, plan_.end_ns);
-  drain_deadline_ = now + timeout_ns_;
-  if (opt_.open_loop()) {
-    for (auto& c : conns_)
-      for (uint64_t k = c.sent_k; k < c.due_k; ++k)
-        if (measuring(schedule_.intended_ns(c.slot, k))) ++stats_.schedule.unsent_at_end;
+void Worker::poll_once(uint64_t deadline) {
+  uint64_t wait = deadline > now_ ? deadline - now_ : 0;
+  timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+  epoll_event events[kMaxEvents];
+  int n = ::epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
+  if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "epoll_pwait2");
+  // One clock read per batch: the replies in it were all there by now.
+  now_ = now_ns();
+  if (!cpu_started_ && now_ >= plan_.measure_start_ns) window_cpu_start();
+  for (int i = 0; i < n; ++i) {
+    ClientConn& c = conns_[events[i].data.u64];
+    if (c.fd >= 0) on_event(c, events[i].events, now_);
   }
 }
 
-void Worker::housekeeping(uint64_t now) {
-  if (!cpu_started_ && now >= plan_.measure_start_ns) {
-    read_cpu(cpu_user0_, cpu_sys0_);
-    cpu_started_ = true;
-  }
-  bool budget_spent = plan_.request_budget && budget_used_ >= plan_.request_budget;
-  if (sending_ && (now >= plan_.end_ns || stop_.load(std::memory_order_relaxed) || budget_spent))
-    stop_sending(std::min(now, plan_.end_ns));
-  size_t inflight = 0;
-  for (auto& c : conns_) {
-    if (c.state == ConnState::kDown) {
-      if (sending_ && now >= c.retry_at_ns) open(c, now);
-    } else if (c.state == ConnState::kConnecting) {
-      if (now - c.connect_start_ns > timeout_ns_) fail(c, ErrorKind::kConnect, now);
-    } else if (c.inflight.size() > 0) {
-      if (now - c.inflight.front().sent_ns > timeout_ns_) {
-        fail(c, ErrorKind::kTimeout, now);  // its other requests go with it
-        continue;
-      }
-      inflight += c.inflight.size();
-    }
-  }
-  if (!sending_ && (inflight == 0 || now >= drain_deadline_ || stop_.load())) {
-    for (auto& c : conns_)
-      for (size_t i = 0; i < c.inflight.size(); ++i) ++stats_.unfinished;
-    done_ = true;
-  }
-  // Progress: what this worker did so far, and the p99 of its last full second.
-  progress_.requests.store(stats_.requests, std::memory_order_relaxed);
-  progress_.errors.store(stats_.errors.total(), std::memory_order_relaxed);
-  if (now >= plan_.measure_start_ns) {
-    size_t s = static_cast<size_t>((now - plan_.measure_start_ns) / 1'000'000'000);
-    if (s > progress_second_ && s - 1 < stats_.seconds.size()) {
-      progress_.last_second_p99_ns.store(stats_.seconds[s - 1].latency.value_at_percentile(99),
-                                         std::memory_order_relaxed);
-      progress_second_ = s;
-    }
-  }
-  // Every connection is visited per tick: often enough for timeouts and
-  // reconnects, rare enough to cost nothing next to the requests.
-  next_housekeeping_ = now + std::min<uint64_t>(20'000'000, std::max<uint64_t>(timeout_ns_ / 10, 1'000'000));
+void Worker::connect_phase() {
+  now_ = now_ns();
+  for (auto& c : conns_) open(c, now_);
+  uint64_t deadline = now_ + timeout_ns_;
+  while (connecting_ > 0 && now_ < deadline && !stop_.load(std::memory_order_relaxed))
+    poll_once(std::min(deadline, now_ + 50'000'000));  // wakes now and then to see a stop
+  for (auto& c : conns_)
+    if (c.state == ConnState::kConnecting) fail(c, ErrorKind::kConnect, now_);
+}
+
+void Worker::wait_for_start() {
+  leave_gate();
+  uint64_t t0;
+  while ((t0 = plan_.gate->t0_ns.load(std::memory_order_acquire)) == 0) plan_.gate->t0_ns.wait(0);
+  plan_.t0_ns = t0;
+  plan_.measure_start_ns = t0 + plan_.warmup_ns;
+  plan_.end_ns = plan_.duration_ns ? plan_.measure_start_ns + plan_.duration_ns : UINT64_MAX;
+  started_ = true;
 }
 
 void Worker::run() {
+  connect_phase();
+  wait_for_start();
   if (opt_.open_loop()) {
     // The default 50 µs timer slack would blur a µs schedule; ours is 1 ns.
     ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     schedule_ = OpenLoopSchedule(plan_.t0_ns, opt_.rate, static_cast<uint64_t>(opt_.connections));
     if (!conns_.empty()) next_due_ns_ = schedule_.intended_ns(conns_[0].slot, 0);
   }
-  uint64_t now = now_ns();
-  for (auto& c : conns_) open(c, now);
-  epoll_event events[kMaxEvents];
+  now_ = now_ns();
+  if (!cpu_started_ && now_ >= plan_.measure_start_ns) window_cpu_start();
+  for (auto& c : conns_) refill(c, now_);
   while (!done_) {
     uint64_t deadline = next_housekeeping_;
-    if (sending_ && next_due_ns_ < deadline) deadline = next_due_ns_;
-    uint64_t wait = deadline > now ? deadline - now : 0;
-    timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
-    int n = ::epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
-    if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "epoll_pwait2");
-    now = now_ns();  // one clock read per batch: every reply in it shares the time
-    for (int i = 0; i < n; ++i) {
-      ClientConn& c = conns_[events[i].data.u64];
-      if (c.fd >= 0) on_event(c, events[i].events, now);
-    }
-    if (opt_.open_loop() && sending_) dispatch_due(now);
-    if (now >= next_housekeeping_) housekeeping(now);
+    if (sending_) deadline = std::min({deadline, next_due_ns_, plan_.end_ns});
+    if (!cpu_started_) deadline = std::min(deadline, plan_.measure_start_ns);
+    poll_once(deadline);
+    // A fresh clock: requests that fell due while this batch was handled go now.
+    if (opt_.open_loop() && sending_) dispatch_due(now_ns());
+    if (now_ >= next_housekeeping_ || (sending_ && now_ >= plan_.end_ns)) housekeeping(now_);
   }
-  double u = 0, s = 0;
-  read_cpu(u, s);
-  stats_.cpu_user_s = u - cpu_user0_;
-  stats_.cpu_sys_s = s - cpu_sys0_;
-  // A window ended by --requests lasts until its last reply arrived.
-  if (plan_.request_budget && budget_used_ >= plan_.request_budget && now < plan_.end_ns)
-    stats_.measure_end_ns = std::max(last_reply_ns_, plan_.measure_start_ns);
-  if (stats_.measure_end_ns == 0) stats_.measure_end_ns = now;
   progress_.requests.store(stats_.requests, std::memory_order_relaxed);
   progress_.done.store(true, std::memory_order_release);
 }

@@ -12,12 +12,12 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/socket_util.h"
 
 namespace po = boost::program_options;
@@ -220,7 +220,7 @@ void print_snapshot(const ModelSpec& spec, ServerContext& ctx) {
   }
 }
 
-// tmp + rename, so a reader never sees half a file.
+// Atomically (core/atomic_file.h), so a reader never sees half a file.
 void write_stats(const std::string& path, const nlohmann::json& j) {
   std::string text = j.dump(2) + "\n";
   if (path.empty()) {
@@ -228,14 +228,7 @@ void write_stats(const std::string& path, const nlohmann::json& j) {
     std::fflush(stdout);
     return;
   }
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << text;
-    if (!f) throw std::system_error(errno, std::generic_category(), "write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::system_error(errno, std::generic_category(), "rename " + path);
+  write_file_atomic(path, text);
 }
 
 }  // namespace

@@ -31,6 +31,10 @@ TEST(LoadgenCli, BadValuesExit2NamingTheOption) {
       {"--requests -1", "--requests"},
       {"--target nowhere", "--target"},
       {"--no-such-option", "no-such-option"},
+      {"--duration 5parsecs", "--duration"},
+      {"--warmup soon", "--warmup"},
+      {"--timeout 2days", "--timeout"},
+      {"--notify-fd 999", "--notify-fd"},
   };
   for (const auto& c : cases) {
     LoadgenRun r = run_loadgen(c.args);
@@ -46,7 +50,8 @@ TEST(LoadgenCli, HelpDocumentsEveryOption) {
   for (const char* opt : {"--target", "--protocol", "--connections", "--threads", "--duration",
                           "--warmup", "--requests", "--size", "--pipeline", "--rate",
                           "--requests-per-connection", "--idle-connections", "--timeout",
-                          "--output", "--progress", "--close-mode", "--source-addresses", "merge"})
+                          "--output", "--progress", "--close-mode", "--source-addresses",
+                          "--notify-fd", "500ms", "merge"})
     EXPECT_NE(r.stdout_text.find(opt), std::string::npos) << opt;
 }
 
@@ -62,6 +67,11 @@ TEST(LoadgenE2E, SizeRangesVerifyEveryByte) {
     // Sizes drawn from [1, 20000]: about 10 KB a request on average.
     uint64_t bytes = r.result["summary"]["bytes_received"];
     EXPECT_GT(bytes, 2000u * 5000u) << proto;
+    // Exactly N requests went out, none before the window (no warmup), so
+    // every byte sent was measured and came back.
+    EXPECT_EQ(r.result["summary"]["sent"], 2000) << proto;
+    EXPECT_EQ(r.result["summary"]["lost"]["total"], 0) << proto;
+    EXPECT_EQ(r.result["summary"]["unsent"], 0) << proto;
     EXPECT_EQ(r.result["summary"]["bytes_sent"], r.result["summary"]["bytes_received"]);
     EXPECT_EQ(r.result["histogram"]["count"], 2000);
   }

@@ -26,13 +26,23 @@
 
 namespace iomodels::test {
 
-// Echo server on 127.0.0.1, port 0, one thread. With stall_ms > 0 it stops
-// serving everything for stall_ms once every stall_period_ms: the server a
-// coordinated-omission test needs (every request in the stall waits).
+// What the test server does besides echoing (each one a way a server can
+// mislead a load generator).
+struct TestServerOptions {
+  int stall_ms = 0;            // stop serving everything for stall_ms ...
+  int stall_period_ms = 1000;  // ... once every stall_period_ms
+  int stall_once_ms = 0;       // stop serving once, for this long, when the first request arrives
+  int hang_connection = -1;    // the k-th accepted connection (from 0) is read, never answered
+  int accepts_per_ms = 0;      // > 0: a slow accept loop, at most this many accepts a millisecond
+  bool http_503 = false;       // answer every http request (CRLFCRLF) with a 503, no echo
+};
+
+// Echo server on 127.0.0.1, port 0, one thread, with the misbehaviours
+// above. It notes (CLOCK_MONOTONIC) when it last accepted a connection and
+// when the first request bytes arrived.
 class TestEchoServer {
  public:
-  explicit TestEchoServer(int stall_ms = 0, int stall_period_ms = 1000)
-      : stall_ms_(stall_ms), period_ms_(stall_period_ms) {
+  explicit TestEchoServer(TestServerOptions o = {}) : o_(o) {
     raise_nofile_limit();
     ListenerOptions lo;
     lo.nonblocking = true;
@@ -42,6 +52,8 @@ class TestEchoServer {
     stop_fd_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     thread_ = std::thread([this] { loop(); });
   }
+  TestEchoServer(int stall_ms, int stall_period_ms)
+      : TestEchoServer(TestServerOptions{stall_ms, stall_period_ms}) {}
   ~TestEchoServer() {
     uint64_t one = 1;
     (void)!::write(stop_fd_.get(), &one, sizeof one);
@@ -50,11 +62,49 @@ class TestEchoServer {
   uint16_t port() const { return port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   uint64_t accepted() const { return accepted_.load(); }
+  uint64_t last_accept_ns() const { return last_accept_ns_.load(); }
+  uint64_t first_data_ns() const { return first_data_ns_.load(); }
 
  private:
   struct Conn {
     std::string pending;  // bytes not yet echoed (socket buffer full)
+    bool hung = false;
+    uint32_t crlf_state = 0;  // http_503: bytes of "\r\n\r\n" matched so far
   };
+
+  void accept_some(int ep, std::unordered_map<int, Conn>& conns) {
+    int limit = o_.accepts_per_ms > 0 ? o_.accepts_per_ms : 512;
+    for (int k = 0; k < limit; ++k) {
+      int c = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) break;
+      conns[c].hung = static_cast<int>(accepted_.load()) == o_.hang_connection;
+      ++accepted_;
+      last_accept_ns_ = now_ns();
+      add(ep, c, EPOLLIN);
+    }
+    if (o_.accepts_per_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  // What to send back for `n` bytes just read.
+  void answer(Conn& c, const char* p, size_t n) {
+    if (first_data_ns_ == 0) {
+      first_data_ns_ = now_ns();
+      if (o_.stall_once_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o_.stall_once_ms));
+    }
+    if (c.hung) return;
+    if (!o_.http_503) {
+      c.pending.append(p, n);
+      return;
+    }
+    static constexpr char kEnd[] = "\r\n\r\n";
+    for (size_t i = 0; i < n; ++i) {
+      c.crlf_state = p[i] == kEnd[c.crlf_state] ? c.crlf_state + 1 : (p[i] == '\r' ? 1 : 0);
+      if (c.crlf_state == 4) {
+        c.pending += "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+        c.crlf_state = 0;
+      }
+    }
+  }
 
   void loop() {
     Fd ep(::epoll_create1(EPOLL_CLOEXEC));
@@ -63,11 +113,11 @@ class TestEchoServer {
     std::unordered_map<int, Conn> conns;
     std::vector<char> buf(64 * 1024);
     epoll_event evs[256];
-    uint64_t next_stall = now_ns() + static_cast<uint64_t>(period_ms_) * 1'000'000;
+    uint64_t next_stall = now_ns() + static_cast<uint64_t>(o_.stall_period_ms) * 1'000'000;
     for (;;) {
-      if (stall_ms_ > 0 && now_ns() >= next_stall) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms_));
-        next_stall += static_cast<uint64_t>(period_ms_) * 1'000'000;
+      if (o_.stall_ms > 0 && now_ns() >= next_stall) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(o_.stall_ms));
+        next_stall += static_cast<uint64_t>(o_.stall_period_ms) * 1'000'000;
       }
       int n = ::epoll_wait(ep.get(), evs, 256, 10);
       for (int i = 0; i < n; ++i) {
@@ -77,13 +127,7 @@ class TestEchoServer {
           return;
         }
         if (fd == listener_.get()) {
-          for (int k = 0; k < 512; ++k) {
-            int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (c < 0) break;
-            ++accepted_;
-            conns[c];
-            add(ep.get(), c, EPOLLIN);
-          }
+          accept_some(ep.get(), conns);
           continue;
         }
         Conn& c = conns[fd];
@@ -92,7 +136,7 @@ class TestEchoServer {
         while (!dead && c.pending.size() < (1 << 20)) {
           ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
           if (r > 0) {
-            c.pending.append(buf.data(), static_cast<size_t>(r));
+            answer(c, buf.data(), static_cast<size_t>(r));
             dead = !drain(fd, c);
             continue;
           }
@@ -130,12 +174,13 @@ class TestEchoServer {
     ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   }
 
-  int stall_ms_;
-  int period_ms_;
+  TestServerOptions o_;
   Fd listener_;
   Fd stop_fd_;
   uint16_t port_ = 0;
   std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> last_accept_ns_{0};
+  std::atomic<uint64_t> first_data_ns_{0};
   std::thread thread_;
 };
 
@@ -159,13 +204,17 @@ inline std::string temp_dir() {
   return d ? d : "/tmp";
 }
 
-// Runs `loadgen ARGS` (bounded by timeout(1) as a safety net) and parses stdout.
-inline LoadgenRun run_loadgen(const std::string& args, int limit_s = 120) {
+// Runs `loadgen ARGS` (bounded by timeout(1) as a safety net) and parses
+// stdout. interrupt_after_s > 0: SIGINT at that time (the loadgen's exit
+// status is kept). ARGS may redirect fds, e.g. "--notify-fd 3 3>FILE".
+inline LoadgenRun run_loadgen(const std::string& args, int limit_s = 120, double interrupt_after_s = 0) {
   static const std::string dir = temp_dir();
   static int n = 0;
   std::string out = dir + "/out" + std::to_string(n) + ".json";
   std::string err = dir + "/err" + std::to_string(n++) + ".txt";
-  std::string cmd = "timeout -s KILL " + std::to_string(limit_s) + " " IOMODELS_loadgen_PATH " " +
+  std::string interrupt =
+      interrupt_after_s > 0 ? "timeout --preserve-status -s INT " + std::to_string(interrupt_after_s) + " " : "";
+  std::string cmd = "timeout -s KILL " + std::to_string(limit_s) + " " + interrupt + IOMODELS_loadgen_PATH " " +
                     args + " >" + out + " 2>" + err;
   LoadgenRun r;
   int st = std::system(cmd.c_str());

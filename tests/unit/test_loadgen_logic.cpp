@@ -48,6 +48,33 @@ TEST(LoadgenOptions, ErrorsNameTheOption) {
   EXPECT_EQ(usage_error({"--duration", "0", "--requests", "10"}), "");
 }
 
+TEST(LoadgenOptions, TimesTakeUnitsLikeWrk) {
+  EXPECT_DOUBLE_EQ(parse_seconds("duration", "10"), 10.0);
+  EXPECT_DOUBLE_EQ(parse_seconds("duration", "1.5"), 1.5);
+  EXPECT_DOUBLE_EQ(parse_seconds("duration", "10s"), 10.0);
+  EXPECT_DOUBLE_EQ(parse_seconds("duration", "500ms"), 0.5);
+  EXPECT_DOUBLE_EQ(parse_seconds("duration", "250us"), 250e-6);
+  EXPECT_DOUBLE_EQ(parse_seconds("duration", "2m"), 120.0);
+  EXPECT_DOUBLE_EQ(parse_seconds("duration", "1h"), 3600.0);
+  Options o = parse({"-d", "2m", "--warmup", "500ms", "--timeout", "1.5s"}).options;
+  EXPECT_DOUBLE_EQ(o.duration_s, 120.0);
+  EXPECT_DOUBLE_EQ(o.warmup_s, 0.5);
+  EXPECT_DOUBLE_EQ(o.timeout_s, 1.5);
+  EXPECT_EQ(usage_error({"--duration", "10x"}).rfind("--duration:", 0), 0u);
+  EXPECT_EQ(usage_error({"--duration", "ms"}).rfind("--duration:", 0), 0u);
+  EXPECT_EQ(usage_error({"--warmup", "-1s"}).rfind("--warmup:", 0), 0u);
+  EXPECT_EQ(usage_error({"--timeout", "0ms"}).rfind("--timeout:", 0), 0u);
+  EXPECT_EQ(usage_error({"--timeout", "nan"}).rfind("--timeout:", 0), 0u);
+  EXPECT_EQ(usage_error({"--duration", "25h"}).rfind("--duration:", 0), 0u);
+}
+
+TEST(LoadgenOptions, NotifyFdMustBeOpenForWriting) {
+  EXPECT_EQ(parse({}).options.notify_fd, -1);
+  EXPECT_EQ(parse({"--notify-fd", "2"}).options.notify_fd, 2);
+  EXPECT_EQ(usage_error({"--notify-fd", "987"}).rfind("--notify-fd:", 0), 0u);
+  EXPECT_EQ(usage_error({"--notify-fd", "-3"}).rfind("--notify-fd:", 0), 0u);
+}
+
 TEST(LoadgenOptions, ThreadsNeverExceedConnections) {
   EXPECT_EQ(parse({"-c", "2", "-t", "8"}).options.threads, 2);
 }
