@@ -266,10 +266,13 @@ void Worker::on_event(ClientConn& c, uint32_t events, uint64_t now) {
 
 void Worker::dispatch_due(uint64_t now) {
   while (sending_ && next_due_ns_ <= now) {
-    if (!may_send(next_due_ns_, now, true)) {
+    if (!may_send(next_due_ns_, 0, true)) {
       next_due_ns_ = UINT64_MAX;  // end of window or budget: nothing further falls due
       break;
     }
+    // Due in the window, but our loop got here after its end: too late to
+    // send; stop_sending counts these as unsent.
+    if (now >= plan_.end_ns) break;
     ClientConn& c = conns_[cursor_];
     uint64_t lag = now - next_due_ns_;
     if (measuring(next_due_ns_)) {

@@ -156,7 +156,8 @@ TEST(LoadgenOpenLoopSaturation, HungConnectionLeavesItsShareUnsent) {
   const json& s = r.result["summary"];
   const json& ol = s["open_loop"];
   EXPECT_EQ(u(ol["due"]), u(s["sent"]) + u(s["unsent"]));  // every due request: sent or unsent
-  EXPECT_NEAR(ol["due"].get<double>(), 1000.0, 20.0);
+  // Fixed by the schedule, however late our own loop ran: 1 s at 1000/s.
+  EXPECT_NEAR(ol["due"].get<double>(), 1000.0, 1.0);
   EXPECT_GE(u(s["unsent"]), 450u);
   EXPECT_EQ(u(s["lost"]["timeout"]), 1u);
   EXPECT_LT(ol["achieved_rate"].get<double>(), 0.98 * ol["target_rate"].get<double>());
