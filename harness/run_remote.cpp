@@ -231,7 +231,7 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
                                 window, true, std::move(calibration), stats_path);
   if (!r.rep.is_null()) {
     r.rep["clients"] = parts;
-    r.rep["window"]["source"] = "loadgens' common window (last start, first end)";
+    r.rep["window"]["source"] = "loadgens_common";  // the last start and the first end
   }
   return r;
 }

@@ -188,8 +188,10 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   json run;
   run["schema"] = "iomodels.run/2";
   run["context"] = build_context(server_cpus, loadgen_cpus);
-  run["context"]["topology"] = topo.remote() ? topo.to_json() : json{{"kind", "loopback"}};
-  run["context"]["link"] = topo.link.to_json();
+  run["context"]["topology"] = topo.kind;
+  run["context"]["link"] = opt.link.empty() ? json(nullptr) : json(opt.link);
+  run["context"]["link_params"] = topo.link.to_json();
+  if (topo.remote()) run["context"]["hosts"] = describe_hosts(topo);
   run["suite"] = {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}};
   if (!suite.description.empty()) run["suite"]["description"] = suite.description;
 

@@ -196,6 +196,30 @@ Topology load_hosts_file(const std::string& path) {
   return parse_hosts(j, path);
 }
 
+nlohmann::json describe_hosts(const Topology& t) {
+  auto probe = [](const Host& h, const std::string& role) {
+    nlohmann::json j = h.to_json();
+    j["role"] = role;
+    std::vector<std::string> argv = h.prefix;
+    argv.insert(argv.end(), {"sh", "-c", "uname -sr; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-"});
+    std::string out;
+    if (run_command(argv, &out) != 0) {
+      j["kernel"] = "unreachable: " + out.substr(0, 200);
+      return j;
+    }
+    std::istringstream in(out);
+    std::string kernel, cpu;
+    std::getline(in, kernel);
+    std::getline(in, cpu);
+    j["kernel"] = kernel;
+    j["cpu_model"] = cpu.empty() ? cpu : cpu.substr(cpu.find_first_not_of(' '));
+    return j;
+  };
+  nlohmann::json hosts = nlohmann::json::array({probe(t.server, "server")});
+  for (const auto& c : t.clients) hosts.push_back(probe(c, "client"));
+  return hosts;
+}
+
 bool netns_supported(std::string* why) {
   if (::geteuid() != 0) { *why = "netns topology needs root (creating namespaces)"; return false; }
   std::string out;

@@ -61,6 +61,11 @@ struct Topology {
 Topology parse_hosts(const nlohmann::json& j, const std::string& file);
 Topology load_hosts_file(const std::string& path);
 
+// Each host of a remote topology with its role, transport, CPUs, and the
+// kernel and CPU model it reports through its transport ("unreachable: ..."
+// when the transport fails).
+nlohmann::json describe_hosts(const Topology& t);
+
 // True when `tc qdisc ... netem` can work here (the kernel has sch_netem).
 bool netem_available();
 

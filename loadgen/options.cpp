@@ -89,7 +89,11 @@ po::options_description describe(Options& o, Counts& n, std::string& protocol, s
       ("notify-fd", po::value(&o.notify_fd),
        "write 'window_start NS' and 'window_end NS' lines (CLOCK_MONOTONIC ns) to "
        "this open file descriptor when the measured window starts (after connects, "
-       "idle connections and warmup) and ends, each flushed at once");
+       "idle connections and warmup) and ends, each flushed at once")
+      ("start-barrier", po::bool_switch(&o.start_barrier),
+       "once every connection is open, write 'ready NS' to --notify-fd and wait for "
+       "a line on stdin before the run's clock starts (several loadgens released "
+       "together by the harness; EOF on stdin aborts the run)");
   return d;
 }
 
@@ -205,6 +209,7 @@ ParsedCommand parse_options(const std::vector<std::string>& args) {
   if (o.idle_connections > 1'000'000) bad("idle-connections", "must be <= 1000000");
   if (o.source_addresses < 0 || o.source_addresses > 65000)
     bad("source-addresses", "must be in 0..65000");
+  if (o.start_barrier && !vm.count("notify-fd")) bad("start-barrier", "needs --notify-fd to say 'ready'");
   if (vm.count("notify-fd")) {
     if (o.notify_fd < 0) bad("notify-fd", "must be >= 0");
     int fl = ::fcntl(o.notify_fd, F_GETFL);

@@ -42,6 +42,7 @@ struct Options {
   int source_addresses = 0;     // 0: automatic (loopback target + churn or many connections)
   uint64_t seed = 1;
   int notify_fd = -1;           // -1: none; else window_start/window_end lines go here
+  bool start_barrier = false;   // after connecting: 'ready NS' on notify_fd, then wait for a stdin line
 
   bool open_loop() const noexcept { return rate > 0; }
 };

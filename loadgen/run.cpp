@@ -30,6 +30,20 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
+// Says 'ready' and blocks until the harness writes a line on stdin: every
+// loadgen of a multi-host run then starts its clock at nearly the same
+// moment. false on EOF or a stop signal (the harness gave up on the run).
+bool wait_for_release(Notifier& notify) {
+  notify.line("ready", now_ns());
+  char c = 0;
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n == 1 && c == '\n') return true;
+    if (n == 0) return false;
+    if (n < 0 && (errno != EINTR || g_stop.load())) return false;
+  }
+}
+
 void check_fd_budget(const Options& opt) {
   uint64_t limit = raise_nofile_limit();
   // Every connection is one fd; epoll sets, stdio, output files and a margin
@@ -111,14 +125,15 @@ RunResult run_load(const Options& opt) {
   for (int left; (left = gate.connecting.load()) > 0;) gate.connecting.wait(left);
   if (!g_stop.load())
     result.accept_queue = settle_accept_queue(opt.addr, now_ns() + static_cast<uint64_t>(opt.timeout_s * 1e9));
-  // (A start barrier for several loadgens belongs here: after connects, before t0.)
+  // The start barrier for several loadgens: after connects, before t0.
+  Notifier notify(opt.notify_fd);
+  if (opt.start_barrier && !g_stop.load() && !wait_for_release(notify)) g_stop.store(true);
   uint64_t t0 = now_ns();
   gate.t0_ns.store(t0, std::memory_order_release);
   gate.t0_ns.notify_all();
   uint64_t measure_start = t0 + static_cast<uint64_t>(opt.warmup_s * 1e9);
   uint64_t end = opt.duration_s > 0 ? measure_start + static_cast<uint64_t>(opt.duration_s * 1e9) : UINT64_MAX;
 
-  Notifier notify(opt.notify_fd);
   bool started = false, ended = false;
   bool show = opt.progress == ProgressMode::kOn ||
               (opt.progress == ProgressMode::kAuto && ::isatty(STDERR_FILENO));

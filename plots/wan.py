@@ -4,7 +4,7 @@
     plots/wan.py OUT_DIR RUN_DIR [RUN_DIR ...]
 
 Each RUN_DIR is one `harness run --suite harness/suites/wan.json --topology netns
-[--link delay=...]` (run.json's context.link gives its RTT). Writes
+[--link delay=...]` (run.json's context.link_params gives its RTT). Writes
 OUT_DIR/throughput_vs_rtt.{png,svg} (one panel per connection count, one line per
 model, median req/s with the min-max of its rounds) and prints the table as
 markdown. Needs Debian's python3-matplotlib (/usr/bin/python3).
@@ -17,7 +17,7 @@ import sys
 def load(run_dir):
     with open(os.path.join(run_dir, "run.json")) as f:
         run = json.load(f)
-    link = run.get("context", {}).get("link") or {}
+    link = run.get("context", {}).get("link_params") or {}
     return run, float(link.get("rtt_ms", 0.0))
 
 

@@ -57,8 +57,11 @@ TEST_F(HarnessTopology, TwoClientNamespacesAreMergedAndBothServed) {
   CmdResult r = harness("--suite " + suite(R"(["epoll_lt"])", 1.0) + " --out " + dir_ + "/out --topology netns --clients 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   json run = json::parse(read_file(dir_ + "/out/run.json"));
-  EXPECT_EQ(run["context"]["topology"]["kind"], "netns");
-  EXPECT_EQ(run["context"]["topology"]["server"]["address"], "198.18.0.1");
+  EXPECT_EQ(run["context"]["topology"], "netns");
+  ASSERT_EQ(run["context"]["hosts"].size(), 3u);
+  EXPECT_EQ(run["context"]["hosts"][0]["role"], "server");
+  EXPECT_EQ(run["context"]["hosts"][0]["address"], "198.18.0.1");
+  EXPECT_NE(run["context"]["hosts"][1]["kernel"].get<std::string>().find("Linux"), std::string::npos);
   const json& c = run["cases"][0];
   ASSERT_EQ(c["status"], "ok") << c["reason"];
   const json& rep = c["repetitions"][0];
