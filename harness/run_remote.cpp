@@ -65,7 +65,8 @@ bool shares_pid_space(const Host& h) {
 }
 
 CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::string& server,
-                       const CaseParams& p, int round, bool snapshots) {
+                       const CaseParams& p, int round, bool snapshots,
+                       const std::vector<std::string>& server_args) {
   const Host& sh = topo.server;
   if (!shares_pid_space(sh))
     return failed("server host " + sh.name + ": its transport runs it out of reach of the harness's "
@@ -83,6 +84,7 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
   so.argv = with_prefix(sh, {sh.bin_dir + "/" + server, "--bind", sh.address, "--port", "0", "--protocol",
                              p.protocol, "--stats-file", stats_path});
   if (p.server_threads > 0) so.argv.insert(so.argv.end(), {"--threads", std::to_string(p.server_threads)});
+  so.argv.insert(so.argv.end(), server_args.begin(), server_args.end());
   so.cpus = sh.cpus;
   so.capture_stdout = true;
   so.stderr_path = server_log;

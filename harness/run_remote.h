@@ -20,6 +20,7 @@ namespace iomodels::harness {
 bool shares_pid_space(const Host& h);
 
 CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::string& server,
-                       const CaseParams& p, int round, bool snapshots);
+                       const CaseParams& p, int round, bool snapshots,
+                       const std::vector<std::string>& server_args = {});
 
 }  // namespace iomodels::harness
