@@ -8,6 +8,7 @@
 #include <iostream>
 #include <ostream>
 
+#include "core/atomic_file.h"
 #include "core/clock.h"
 #include "harness/ab_build.h"
 #include "harness/case_record.h"
@@ -108,7 +109,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
         << "harness ab: nothing gated; this is not a failure (head " << head.rev.label << ")\n";
     json doc = {{"schema", "iomodels.ab/1"}, {"comparable", false}, {"reason", e.what()},
                 {"base", {{"spec", opt.base}}}, {"head", {{"spec", head.rev.spec}, {"sha", head.rev.sha}}}};
-    write_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
+    write_file_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
     return 0;
   }
 
@@ -206,7 +207,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
       cases.push_back(slot.record[i]);
     }
     sides[i].run["cases"] = cases;
-    write_atomic(out_dir + "/" + sides[i].name + "/run.json", sides[i].run.dump(1) + "\n");
+    write_file_atomic(out_dir + "/" + sides[i].name + "/run.json", sides[i].run.dump(1) + "\n");
     std::error_code ec;
     fs::remove_all(sides[i].env.tmp_dir, ec);
   }
@@ -218,7 +219,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
               {"head", {{"spec", head.rev.spec}, {"sha", head.rev.sha}, {"label", head.rev.label}}},
               {"suite", suite.name}, {"rounds", suite.repetitions}, {"order", "A B, B A alternating per round"},
               {"seconds", took}, {"cases", verdict["cases"]}, {"summary", verdict["summary"]}};
-  write_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
+  write_file_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
   print_ab(verdict, out);
   for (const auto& c : verdict["cases"])
     if (c.value("cpu_source", "").rfind("ticks", 0) == 0) {
