@@ -107,13 +107,16 @@ int init_ring(io_uring& ring, const RingRequest& req, ServerContext& ctx, RingSe
 }
 
 unsigned take_cqes(io_uring& ring, io_uring_cqe* out, unsigned max) {
-  unsigned head, n = 0;
+  unsigned head, n = 0, seen = 0;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&ring, head, cqe) {
     if (n == max) break;
-    out[n++] = *cqe;
+    ++seen;
+    // Kernels without IORING_FEAT_EXT_ARG (< 5.11): liburing's wait timeout
+    // is an SQE of its own, and its CQE is liburing's, not ours.
+    if (cqe->user_data != LIBURING_UDATA_TIMEOUT) out[n++] = *cqe;
   }
-  io_uring_cq_advance(&ring, n);
+  io_uring_cq_advance(&ring, seen);
   return n;
 }
 

@@ -11,6 +11,23 @@
 // and counted in stats (extra.setup_fallback_coop). `plain` = no flags: each
 // completion is task work that IPIs/interrupts the thread, the historical
 // default, kept because its cost is part of the lesson.
+// Measured (/work/notes/measure_models.sh: 2-vCPU VM, loaded by other jobs,
+// server cpu0, loadgen cpu1, echo 64 B, 3 interleaved rounds, req/s ratio to
+// epoll_lt at c16 | c64 p16):
+//   io_uring defer 0.98 | 0.93, plain 0.74 | 0.77 (server CPU 5.4 vs 8.2 µs/req);
+//   multishot defer 0.90 | 0.89, plain 0.73 | 0.76, coop 0.85 | 0.92;
+//   liburing's examples/echo-server (defer, multishot, buffer ring) 0.93 | 0.94.
+// - Registered ring fd: kept (it cannot cost anything), but no measurable gain:
+//   io_uring 5.39 vs 5.41 µs/req at c16, req/s within the noise either way.
+// - Batching a turn's sends: already the shape of both loops: every SQE a turn
+//   prepares goes to the kernel in the one io_uring_submit_and_wait that also
+//   waits (0.26 enters per message at c16, 0.02 at c64 p16).
+// - Direct (registered) descriptors: not tried. TCP_NODELAY on a direct
+//   descriptor needs the setsockopt uring_cmd (Linux 6.7, liburing 2.5), and
+//   Debian 12's liburing is 2.3; registering a normal fd costs a syscall per accept.
+// - Recv/send bundles (Linux 6.10): not tried: liburing 2.3 has no API for
+//   them, and at 64 B a whole pipeline burst (16 x 64 B) fits one 4 KiB ring
+//   buffer, so a bundle would carry one buffer.
 #pragma once
 #include <liburing.h>
 
@@ -46,7 +63,8 @@ int init_ring(io_uring& ring, const RingRequest& req, ServerContext& ctx, RingSe
 
 // Copies up to `max` CQEs out of the ring and marks them seen before any is
 // handled: a handler may then submit (the CQ is never left unadvanced, which
-// some kernels answer with -EBUSY) or free what a later CQE names.
+// some kernels answer with -EBUSY) or free what a later CQE names. 0: none
+// left (liburing's own timeout CQEs are consumed, never returned).
 unsigned take_cqes(io_uring& ring, io_uring_cqe* out, unsigned max);
 
 }  // namespace iomodels
