@@ -71,14 +71,16 @@ void add_paired_ratios(json& cases, const std::string& reference) {
   for (const auto& c : cases)
     if (c.value("server", "") == reference) refs[params_key(c)] = &c;
   for (auto& c : cases) {
-    bool bound = false, saturated = false;
+    bool bound = false, saturated = false, late = false;
     for (const auto& r : c.value("repetitions", json::array())) {
       if (!r.contains("flags")) continue;
       bound = bound || r["flags"].value("loadgen_bound", false);
       saturated = saturated || r["flags"].value("saturated", false);
+      late = late || r["flags"].value("window_late", false);
     }
     c["flags"]["loadgen_bound"] = bound;
     c["flags"]["saturated"] = saturated;
+    c["flags"]["window_late"] = late;
 
     auto it = refs.find(params_key(c));
     if (it == refs.end()) continue;

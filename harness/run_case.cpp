@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -261,6 +262,16 @@ CaseRun record_repetition(json lg_json, const CaseParams& p, int round, const st
   rep["reason"] = verdict.reason;
   rep["flags"] = verdict.flags;
   rep["window"] = window.describe(announced ? "loadgen" : "harness_timer");
+  // Sampled more than 10% of the window's length after the loadgen's marks
+  // (a starved harness): the server-side figures cover another stretch.
+  if (announced && window.end() && window.end()->announced_ns > window.start()->announced_ns) {
+    const double length = static_cast<double>(window.end()->announced_ns - window.start()->announced_ns);
+    const double late = std::fabs(static_cast<double>(window.start()->cpu.taken_ns) -
+                                  static_cast<double>(window.start()->announced_ns)) +
+                        std::fabs(static_cast<double>(window.end()->cpu.taken_ns) -
+                                  static_cast<double>(window.end()->announced_ns));
+    rep["flags"]["window_late"] = late > 0.1 * length;
+  }
   rep["calibration"] = calibration;
   rep["server_cpu"] = server_cpu_json(cw, requests);
   rep["server_stats_window"] =

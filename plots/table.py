@@ -8,7 +8,8 @@ be 2-4x those of another; absolute req/s follow with their own min-max. Then
 p50/p99 µs, server CPU µs/request (process CPU clock, ns precision), flags and
 the status. Marks: * degraded (kept, not used by the regression gate), L
 loadgen-bound, S saturated (open loop could not keep its rate), O a repetition
-ran in an outlying host-calibration state.
+ran in an outlying host-calibration state, W the harness sampled the server
+more than 10% of the window late (a starved harness: server figures unsure).
 
 Cost per message: one row per model, for one case (by default the echo case
 nearest 16 connections; --cost CASE_ID, or --cost all for every case): server
@@ -38,6 +39,7 @@ def flags_of(c):
     s += "L" if f.get("loadgen_bound") else ""
     s += "S" if f.get("saturated") else ""
     s += "O" if f.get("outlier_rounds") else ""
+    s += "W" if f.get("window_late") else ""
     return s
 
 

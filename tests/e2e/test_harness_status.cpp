@@ -86,6 +86,8 @@ TEST_F(HarnessStatus, EveryRepetitionCarriesWindowCpuCalibrationAndCost) {
     EXPECT_EQ(rep["round"], i);
     EXPECT_GT(rep["server_cpu"]["cpu_ns"].get<long long>(), 0);
     EXPECT_TRUE(rep["window"]["snapshots"].get<bool>()) << rep["window"].dump();
+    EXPECT_EQ(rep["window"]["source"], "loadgen");
+    EXPECT_TRUE(rep["flags"].contains("window_late")) << rep["flags"].dump();
     // The server's counters over the window: messages, but no accept (the
     // loadgen connected before its window opened).
     const auto& w = rep["server_stats_window"]["counters"];

@@ -114,9 +114,16 @@ TEST(PairedRatios, RatiosArePairedByRoundNotByPosition) {
   EXPECT_NEAR(pr["server_cpu_us_per_request"]["median"].get<double>(), 1.125, 1e-12);  // 1.2, 1.111, 1.125
   EXPECT_NEAR(cases[0]["aggregate"]["paired_ratio"]["requests_per_s"]["median"].get<double>(), 1.0, 1e-12);
 
+  EXPECT_FALSE(cases[1]["flags"]["window_late"].get<bool>());
+
   cases[0]["repetitions"][2]["status"] = "failed";  // round 1 of the reference
+  cases[1]["repetitions"][0]["flags"] = {{"window_late", true}, {"saturated", true}};
   add_paired_ratios(cases);
   EXPECT_EQ(cases[1]["aggregate"]["paired_ratio"]["requests_per_s"]["n"], 2);
+  // A case carries a flag when any repetition does.
+  EXPECT_TRUE(cases[1]["flags"]["window_late"].get<bool>());
+  EXPECT_TRUE(cases[1]["flags"]["saturated"].get<bool>());
+  EXPECT_FALSE(cases[0]["flags"]["saturated"].get<bool>());
 }
 
 TEST(Aggregate, MediansLeaveFailedRepetitionsOut) {
