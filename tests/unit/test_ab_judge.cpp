@@ -1,6 +1,6 @@
 // The gate's verdict logic (harness/ab_judge.h) on hand-built run documents.
 // These test the decisions (pairing, exclusion, Holm, Perf-accepted), not any
-// server: the end-to-end tests in tests/e2e/test_harness_ab.cpp run real ones.
+// server: the end-to-end tests in tests/ab/test_harness_ab.cpp run real ones.
 #include <gtest/gtest.h>
 
 #include <sstream>

@@ -5,12 +5,15 @@
 //    per message than one epoll loop), nothing faked;
 //  - a base that predates the gate is "no comparable base", exit 0.
 // Short windows and 8-10 rounds keep each run near 10 s on a loaded CI machine.
+// RUN_SERIAL (tests/CMakeLists.txt): two of these side by side have the same
+// A B / B A rhythm, so one's heavy head runs would land on the other's head
+// runs and bias its pairs; nothing else runs beside them either.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-#include "test_harness_util.h"
+#include "tests/e2e/test_harness_util.h"
 
 namespace iomodels::test::harness {
 namespace {
