@@ -52,24 +52,28 @@ class Servers:
         self._names = [e["name"] for e in entries]
 
     def colour(self, name):
-        e = self._by.get(name)
-        if e and e.get("color"):
-            return e["color"]
-        return "#" + hashlib.md5(name.encode()).hexdigest()[:6]
+        e = self._by.get(base_name(name))
+        c = e["color"] if e and e.get("color") else "#" + hashlib.md5(name.encode()).hexdigest()[:6]
+        if name != base_name(name):
+            # A variant: its server's hue, paler, so the pair reads as one model.
+            rgb = [int(c[i:i + 2], 16) for i in (1, 3, 5)]
+            c = "#" + "".join(f"{int(v + (255 - v) * 0.45):02x}" for v in rgb)
+        return c
 
     def family(self, name):
-        return self._by.get(name, {}).get("family", "other")
+        return self._by.get(base_name(name), {}).get("family", "other")
 
     def source_file(self, name):
-        return self._by.get(name, {}).get("source", f"servers/{name}.cpp")
+        return self._by.get(base_name(name), {}).get("source", f"servers/{base_name(name)}.cpp")
 
     def order(self, names):
         """Grouped by family (threads, readiness, signals, completion,
         framework), list order inside a family."""
         def key(n):
             fam = self.family(n)
+            b = base_name(n)
             return (FAMILIES.index(fam) if fam in FAMILIES else len(FAMILIES),
-                    self._names.index(n) if n in self._by else len(self._names), n)
+                    self._names.index(b) if b in self._by else len(self._names), n)
         return sorted(set(names), key=key)
 
 
@@ -86,6 +90,17 @@ def load_servers(results_dir):
             with open(p) as f:
                 return Servers(json.load(f), p)
     return Servers([], "no servers.json; families unknown, colours from name hashes")
+
+
+def who(c):
+    """The row a case belongs to: its server, or the server with its variant
+    ("io_uring_multishot[--setup plain]") when the suite ran it with extra
+    arguments; the name's first part says which."""
+    return c["name"].split("/", 1)[0] if "/" in c["name"] else c["server"]
+
+
+def base_name(label):
+    return label.split("[", 1)[0]
 
 
 def case_id(c):
@@ -167,7 +182,7 @@ def paired_ratio(c, by_id, key="requests_per_s"):
     """{"median","lo","hi","n","source"} of case/reference, or None. From the
     harness (run/2) when it wrote one; otherwise the per-round ratios computed
     here, pairing rounds by index, with min..max as the range."""
-    if c["server"] == REFERENCE:
+    if who(c) == REFERENCE:
         return {"median": 1.0, "lo": 1.0, "hi": 1.0, "n": rounds(c), "source": "reference"}
     pr = c.get("aggregate", {}).get("paired_ratio", {})
     if isinstance(pr.get(key), dict) and pr[key].get("median") is not None:
@@ -292,4 +307,4 @@ def geomean(xs):
 
 
 def index_cases(run):
-    return {(c["server"], case_id(c)): c for c in run["cases"]}
+    return {(who(c), case_id(c)): c for c in run["cases"]}

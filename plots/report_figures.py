@@ -6,7 +6,7 @@ import json
 import os
 import re
 
-from report_data import (REFERENCE, case_id, cost_per_message, describe, med, paired_ratio, scenario,
+from report_data import (REFERENCE, case_id, who, cost_per_message, describe, med, paired_ratio, scenario,
                          usable)
 from report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
                                rounds_text, save)
@@ -19,7 +19,7 @@ def headline_id(cases):
     ids = {}
     for c in cases:
         if usable(c) and scenario(c.get("params", {})) == "concurrency":
-            ids.setdefault(case_id(c), (set(), c["params"].get("connections", 0)))[0].add(c["server"])
+            ids.setdefault(case_id(c), (set(), c["params"].get("connections", 0)))[0].add(who(c))
     if not ids:
         return None
     if "echo/c64/s64" in ids:
@@ -41,11 +41,11 @@ def fig_throughput(run, servers, by_id, out):
     if len({c["params"]["connections"] for c in sel}) < 2:
         return None
     conns = sorted({c["params"]["connections"] for c in sel})
-    models = servers.order({c["server"] for c in sel})
+    models = servers.order({who(c) for c in sel})
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(WIDTH, 5.2))
     sources = set()
     for m in models:
-        pts = sorted((c["params"]["connections"], c) for c in sel if c["server"] == m)
+        pts = sorted((c["params"]["connections"], c) for c in sel if who(c) == m)
         kw = dict(color=servers.colour(m), marker=marker(servers, m), label=m, markersize=4)
         ax.plot([x for x, _ in pts], [med(c, "requests_per_s") for _, c in pts], **kw)
         rs = [(x, paired_ratio(c, by_id)) for x, c in pts]
@@ -84,8 +84,8 @@ def fig_cost(run, servers, by_id, out):
     costs = [(c, k) for c, k in costs if k and k.get("syscalls")]
     if not costs:
         return None
-    models = servers.order({c["server"] for c, _ in costs})
-    by_m = {c["server"]: (c, k) for c, k in costs}
+    models = servers.order({who(c) for c, _ in costs})
+    by_m = {who(c): (c, k) for c, k in costs}
     xs, labels = family_positions(servers, models)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(WIDTH, 5.4))
     names = sorted({n for _, k in costs for n in k["syscalls"]},
@@ -134,10 +134,10 @@ def fig_open_loop(run, servers, by_id, out):
     sel = [c for c in run["cases"] if usable(c) and c.get("params", {}).get("rate", 0) > 0]
     if not sel:
         return None
-    models = servers.order({c["server"] for c in sel})
+    models = servers.order({who(c) for c in sel})
     fig, ax = plt.subplots(figsize=(WIDTH, 5))
     for m in models:
-        pts = sorted((c["params"]["rate"], med(c, "p99_us")) for c in sel if c["server"] == m)
+        pts = sorted((c["params"]["rate"], med(c, "p99_us")) for c in sel if who(c) == m)
         ax.plot([x for x, _ in pts], [y for _, y in pts], color=servers.colour(m), marker=marker(servers, m))
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -161,15 +161,15 @@ def fig_idle(run, servers, by_id, out):
     for c in run["cases"]:
         p = c.get("params", {})
         if usable(c) and not p.get("idle_connections") and not p.get("rate"):
-            base[(c["server"], p["protocol"], p["connections"], str(p["size"]), p["pipeline"])] = c
-    models = servers.order({c["server"] for c in idle})
+            base[(who(c), p["protocol"], p["connections"], str(p["size"]), p["pipeline"])] = c
+    models = servers.order({who(c) for c in idle})
     xs, labels = family_positions(servers, models)
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 5.2))
     w = 0.4
     for ax, key, label in ((axes[0], "requests_per_s", "requests/s (median)"),
                            (axes[1], "server_cpu_us_per_request", "server CPU µs per request (median)")):
         for x, m in zip(xs, models):
-            c = next(c for c in idle if c["server"] == m)
+            c = next(c for c in idle if who(c) == m)
             p = c["params"]
             b = base.get((m, p["protocol"], p["connections"], str(p["size"]), p["pipeline"]))
             if b and med(b, key) is not None:

@@ -6,7 +6,7 @@ import os
 
 from matplotlib.colors import to_hex
 
-from report_data import REFERENCE, ROOT, case_id, cost_per_message, paired_ratio, usable
+from report_data import REFERENCE, ROOT, base_name, case_id, cost_per_message, paired_ratio, usable
 from report_rules import best_worst, verdict
 from report_spectrum import cell_colour, is_dark
 
@@ -47,7 +47,9 @@ def case_anchor(name):
 
 
 def case_link(c, text=None):
-    return f'<a href="#{esc(case_anchor(c["name"]))}">{esc(text or case_id(c))}</a>'
+    # A variant's cases carry its arguments: "[--setup plain] echo/c16/s64".
+    variant = c["name"].split("/", 1)[0][len(c.get("server", "")):]
+    return f'<a href="#{esc(case_anchor(c["name"]))}">{esc(text or (variant + " " + case_id(c)).strip())}</a>'
 
 
 def ratio_text(r):
@@ -102,7 +104,7 @@ def summary_section(summary, sentences, figure=None):
             tds.append(f'<td class="{cls}"{style} title="{esc(tip)}" data-marks="{esc(marks)}" '
                        f'data-cases="{esc(" ".join(c["name"] for c in cell["cases"]))}">'
                        f'<a href="#{esc(case_anchor(worst["name"]))}">{text}{mk}</a></td>')
-        rows.append(f'<tr><th><a href="#model-{esc(m)}">{esc(m)}</a></th>{"".join(tds)}</tr>')
+        rows.append(f'<tr><th><a href="#model-{esc(base_name(m))}">{esc(m)}</a></th>{"".join(tds)}</tr>')
     items = "".join(
         f"<li>{esc(s)}" + (" <span class=\"muted\">(" + ", ".join(
             f'<a href="#{esc(case_anchor(n))}">{esc(n)}</a>' for n in names) + ")</span>" if names else "")

@@ -1,7 +1,7 @@
 """The report's judgements, as rules over the data: the summary cells, the
 takeaway sentences, each model's best and worst cases. Nothing here is typed
 per run; a rule whose data is absent says nothing rather than guess."""
-from report_data import (REFERENCE, SCENARIOS, case_id, cost_per_message, describe, flags, geomean,
+from report_data import (REFERENCE, SCENARIOS, case_id, who, cost_per_message, describe, flags, geomean,
                          med, paired_ratio, rounds, scenario, status, usable)
 
 MARKS = {"degraded": "D", "saturated": "S", "loadgen_bound": "L", "failed": "F", "outlier_rounds": "O"}
@@ -22,8 +22,8 @@ def summary_cells(run, servers, by_id):
     cases it summarises and the union of their marks."""
     groups = {}
     for c in run["cases"]:
-        groups.setdefault((c["server"], scenario(c.get("params", {}))), []).append(c)
-    models = servers.order({c["server"] for c in run["cases"]})
+        groups.setdefault((who(c), scenario(c.get("params", {}))), []).append(c)
+    models = servers.order({who(c) for c in run["cases"]})
     scen = [s for s in SCENARIOS if any(k[1] == s for k in groups)]
     cells = {}
     for (m, s), cases in groups.items():
@@ -52,11 +52,12 @@ def verdict(value, lo, hi):
     return "same"
 
 
-def ranked_cases(model, run, by_id):
-    """The model's measured cases with their paired ratio, best first."""
+def ranked_cases(model, run, by_id, variants=False):
+    """The model's measured cases with their paired ratio, best first; with
+    variants, also those it ran with extra arguments."""
     out = []
     for c in run["cases"]:
-        if c["server"] != model or not usable(c):
+        if (who(c) != model and not (variants and c["server"] == model)) or not usable(c):
             continue
         r = paired_ratio(c, by_id)
         if r:
@@ -82,13 +83,13 @@ def rule_idle_loss(run, by_id):
     for c in run["cases"]:
         p = c.get("params", {})
         if usable(c) and not p.get("idle_connections") and not p.get("rate"):
-            base[(c["server"], p.get("protocol"), p.get("connections"), str(p.get("size")),
+            base[(who(c), p.get("protocol"), p.get("connections"), str(p.get("size")),
                   p.get("pipeline"))] = c
     for c in run["cases"]:
         p = c.get("params", {})
         if not p.get("idle_connections") or not usable(c):
             continue
-        b = base.get((c["server"], p.get("protocol"), p.get("connections"), str(p.get("size")),
+        b = base.get((who(c), p.get("protocol"), p.get("connections"), str(p.get("size")),
                       p.get("pipeline")))
         if not b or not med(b, "requests_per_s"):
             continue
@@ -102,12 +103,12 @@ def rule_idle_loss(run, by_id):
     ref = by_id.get((REFERENCE, case_id(c)))
     ref_b = by_id.get((REFERENCE, case_id(b)))
     tail = ""
-    if ref and ref_b and usable(ref) and usable(ref_b) and c["server"] != REFERENCE:
+    if ref and ref_b and usable(ref) and usable(ref_b) and who(c) != REFERENCE:
         rc = med(ref, "requests_per_s") / med(ref_b, "requests_per_s") - 1
         tail = (f"; {REFERENCE} kept its throughput" if abs(rc) < 0.005 else
                 f"; {REFERENCE} {'lost' if rc < 0 else 'gained'} {_pct(rc)}")
     return (f"Idle connections: adding {p['idle_connections']} idle connections to {p['connections']} busy ones "
-            f"cost {c['server']} {_pct(change)} of its throughput, the biggest loss of any model{tail}.",
+            f"cost {who(c)} {_pct(change)} of its throughput, the biggest loss of any model{tail}.",
             [c["name"], b["name"]])
 
 
@@ -123,11 +124,11 @@ def rule_best_pipeline(run, by_id):
         return None
     c, r = best
     p = c["params"]
-    if c["server"] == REFERENCE:
+    if who(c) == REFERENCE:
         return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
                 f"no model beat {REFERENCE}.", [c["name"]])
     return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
-            f"{c['server']} served the most, {_iv(r)} the throughput of {REFERENCE} "
+            f"{who(c)} served the most, {_iv(r)} the throughput of {REFERENCE} "
             f"(paired over {r['n']} rounds).", [c["name"]])
 
 
@@ -136,7 +137,7 @@ def rule_thread_per_connection(run, by_id):
     the highest concurrency both ran."""
     pairs = []
     for c in run["cases"]:
-        if c["server"] != "blocking_threads" or not usable(c) or scenario(c.get("params", {})) != "concurrency":
+        if who(c) != "blocking_threads" or not usable(c) or scenario(c.get("params", {})) != "concurrency":
             continue
         ref = by_id.get((REFERENCE, case_id(c)))
         if ref and usable(ref):
@@ -162,7 +163,7 @@ def rule_best_overall(run, by_id):
     scenarios it ran (so a sweep of six concurrencies does not outvote one
     pipeline case)."""
     best = None
-    models = {c["server"] for c in run["cases"]} - {REFERENCE}
+    models = {who(c) for c in run["cases"]} - {REFERENCE}
     for m in models:
         per_s = {}
         for c, r in ranked_cases(m, run, by_id):
@@ -203,8 +204,8 @@ def rule_fewest_syscalls(run, by_id):
     (lo, c), (hi, w) = cands[0], cands[-1]
     if c is w:
         return None
-    return (f"At {conns} connections {c['server']} makes the fewest syscalls per message ({lo:.2f}), "
-            f"{w['server']} the most ({hi:.2f}).", [c["name"], w["name"]])
+    return (f"At {conns} connections {who(c)} makes the fewest syscalls per message ({lo:.2f}), "
+            f"{who(w)} the most ({hi:.2f}).", [c["name"], w["name"]])
 
 
 RULES = (rule_idle_loss, rule_best_pipeline, rule_thread_per_connection, rule_best_overall,
@@ -226,7 +227,7 @@ def takeaways(run, by_id, limit=3):
 
 def best_worst(model, run, by_id, k=2):
     """(best k, worst k) cases of a model by paired ratio, without overlap."""
-    rk = ranked_cases(model, run, by_id)
+    rk = ranked_cases(model, run, by_id, variants=True)
     if model == REFERENCE:
         return [], []
     best = rk[:k]

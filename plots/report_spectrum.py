@@ -4,7 +4,7 @@ without JavaScript)."""
 import math
 import re
 
-from report_data import REFERENCE, case_id, describe, usable
+from report_data import REFERENCE, case_id, describe, usable, who
 from report_fig_common import WIDTH, family_legend, marker, plt, rounds_text, save
 from report_rules import verdict
 from matplotlib.patches import Rectangle
@@ -57,7 +57,7 @@ def fig_spectra(run, servers, out):
     for cid, cases in sorted(ids.items()):
         fig, ax = plt.subplots(figsize=(WIDTH, 4.8))
         drawn = []
-        for c in sorted(cases, key=lambda c: servers.order([x["server"] for x in cases]).index(c["server"])):
+        for c in sorted(cases, key=lambda c: servers.order([who(x) for x in cases]).index(who(c))):
             merged = merged_latency_us(c)
             total = sum(merged.values())
             if not total:
@@ -65,7 +65,7 @@ def fig_spectra(run, servers, out):
             # Percentiles beyond what the sample resolves are not drawn.
             usable_ps = [p for p in ps if 1 / (1 - p / 100) <= total]
             vals = percentiles_from_buckets(list(merged.items()), usable_ps)
-            m = c["server"]
+            m = who(c)
             ax.plot([1 / (1 - p / 100) for p in usable_ps], vals, color=servers.colour(m),
                     marker=marker(servers, m), markersize=3, markevery=8)
             drawn.append(m)

@@ -3,7 +3,7 @@ sight) and the context of the run (machine, versions, calibration, files)."""
 import os
 import statistics
 
-from report_data import (case_id, cost_per_message, describe, errors, flags, lost, med, rounds,
+from report_data import (case_id, who, cost_per_message, describe, errors, flags, lost, med, rounds,
                          scenario, status, usable)
 from report_html import case_anchor, esc, paired_cell
 
@@ -43,7 +43,7 @@ def cases_table(run, by_id):
         rows.append(
             f'<tr id="{esc(case_anchor(c["name"]))}" class="{cls}" data-flags="{esc(",".join(f for f, _ in fl))}">'
             f'<td class="l" title="{esc(describe(c.get("params", {})))}">{esc(case_id(c))}</td>'
-            f'<td class="l"><a href="#model-{esc(c["server"])}">{esc(c["server"])}</a></td>'
+            f'<td class="l"><a href="#model-{esc(c["server"])}">{esc(who(c))}</a></td>'
             f'<td class="l">{esc(scenario(c.get("params", {})))}</td><td class="l">{esc(st)}</td>'
             f'<td class="l flags">{flag_html}</td><td>{rounds(c)}</td>'
             + _num(med(c, "requests_per_s") if ok else None, "{:,.0f}")

@@ -95,6 +95,21 @@ class Rules(unittest.TestCase):
         self.assertTrue(any("best throughput" in s for s, _ in t), t)
         self.assertFalse(any("Idle" in s for s, _ in t))
 
+    def test_server_variants_are_rows_of_their_own(self):
+        import copy
+        v = copy.deepcopy(self.case("io_uring", "echo/c64/s64"))
+        v["name"], v["server_args"] = "io_uring[--setup plain]/echo/c64/s64", ["--setup", "plain"]
+        v["aggregate"]["paired_ratio"]["requests_per_s"]["median"] = 0.5
+        self.run["cases"].append(v)
+        by = report_data.index_cases(self.run)
+        self.assertIs(by[("io_uring", "echo/c64/s64")], self.case("io_uring", "echo/c64/s64"))
+        self.assertIs(by[("io_uring[--setup plain]", "echo/c64/s64")], v)
+        s = report_rules.summary_cells(self.run, self.servers, by)
+        self.assertIn("io_uring[--setup plain]", s["models"])
+        self.assertAlmostEqual(s["cells"][("io_uring[--setup plain]", "concurrency")]["value"], 0.5)
+        worst = report_rules.best_worst("io_uring", self.run, by)[1]
+        self.assertIn(v["name"], [c["name"] for c, _ in worst])
+
     def test_verdict_needs_the_whole_interval(self):
         self.assertEqual(report_rules.verdict(1.2, 1.05, 1.3), "better")
         self.assertEqual(report_rules.verdict(1.2, 0.95, 1.3), "same")
