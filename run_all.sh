@@ -117,7 +117,9 @@ run_regress() {  # $1 = base revision
   out="$ROOT/results/$(date +%Y%m%d-%H%M%S)-regress"
   start=$SECONDS
   "$BUILD/harness" ab --base "$base" --suite "$ROOT/harness/suites/regress.json" --out "$out" || rc=$?
-  log "regression gate took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; verdict: $out/ab.json"
+  # The verdict as a page too (regressions first, model panels), for CI to publish.
+  [ -f "$out/ab.json" ] && /usr/bin/python3 "$ROOT/plots/compare_page.py" "$out/ab.json" "$out/ab.html" || true
+  log "regression gate took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; verdict: $out/ab.json, $out/ab.html"
   return $rc
 }
 

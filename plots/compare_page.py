@@ -42,6 +42,8 @@ def load_compare(path):
     if cmp_["schema"] == "iomodels.ab/1":
         cmp_.setdefault("kind", "ab")
         cmp_.setdefault("threshold", (cmp_.get("summary") or {}).get("cpu_threshold"))
+    if cmp_.get("comparable") is False:
+        cmp_.setdefault("cases", [])  # harness ab found no comparable base: a page that says so
     if not isinstance(cmp_.get("cases"), list):
         raise BadInput(f"{path}: \"cases\" must be a list")
     for i, c in enumerate(cmp_["cases"]):
@@ -139,11 +141,13 @@ def build(cmp_path, out_path, run_arg=None):
         panels = '<p class="muted">No head run.json given (--run): no model panels.</p>'
     def side(k):
         d = cmp_.get(k) or {}
-        return d.get("label") or d.get("path") or d.get("sha") or "?"
+        return d.get("label") or d.get("path") or d.get("spec") or d.get("sha") or "?"
     header = (f'<p>{esc(cmp_.get("kind", "compare"))}: base <b>{esc(side("base"))}</b> → head <b>{esc(side("head"))}</b>.'
               f' Data: <a href="{esc(os.path.relpath(os.path.abspath(cmp_path), out_dir))}">'
               f'{esc(os.path.basename(cmp_path))}</a>.</p>')
     regress = [c for c in cmp_["cases"] if c.get("verdict") == "regression"]
+    if cmp_.get("comparable") is False:
+        header += f'<p><b>No comparable base:</b> {esc(cmp_.get("reason", ""))}. Nothing was gated.</p>'
     lead = ("<p>No regression.</p>" if not regress else
             "<ol>" + "".join(f'<li><a href="#{esc(case_anchor(c["name"]))}">{esc(c["name"])}</a>: '
                              f'{esc(reason(c))}</li>' for c in sorted(regress, key=rank)) + "</ol>")

@@ -272,6 +272,16 @@ class ComparePage(unittest.TestCase):
         self.assertIn("CPU ns/req head/base", page)
         self.assertIn('id="model-io_uring"', page)
 
+    def test_no_comparable_base_is_a_page_saying_so(self):
+        with open(self.cmp_path, "w") as f:
+            json.dump({"schema": "iomodels.ab/1", "comparable": False, "reason": "base predates the gate",
+                       "base": {"spec": "HEAD^"}, "head": {"spec": "worktree"}}, f)
+        r, out = self.make()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            self.assertIn("No comparable base:</b> base predates the gate", f.read())
+        self.assertEqual(check_report.check_page(out)[0], [])
+
     def test_bad_input_exits_2_naming_the_field(self):
         self.cmp["cases"][0].pop("name")
         with open(self.cmp_path, "w") as f:
