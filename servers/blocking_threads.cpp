@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
@@ -152,9 +153,16 @@ struct ConnThread {
     if (--shared->threads == 0) shared->all_done.notify_all();
   }
 
-  static void* entry(void* arg) {
+  // A thread's start routine is called from C (pthread): no exception may
+  // leave it. One thrown while serving (bad_alloc) costs this connection only.
+  static void* entry(void* arg) noexcept {
     std::unique_ptr<ConnThread> self(static_cast<ConnThread*>(arg));
-    self->run();
+    try {
+      self->run();
+    } catch (const std::exception& e) {
+      count_connection_failure(e, self->st, self->shared->ctx);
+      self->finish();
+    }
     return nullptr;
   }
 };
@@ -171,9 +179,22 @@ bool spawn(const std::shared_ptr<Shared>& shared, int fd, const pthread_attr_t& 
     shared->live.insert(fd);
     ++shared->threads;
   }
-  set_nodelay(fd);
-  auto* t = new ConnThread{shared, std::make_unique<Connection>(Fd(fd), ctx.new_session(),
-                                                               ctx.opt.out_buffer_cap), {}};
+  auto forget = [&] {
+    std::lock_guard lock(shared->mu);
+    shared->live.erase(fd);
+    --shared->threads;
+  };
+  Fd owned(fd);
+  ConnThread* t = nullptr;
+  try {
+    set_nodelay(fd);
+    t = new ConnThread{shared, std::make_unique<Connection>(std::move(owned), ctx.new_session(),
+                                                            ctx.opt.out_buffer_cap), {}};
+  } catch (const std::exception& e) {  // this connection only; the Fd on the way closes it
+    count_connection_failure(e, ctx.stats, ctx);
+    forget();
+    return false;
+  }
   // Visible to SIGUSR1 snapshots while it runs; merge_stats detaches it (an
   // abandoned thread never does, but snapshots skip attached stats after a stop).
   ctx.attach_stats(t->st);
@@ -182,18 +203,10 @@ bool spawn(const std::shared_ptr<Shared>& shared, int fd, const pthread_attr_t& 
   if (err == 0) return true;
   // EAGAIN: out of threads or memory. Shed this one, as EMFILE would be.
   ctx.log(describe_errno("pthread_create", err));
-  std::lock_guard lock(shared->mu);
-  shared->live.erase(fd);
-  --shared->threads;
+  forget();
   ctx.detach_stats(t->st);
   delete t;  // closes fd
   return false;
-}
-
-void back_off(ServerStats& st) {
-  timespec ts{0, 10'000'000};  // 10 ms: long enough to let fds come back, short for the peer
-  st.count(Syscall::kNanosleep);
-  ::nanosleep(&ts, nullptr);
 }
 
 int serve(ServerContext& ctx) {
@@ -220,12 +233,12 @@ int serve(ServerContext& ctx) {
           continue;
         case ErrnoClass::kNoResources:
           if (spare.shed_one(ctx.listener.get())) ++st.rejected;
-          else back_off(st);  // never spin on a backlog we cannot take
+          else pause_blocking_accept(st);  // never spin on a backlog we cannot take
           continue;
         default:
           ++st.unexpected_errors;
           ctx.log(describe_errno("accept4", err));
-          back_off(st);
+          pause_blocking_accept(st);
           continue;
       }
     }

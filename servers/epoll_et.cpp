@@ -52,18 +52,24 @@ struct Loop {
   Fd ep;
   std::unordered_map<int, std::unique_ptr<EdgeConnection>> conns;
   SpareFd spare;
+  AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   std::deque<int> ready;      // connections whose read budget ran out while still readable
   LingerQueue lingers;        // refused connections draining before close, by fd
   uint64_t budget_yields = 0;
 
-  void watch(int op, int fd, uint32_t events) {
+  // false: a connection's epoll_ctl failed (ENOSPC past max_user_watches,
+  // ENOMEM): counted, and the caller closes that connection only. For the
+  // listener or stop_fd it is a setup failure.
+  bool watch(int op, int fd, uint32_t events) {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
     st.count(Syscall::kEpollCtl);
-    if (::epoll_ctl(ep.get(), op, fd, &ev) != 0)
-      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    if (::epoll_ctl(ep.get(), op, fd, &ev) == 0) return true;
+    if (fd == ctx.listener.get() || fd == ctx.stop_fd) throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    count_connection_failure("epoll_ctl", errno, st, ctx);
+    return false;
   }
 
   void accept_all() {
@@ -71,13 +77,16 @@ struct Loop {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (on_accept_failure(errno, ctx.listener.get(), spare, st, ctx) == AcceptFailure::kRetry) continue;
-        return;  // the backlog is empty (or shed, or out of fds: level-triggered, it comes back)
+        AcceptFailure f = on_accept_failure(errno, ctx.listener.get(), spare, st, ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        // Nothing could be shed: the listener is level-triggered and would wake us at once, forever.
+        if (f == AcceptFailure::kCannotShed && pause.begin(st)) watch(EPOLL_CTL_MOD, ctx.listener.get(), 0);
+        return;  // the backlog is empty (or shed: level-triggered, it comes back)
       }
       if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
       conns.emplace(fd, std::make_unique<EdgeConnection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       // The one registration: both directions, edge-triggered, for life.
-      watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+      if (!watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) close_conn(fd);
     }
   }
 
@@ -186,13 +195,14 @@ int serve(ServerContext& ctx) {
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kEpollWait);
     // Work on the ready list: just collect new events, do not sleep.
-    int timeout = !loop.ready.empty() ? 0 : loop.lingers.timeout_ms();
+    int timeout = !loop.ready.empty() ? 0 : loop.lingers.timeout_ms(loop.pause.wait_ms());
     int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
     }
     ++loop.st.wakeups;
+    if (loop.pause.end_if_due()) loop.watch(EPOLL_CTL_MOD, ctx.listener.get(), EPOLLIN);
     for (int i = 0; i < n; ++i) {
       ++loop.st.events;
       int fd = events[i].data.fd;

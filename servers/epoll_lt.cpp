@@ -32,16 +32,22 @@ struct Loop {
   Fd ep;
   std::unordered_map<int, std::unique_ptr<Connection>> conns;
   SpareFd spare;
+  AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   LingerQueue lingers;  // refused connections draining before close, by fd
 
-  void watch(int op, int fd, uint32_t events) {
+  // false: a connection's epoll_ctl failed (ENOSPC past max_user_watches,
+  // ENOMEM): counted, and the caller closes that connection only. For the
+  // listener or stop_fd it is a setup failure.
+  bool watch(int op, int fd, uint32_t events) {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
     st.count(Syscall::kEpollCtl);
-    if (::epoll_ctl(ep.get(), op, fd, &ev) != 0)
-      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    if (::epoll_ctl(ep.get(), op, fd, &ev) == 0) return true;
+    if (fd == ctx.listener.get() || fd == ctx.stop_fd) throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    count_connection_failure("epoll_ctl", errno, st, ctx);
+    return false;
   }
 
   void accept_all() {
@@ -49,12 +55,15 @@ struct Loop {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (on_accept_failure(errno, ctx.listener.get(), spare, st, ctx) == AcceptFailure::kRetry) continue;
-        return;  // the backlog is empty (or shed, or out of fds: level-triggered, it comes back)
+        AcceptFailure f = on_accept_failure(errno, ctx.listener.get(), spare, st, ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        // Nothing could be shed: level-triggered, the listener would wake us at once, forever.
+        if (f == AcceptFailure::kCannotShed && pause.begin(st)) watch(EPOLL_CTL_MOD, ctx.listener.get(), 0);
+        return;  // the backlog is empty (or shed: level-triggered, it comes back)
       }
       if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
       conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
-      watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP);
+      if (!watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP)) close_conn(fd);
     }
   }
 
@@ -109,8 +118,9 @@ struct Loop {
     if (!ok || c.finished()) return close_conn(fd);
     // Re-register only when the interest changed: EPOLLOUT while output is
     // pending, EPOLLIN off while back-pressured or after the peer's EOF.
-    if (had_out != c.wants_write() || was_reading != c.wants_read())
-      watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u));
+    if ((had_out != c.wants_write() || was_reading != c.wants_read()) &&
+        !watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u)))
+      close_conn(fd);
   }
 };
 
@@ -123,13 +133,14 @@ int serve(ServerContext& ctx) {
   epoll_event events[kMaxEvents];
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kEpollWait);
-    int timeout = loop.lingers.timeout_ms();
+    int timeout = loop.lingers.timeout_ms(loop.pause.wait_ms());
     int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
     }
     ++loop.st.wakeups;
+    if (loop.pause.end_if_due()) loop.watch(EPOLL_CTL_MOD, ctx.listener.get(), EPOLLIN);
     for (int i = 0; i < n; ++i) {
       ++loop.st.events;
       int fd = events[i].data.fd;

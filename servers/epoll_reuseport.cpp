@@ -27,7 +27,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
@@ -53,13 +52,18 @@ struct Reactor {
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   LingerQueue lingers;  // refused connections draining before close, by fd
 
-  void watch(int op, int fd, uint32_t events) {
+  // false: a connection's epoll_ctl failed (ENOSPC past max_user_watches,
+  // ENOMEM): counted, and the caller closes that connection only. For the
+  // listener or stop_fd it is a setup failure.
+  bool watch(int op, int fd, uint32_t events) {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
     st.count(Syscall::kEpollCtl);
-    if (::epoll_ctl(ep.get(), op, fd, &ev) != 0)
-      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    if (::epoll_ctl(ep.get(), op, fd, &ev) == 0) return true;
+    if (fd == listen_fd || fd == ctx.stop_fd) throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    count_connection_failure("epoll_ctl", errno, st, ctx);
+    return false;
   }
 
   void accept_all() {
@@ -81,28 +85,18 @@ struct Reactor {
         continue;
       }
       conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
-      watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP);
+      if (!watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP)) close_conn(fd);
     }
   }
 
   // Out of fds with nothing to shed: stop watching the listener for a while.
-  static constexpr uint64_t kBackoffNs = 10'000'000;
-  uint64_t paused_until = 0;
+  AcceptPause pause;
   void pause_listener() {
-    if (paused_until) return;
-    watch(EPOLL_CTL_MOD, listen_fd, 0);
-    paused_until = now_ns() + kBackoffNs;
-    ++st.extra["accept_backoffs"];
+    if (pause.begin(st)) watch(EPOLL_CTL_MOD, listen_fd, 0);
   }
   int wait_timeout_ms() {
-    if (!paused_until) return -1;
-    uint64_t now = now_ns();
-    if (now >= paused_until) {
-      watch(EPOLL_CTL_MOD, listen_fd, EPOLLIN);
-      paused_until = 0;
-      return -1;
-    }
-    return int((paused_until - now) / 1'000'000) + 1;
+    if (pause.end_if_due()) watch(EPOLL_CTL_MOD, listen_fd, EPOLLIN);
+    return pause.wait_ms();
   }
 
   void expire_lingers() {
@@ -157,7 +151,8 @@ struct Reactor {
     if (!ok || c.finished()) return close_conn(fd);
     // EPOLLOUT only while output is pending; EPOLLIN off while back-pressured.
     if (had_out != c.wants_write() || was_reading != c.wants_read())
-      watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u));
+      if (!watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u)))
+        close_conn(fd);
   }
 
   // The stop eventfd is registered in every reactor and never read, so one

@@ -31,6 +31,7 @@
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 #include "servers/io_uring_ring.h"
@@ -63,7 +64,7 @@ struct Loop {
   io_uring ring{};
   std::unordered_set<Conn*> conns;
   SpareFd spare;
-  __kernel_timespec backoff{0, 100'000'000};
+  __kernel_timespec backoff{0, AcceptPause::kPauseNs};
   int inflight = 0;  // every op, connection or not: the stop drains to zero
   LingerQueue lingers;  // refused connections draining before close, by Conn*
   bool stopping = false;
@@ -106,13 +107,11 @@ struct Loop {
 
   void on_accept(int res) {
     if (res >= 0) {
-      ++st.accepted;
-      if (stopping || conns.size() >= ctx.opt.max_connections) {
+      if (stopping) {
+        ++st.accepted;
         ::close(res);
         st.count(Syscall::kClose);
-        if (!stopping) ++st.rejected;
-      } else {
-        set_nodelay(res);
+      } else if (admit_accepted(res, conns.size(), st, ctx)) {
         Conn* k = new Conn(Connection(Fd(res), ctx.new_session(), ctx.opt.out_buffer_cap));
         conns.insert(k);
         arm_recv(*k);
@@ -124,7 +123,7 @@ struct Loop {
         // EMFILE: shed the pending peer with the spare fd; if even that fails,
         // wait before asking again, or the ring would spin on an instant error.
         if (spare.shed_one(ctx.listener.get())) ++st.rejected;
-        else if (!stopping) return io_uring_prep_timeout(sqe(kBackoff), &backoff, 0, 0);
+        else if (!stopping) return count_accept_pause(st), io_uring_prep_timeout(sqe(kBackoff), &backoff, 0, 0);
       } else if (c == ErrnoClass::kUnexpected) {
         ++st.unexpected_errors;
         ctx.log(describe_errno("accept", err));
@@ -169,6 +168,7 @@ struct Loop {
   void progress(Conn& k) {
     if (stopping) k.dead = true;
     if (!k.dead) {
+      k.c.set_in_flight(k.wire.readable_bytes(), st);  // counts toward the cap; may serve held input
       if (!k.send_armed && k.wire.empty() && k.c.wants_write()) {
         std::swap(k.wire, k.c.out());  // out gets wire's spare storage: no allocation
         arm_send(k);

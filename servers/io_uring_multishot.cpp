@@ -39,6 +39,7 @@
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 #include "servers/io_uring_ring.h"
@@ -80,7 +81,7 @@ struct Loop {
   std::deque<Conn*> waiters;  // -ENOBUFS: nothing armed until buffers return
   LingerQueue lingers;        // refused connections draining before close, by Conn*
   SpareFd spare;
-  __kernel_timespec backoff{0, 100'000'000};
+  __kernel_timespec backoff{0, AcceptPause::kPauseNs};
   int inflight = 0;
   bool stopping = false;
   uint64_t enobufs = 0, rearms = 0, pauses = 0, sqe_send = 0, short_sends = 0, overflows = 0;
@@ -134,22 +135,21 @@ struct Loop {
     if (!more) --inflight;
     if (res == -EINVAL) missing = 1;  // multishot accept unknown to this kernel
     if (res >= 0) {
-      ++st.accepted;
-      if (stopping || conns.size() >= ctx.opt.max_connections) {
+      if (stopping) {
+        ++st.accepted;
         ::close(res);
         st.count(Syscall::kClose);
-        st.rejected += !stopping;
-      } else {
-        set_nodelay(res);
+      } else if (admit_accepted(res, conns.size(), st, ctx)) {
         Conn* k = new Conn(Connection(Fd(res), ctx.new_session(), ctx.opt.out_buffer_cap));
         conns.insert(k);
         arm_recv(*k);
       }
     } else if (res != -ECANCELED) {
       ErrnoClass c = classify_errno(-res);
-      if (c == ErrnoClass::kNoResources && !spare.shed_one(ctx.listener.get()) && !stopping && !more)
-        return io_uring_prep_timeout(sqe(kBackoff), &backoff, 0, 0);  // EMFILE and no spare: no spinning
-      if (c == ErrnoClass::kNoResources) ++st.rejected;
+      bool shed = c == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get());
+      if (c == ErrnoClass::kNoResources && !shed && !stopping && !more)  // EMFILE and no spare: no spinning
+        return count_accept_pause(st), io_uring_prep_timeout(sqe(kBackoff), &backoff, 0, 0);
+      if (shed) ++st.rejected;
       if (c == ErrnoClass::kUnexpected) ++st.unexpected_errors, ctx.log(describe_errno("accept", -res));
     }
     if (!more && !stopping && !missing) arm_accept();
@@ -176,7 +176,7 @@ struct Loop {
     // that stopped reading pins its buffer, and pinned buffers must never
     // starve the others. Otherwise copy to the out buffer, and give back now.
     if (res > 0 && !k.dead && echo && k.held() < max_held && free_bufs * 2 > nbufs && k.wire.empty() &&
-        k.c.out().empty()) {
+        k.c.out().empty() && k.c.wants_read()) {  // wants_read: no input held back by the cap
       st.bytes_in += size_t(res);
       ++st.messages;
       k.segs.push_back({bid, 0, uint32_t(res)});  // the reply is this very buffer
@@ -207,6 +207,7 @@ struct Loop {
   void progress(Conn& k) {
     if (stopping) k.dead = true;
     if (!k.dead) {
+      k.c.set_in_flight(k.wire.readable_bytes(), st);  // counts toward the cap; may serve held input
       if (!k.send_armed && k.held() == 0 && k.wire.empty() && k.c.wants_write()) std::swap(k.wire, k.c.out());
       if (!k.send_armed && (k.held() > 0 || !k.wire.empty())) arm_send(k);
       if (!k.send_armed && k.held() == 0 && k.wire.empty() && k.c.linger_due() &&

@@ -30,6 +30,7 @@
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
@@ -55,6 +56,9 @@ struct Server {
   std::unique_ptr<event_base, decltype(&event_base_free)> base{nullptr, &event_base_free};
   std::unordered_map<int, std::unique_ptr<Conn>> conns;  // destroyed before base
   SpareFd spare;
+  AcceptPause pause;
+  event* listen_ev = nullptr;  // taken out of the loop while paused
+  event* resume_ev = nullptr;  // the pause's timer
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   uint64_t rearms = 0;
 
@@ -73,7 +77,7 @@ struct Server {
       uint64_t us = end > now ? (end - now) / 1000 : 0;
       left = {time_t(us / 1'000'000), suseconds_t(us % 1'000'000)};
     }
-    if (event_add(&k.ev, lingering ? &left : nullptr) != 0) throw std::runtime_error("event_add failed");
+    if (event_add(&k.ev, lingering ? &left : nullptr) != 0) throw std::runtime_error("event_add failed");  // caught by the callback
     k.armed = want;
   }
 
@@ -108,50 +112,69 @@ struct Server {
     return true;
   }
 
-  static void on_conn_event(evutil_socket_t, short what, void* arg) {
+  // Called from C: no exception may leave it. One that is thrown (a failed
+  // event_add, bad_alloc) costs this connection only.
+  static void on_conn_event(evutil_socket_t, short what, void* arg) noexcept {
     Conn& k = *static_cast<Conn*>(arg);
     Server& s = k.srv;
     ++s.st.events;
-    bool ok = true;
-    if ((what & EV_READ) && k.c.wants_read()) ok = s.on_readable(k.c);
-    if (ok && k.c.wants_write()) ok = s.on_writable(k.c);  // try at once: usually it all fits
-    if (ok && k.c.linger_due()) ok = start_linger(k.c, s.st);  // FIN now; EOF or the timeout closes
-    if (!ok || k.c.finished() || (what & EV_TIMEOUT)) return s.close_conn(k);
-    s.arm(k);
+    try {
+      bool ok = true;
+      if ((what & EV_READ) && k.c.wants_read()) ok = s.on_readable(k.c);
+      if (ok && k.c.wants_write()) ok = s.on_writable(k.c);  // try at once: usually it all fits
+      if (ok && k.c.linger_due()) ok = start_linger(k.c, s.st);  // FIN now; EOF or the timeout closes
+      if (!ok || k.c.finished() || (what & EV_TIMEOUT)) return s.close_conn(k);
+      s.arm(k);
+    } catch (const std::exception& e) {
+      count_connection_failure(e, s.st, s.ctx);
+      s.close_conn(k);
+    }
   }
 
-  static void on_accept(evutil_socket_t lfd, short, void* arg) {
+  static void on_accept(evutil_socket_t lfd, short, void* arg) noexcept {
     Server& s = *static_cast<Server*>(arg);
     ++s.st.events;
     for (;;) {
       s.st.count(Syscall::kAccept4);
       int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        int err = errno;
-        ErrnoClass c = classify_errno(err);
-        if (c == ErrnoClass::kInterrupted) continue;
-        // EMFILE: the listener stays readable, so without shedding a pending
-        // connection this persistent event would fire on every loop pass.
-        if (c == ErrnoClass::kNoResources && s.spare.shed_one(lfd)) ++s.st.rejected;
-        else if (c == ErrnoClass::kUnexpected) { ++s.st.unexpected_errors; s.ctx.log(describe_errno("accept4", err)); }
+        AcceptFailure f = on_accept_failure(errno, lfd, s.spare, s.st, s.ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        // Nothing could be shed: the listener stays readable and this
+        // persistent event would fire on every loop pass.
+        if (f == AcceptFailure::kCannotShed) s.pause_listener();
         return;
       }
-      ++s.st.accepted;
-      if (s.conns.size() >= s.ctx.opt.max_connections) {
-        s.st.count(Syscall::kClose);
-        ::close(fd);
-        ++s.st.rejected;
-        continue;
+      if (!admit_accepted(fd, s.conns.size(), s.st, s.ctx)) continue;
+      Fd owned(fd);
+      try {
+        auto k = std::make_unique<Conn>(s, Connection(std::move(owned), s.ctx.new_session(), s.ctx.opt.out_buffer_cap));
+        Conn& ref = *k;
+        s.conns.emplace(fd, std::move(k));
+        s.arm(ref);
+      } catch (const std::exception& e) {
+        count_connection_failure(e, s.st, s.ctx);
+        if (auto it = s.conns.find(fd); it != s.conns.end()) s.close_conn(*it->second);
+        else { s.st.count(Syscall::kClose); ++s.st.closed; }  // an Fd on the way closed it
       }
-      set_nodelay(fd);
-      auto k = std::make_unique<Conn>(s, Connection(Fd(fd), s.ctx.new_session(), s.ctx.opt.out_buffer_cap));
-      Conn& ref = *k;
-      s.conns.emplace(fd, std::move(k));
-      s.arm(ref);
     }
   }
 
-  static void on_signal(evutil_socket_t, short, void* arg) {
+  void pause_listener() {
+    if (!pause.begin(st)) return;
+    event_del(listen_ev);
+    timeval left{0, long(pause.ns_left() / 1000) + 1};
+    event_add(resume_ev, &left);
+  }
+  static void on_resume(evutil_socket_t, short, void* arg) noexcept {
+    Server& s = *static_cast<Server*>(arg);
+    ++s.st.events;
+    if (s.pause.end_if_due()) { event_add(s.listen_ev, nullptr); return; }
+    timeval left{0, long(s.pause.ns_left() / 1000) + 1};  // a timer that fired early
+    event_add(s.resume_ev, &left);
+  }
+
+  static void on_signal(evutil_socket_t, short, void* arg) noexcept {
     Server& s = *static_cast<Server*>(arg);
     ++s.st.events;
     s.ctx.request_stop();
@@ -170,9 +193,12 @@ int serve(ServerContext& ctx) {
 
   EventPtr listen_ev(event_new(s.base.get(), ctx.listener.get(), EV_READ | EV_PERSIST, &Server::on_accept, &s),
                      &event_free);
+  EventPtr resume_ev(evtimer_new(s.base.get(), &Server::on_resume, &s), &event_free);
+  s.listen_ev = listen_ev.get();
+  s.resume_ev = resume_ev.get();
   EventPtr term_ev(evsignal_new(s.base.get(), SIGTERM, &Server::on_signal, &s), &event_free);
   EventPtr int_ev(evsignal_new(s.base.get(), SIGINT, &Server::on_signal, &s), &event_free);
-  if (!listen_ev || !term_ev || !int_ev || event_add(listen_ev.get(), nullptr) != 0 ||
+  if (!listen_ev || !resume_ev || !term_ev || !int_ev || event_add(listen_ev.get(), nullptr) != 0 ||
       event_add(term_ev.get(), nullptr) != 0 || event_add(int_ev.get(), nullptr) != 0)
     throw std::runtime_error("event_new/event_add failed");
   unblock_stop_signals();  // blocked by server_main until our evsignals exist

@@ -28,12 +28,14 @@
 #include <sys/socket.h>
 
 #include <memory>
+#include <new>
 #include <unordered_map>
 
 #include "core/buffer.h"
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
@@ -64,6 +66,9 @@ struct Server {
   std::unordered_map<int, std::unique_ptr<Conn>> conns;  // destroyed before base
   Buffer out{64 * 1024};  // replies built here, then copied into the output evbuffer
   SpareFd spare;
+  AcceptPause pause;
+  evconnlistener* listener = nullptr;  // disabled while paused
+  event* resume_ev = nullptr;          // the pause's timer
 
   size_t unsent(Conn& k) { return evbuffer_get_length(bufferevent_get_output(k.bev)); }
 
@@ -103,10 +108,23 @@ struct Server {
     if (r.after != ServeResult::After::kContinue) k.closing = true;
   }
 
-  static void on_read(bufferevent* bev, void* arg) {
+  // The callbacks are called from C: no exception may leave them. One thrown
+  // while serving a connection (bad_alloc in the protocol) costs it only.
+  static void on_read(bufferevent* bev, void* arg) noexcept {
     Conn& k = *static_cast<Conn*>(arg);
     Server& s = k.srv;
     ++s.st.events;
+    try {
+      s.read_input(k, bev);
+    } catch (const std::exception& e) {
+      count_connection_failure(e, s.st, s.ctx);
+      s.out.clear();
+      s.close_conn(k);
+    }
+  }
+
+  void read_input(Conn& k, bufferevent* bev) {
+    Server& s = *this;  // the body was the callback's
     evbuffer* in = bufferevent_get_input(bev);
     if (k.lingering) {
       size_t len = evbuffer_get_length(in);
@@ -144,7 +162,7 @@ struct Server {
 
   // Fires after a write leaves the output at or below the low watermark: 0
   // (drained) normally, cap/2 while throttled.
-  static void on_write(bufferevent* bev, void* arg) {
+  static void on_write(bufferevent* bev, void* arg) noexcept {
     Conn& k = *static_cast<Conn*>(arg);
     Server& s = k.srv;
     ++s.st.events;
@@ -157,7 +175,7 @@ struct Server {
     }
   }
 
-  static void on_event(bufferevent*, short what, void* arg) {
+  static void on_event(bufferevent*, short what, void* arg) noexcept {
     Conn& k = *static_cast<Conn*>(arg);
     Server& s = k.srv;
     ++s.st.events;
@@ -176,28 +194,34 @@ struct Server {
 
   // Counting libevent's own readv/writev: the evbuffer callbacks see each one
   // that moved bytes (our drain and add are the other direction, not counted).
-  static void on_input_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+  static void on_input_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
     if (info->n_added) static_cast<Server*>(arg)->st.count(Syscall::kReadv);
   }
-  static void on_output_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+  static void on_output_changed(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
     if (info->n_deleted) static_cast<Server*>(arg)->st.count(Syscall::kWritev);
   }
 
-  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) noexcept {
     Server& s = *static_cast<Server*>(arg);
     ++s.st.events;
     s.st.count(Syscall::kAccept4);
-    ++s.st.accepted;
-    if (s.conns.size() >= s.ctx.opt.max_connections) {
+    if (!admit_accepted(fd, s.conns.size(), s.st, s.ctx)) return;
+    auto refuse = [&](const char* what) {  // this connection only: out of memory
+      count_connection_failure(what, ENOMEM, s.st, s.ctx);
       s.st.count(Syscall::kClose);
+      ++s.st.closed;
+    };
+    std::unique_ptr<ServerSession> session;
+    try {
+      session = s.ctx.new_session();
+    } catch (const std::exception&) {
       ::close(fd);
-      ++s.st.rejected;
-      return;
+      return refuse("new_session");
     }
-    set_nodelay(fd);
     bufferevent* bev = bufferevent_socket_new(s.base.get(), fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) { ::close(fd); ++s.st.unexpected_errors; return; }  // out of memory: this one only
-    auto k = std::unique_ptr<Conn>(new Conn{s, int(fd), bev, s.ctx.new_session()});
+    if (!bev) { ::close(fd); return refuse("bufferevent_socket_new"); }
+    std::unique_ptr<Conn> k(new (std::nothrow) Conn{s, int(fd), bev, std::move(session)});
+    if (!k) { bufferevent_free(bev); return refuse("new Conn"); }  // frees bev, closes fd
     if (int64_t m = s.ctx.opt.extra_int("max-single-read"); m > 0) {
       bufferevent_set_max_single_read(bev, size_t(m));
 #if LIBEVENT_VERSION_NUMBER >= 0x02020000
@@ -207,22 +231,36 @@ struct Server {
     evbuffer_add_cb(bufferevent_get_input(bev), &on_input_changed, &s);
     evbuffer_add_cb(bufferevent_get_output(bev), &on_output_changed, &s);
     bufferevent_setcb(bev, &on_read, &on_write, &on_event, k.get());
+    try {
+      s.conns.emplace(int(fd), std::move(k));
+    } catch (const std::exception&) {
+      k.reset();  // if the map took it, the map already freed it
+      return refuse("conns.emplace");
+    }
     bufferevent_enable(bev, EV_READ | EV_WRITE);
-    s.conns.emplace(int(fd), std::move(k));
   }
 
   // accept4 failed with something other than EAGAIN/EINTR/ECONNABORTED.
-  static void on_accept_error(evconnlistener* l, void* arg) {
+  static void on_accept_error(evconnlistener* l, void* arg) noexcept {
     Server& s = *static_cast<Server*>(arg);
-    int err = EVUTIL_SOCKET_ERROR();
-    ErrnoClass c = classify_errno(err);
-    // EMFILE: the listener stays readable, so shed one pending connection or
-    // libevent calls accept4 again on every loop pass.
-    if (c == ErrnoClass::kNoResources && s.spare.shed_one(evconnlistener_get_fd(l))) ++s.st.rejected;
-    else if (c != ErrnoClass::kNoResources) { ++s.st.unexpected_errors; s.ctx.log(describe_errno("accept4", err)); }
+    AcceptFailure f = on_accept_failure(EVUTIL_SOCKET_ERROR(), evconnlistener_get_fd(l), s.spare, s.st, s.ctx);
+    // Nothing could be shed: the listener stays readable and libevent would
+    // call accept4 again on every loop pass.
+    if (f == AcceptFailure::kCannotShed && s.pause.begin(s.st)) {
+      evconnlistener_disable(l);
+      timeval left{0, long(s.pause.ns_left() / 1000) + 1};
+      event_add(s.resume_ev, &left);
+    }
+  }
+  static void on_resume(evutil_socket_t, short, void* arg) noexcept {
+    Server& s = *static_cast<Server*>(arg);
+    ++s.st.events;
+    if (s.pause.end_if_due()) { evconnlistener_enable(s.listener); return; }
+    timeval left{0, long(s.pause.ns_left() / 1000) + 1};  // a timer that fired early
+    event_add(s.resume_ev, &left);
   }
 
-  static void on_signal(evutil_socket_t, short, void* arg) {
+  static void on_signal(evutil_socket_t, short, void* arg) noexcept {
     Server& s = *static_cast<Server*>(arg);
     ++s.st.events;
     s.ctx.request_stop();
@@ -245,6 +283,10 @@ int serve(ServerContext& ctx) {
   if (!listener) throw std::runtime_error("evconnlistener_new failed");
   evconnlistener_set_error_cb(listener.get(), &Server::on_accept_error);
   using EventPtr = std::unique_ptr<event, decltype(&event_free)>;
+  EventPtr resume_ev(evtimer_new(s.base.get(), &Server::on_resume, &s), &event_free);
+  if (!resume_ev) throw std::runtime_error("evtimer_new failed");
+  s.listener = listener.get();
+  s.resume_ev = resume_ev.get();
   EventPtr term_ev(evsignal_new(s.base.get(), SIGTERM, &Server::on_signal, &s), &event_free);
   EventPtr int_ev(evsignal_new(s.base.get(), SIGINT, &Server::on_signal, &s), &event_free);
   if (!term_ev || !int_ev || event_add(term_ev.get(), nullptr) != 0 || event_add(int_ev.get(), nullptr) != 0)

@@ -41,6 +41,7 @@ struct Loop {
   ServerStats& st;
   std::vector<std::unique_ptr<Connection>> conns;
   SpareFd spare;
+  AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
 
   // Returns true when at least one connection was accepted (or shed).
@@ -52,7 +53,9 @@ struct Loop {
       if (fd < 0) {
         // EMFILE: without the spare fd the pending connection would sit in the
         // backlog forever, since we never learn it was refused.
-        if (on_accept_failure(errno, ctx.listener.get(), spare, st, ctx) == AcceptFailure::kRetry) continue;
+        AcceptFailure f = on_accept_failure(errno, ctx.listener.get(), spare, st, ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        if (f == AcceptFailure::kCannotShed) pause.begin(st);  // the passes skip accept for a while
         return progress;  // the backlog is empty
       }
       progress = true;
@@ -106,7 +109,7 @@ struct Loop {
 
   // One pass over every socket. Returns whether anything happened.
   bool pass() {
-    bool progress = accept_all();
+    bool progress = !pause.active() || pause.end_if_due() ? accept_all() : false;
     for (size_t i = 0; i < conns.size();) {
       Connection& c = *conns[i];
       bool moved = false;

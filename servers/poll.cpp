@@ -37,6 +37,7 @@ struct Loop {
   std::vector<pollfd> pfds;
   std::vector<std::unique_ptr<Connection>> conns;
   SpareFd spare;
+  AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   LingerQueue lingers;  // refused connections draining before close, by fd
 
@@ -50,8 +51,11 @@ struct Loop {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (on_accept_failure(errno, ctx.listener.get(), spare, st, ctx) == AcceptFailure::kRetry) continue;
-        return;  // the backlog is empty (or shed, or out of fds: level-triggered, it comes back)
+        AcceptFailure f = on_accept_failure(errno, ctx.listener.get(), spare, st, ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        // Nothing could be shed: poll is level-triggered and would report the listener at once, forever.
+        if (f == AcceptFailure::kCannotShed && pause.begin(st)) pfds[kListenSlot].events = 0;
+        return;  // the backlog is empty (or shed: level-triggered, it comes back)
       }
       if (!admit_accepted(fd, conns.size() - kFirstConn, st, ctx)) continue;
       add(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
@@ -126,14 +130,22 @@ int serve(ServerContext& ctx) {
   loop.add(ctx.listener.get(), nullptr);    // kListenSlot
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kPoll);
-    int timeout = loop.lingers.timeout_ms();
+    int timeout = loop.lingers.timeout_ms(loop.pause.wait_ms());
     int n = ::poll(loop.pfds.data(), loop.pfds.size(), timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
+      // EINVAL: more pollfds than RLIMIT_NOFILE now allows (lowered under a
+      // running server): out of fds, as far as poll is concerned. Not worth
+      // dying for: pause, as for an accept that fails, until it comes back.
+      if (errno == EINVAL && loop.pfds.size() > kFirstConn) {
+        pause_blocking_accept(loop.st);
+        continue;
+      }
       throw std::system_error(errno, std::generic_category(), "poll");
     }
     ++loop.st.wakeups;
     if (loop.pfds[kStopSlot].revents) break;
+    if (loop.pause.end_if_due()) loop.pfds[kListenSlot].events = POLLIN;
     // Connections accepted below are appended with revents 0; the scan skips them.
     bool accept_ready = loop.pfds[kListenSlot].revents != 0;
     if (accept_ready) --n;

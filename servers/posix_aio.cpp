@@ -14,15 +14,14 @@
 // signal (RLIMIT_SIGPENDING) it overwrites the finished operation's result with
 // EAGAIN and the bytes moved are lost. So connections are also capped at
 // RLIMIT_SIGPENDING minus a reserve (one operation, one signal, per connection),
-// and a sweep of aio_error (a memory read) on each wait timeout closes one whose
+// and a sweep of aio_error every 200 ms (busy or quiet) closes one whose
 // signal was lost anyway (other processes of our user share the limit).
 // Accepting: AIO has no accept. A blocking accept thread hands fds over in a
 // mutex-guarded vector and wakes the loop with sigqueue (si_code SI_QUEUE, where
 // completions are SI_ASYNCIO); no readiness API anywhere.
 // Syscalls: accept4, aio_read/aio_write (helpers: pread → ESPIPE → read, the
 // same for writes: 2 syscalls per operation), sigqueue, sigtimedwait, close.
-// Stop: shutdown(2) every socket (glibc cannot cancel a recv already running),
-// aio_cancel what is queued, then wait for every completion (≤ kStopWaitNs).
+// Stop: wakes no helper (see Loop::stop); the exit closes the sockets.
 // Bad at: a thread per connection in disguise, two context switches per op.
 // Try it: ./build/posix_aio --port 7000 &  then  nc 127.0.0.1 7000
 #include <aio.h>
@@ -40,8 +39,10 @@
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
+#include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
+#include "servers/common/thread_budget.h"
 
 namespace iomodels {
 namespace {
@@ -51,7 +52,10 @@ constexpr size_t kMaxAioThreads = 16384;
 constexpr size_t kSignalReserve = 4;  // RT queue room kept for accept and stop notices
 constexpr size_t kReadBytes = 16 * 1024;  // per connection: 10k connections = 160 MiB
 constexpr timespec kSweepAfter{0, 200'000'000};
-constexpr uint64_t kStopWaitNs = 600'000'000;
+constexpr uint64_t kSweepEveryNs = 200'000'000;
+// Threads kept free under RLIMIT_NPROC / pids.max for everything else
+// (our own threads, the shell, a stats writer): admission stops this far below.
+constexpr size_t kThreadHeadroom = 32;
 
 struct Conn {
   Connection conn;
@@ -66,6 +70,8 @@ struct Loop {
   ServerContext& ctx;
   ServerStats& st;
   size_t cap;
+  size_t thread_cap = SIZE_MAX;  // connections the thread limits allow (one helper each)
+  uint64_t last_sweep_ns = 0;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
   uint64_t next_id = 1;
   std::mutex mu;             // guards handoff, shared with the accept thread
@@ -146,7 +152,14 @@ struct Loop {
     { std::lock_guard lock(mu); fds.swap(handoff); }
     for (int fd : fds) {
       ++st.accepted;
-      if (stopping || conns.size() >= cap) { ::close(fd); ++st.rejected; continue; }
+      bool no_thread = conns.size() >= thread_cap;  // its aio_read would queue behind parked helpers
+      if (stopping || conns.size() >= cap || no_thread) {
+        ::close(fd);
+        st.count(Syscall::kClose);
+        ++st.rejected;
+        if (no_thread && !stopping) ++st.extra["thread_limit_refusals"];
+        continue;
+      }
       int one = 1;  // best effort, and no exception with the accept thread running
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       uint64_t id = next_id++;
@@ -158,9 +171,30 @@ struct Loop {
 
   // A completion whose signal was lost (RT queue full) is still visible here.
   void sweep() {
+    last_sweep_ns = now_ns();
     std::vector<uint64_t> ids;  // on_completion may erase: not while iterating
     for (auto& [id, c] : conns) ids.push_back(id);
-      for (uint64_t id : ids) on_completion(id);
+    for (uint64_t id : ids) on_completion(id);
+  }
+
+  // Every kSweepEveryNs of elapsed time, busy or not (a busy loop never times
+  // out): recover lost completions and re-read the thread limits.
+  void sweep_if_due() {
+    if (now_ns() - last_sweep_ns < kSweepEveryNs) return;
+    take_handoff();
+    sweep();
+    update_thread_cap();
+  }
+
+  void update_thread_cap() {
+    ThreadBudget b = thread_budget();
+    if (b.threads == SIZE_MAX) { thread_cap = SIZE_MAX; return; }
+    size_t more = b.threads > kThreadHeadroom ? b.threads - kThreadHeadroom : 0;
+    size_t was = thread_cap;
+    thread_cap = conns.size() + more;
+    if (was == SIZE_MAX && thread_cap < cap)
+      ctx.log("admitting at most " + std::to_string(thread_cap) + " connections now: " + b.limited_by +
+              " leaves " + std::to_string(b.threads) + " threads (one aio helper per connection)");
   }
 
   void accept_thread(ServerStats& ast) {
@@ -176,7 +210,7 @@ struct Loop {
         if (k == ErrnoClass::kNoResources && spare.shed_one(ctx.listener.get())) { ++ast.rejected; continue; }
         if (k == ErrnoClass::kUnexpected) { ++ast.unexpected_errors; ctx.log(describe_errno("accept4", err)); }
         if (k != ErrnoClass::kInterrupted && k != ErrnoClass::kPeerGone)
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no spin on EMFILE
+          pause_blocking_accept(ast);  // no spin on EMFILE
         continue;
       }
       bool was_empty;  // one notice per batch spares the RT queue; if sigqueue
@@ -186,29 +220,23 @@ struct Loop {
     }
   }
 
-  // shutdown(2) makes a recv or send already running in a helper return;
-  // aio_cancel takes back what is still queued. Then wait for every completion.
-  void stop(const sigset_t& set) {
+  // The stop wakes no helper. Shutting down 10,000 sockets made 10,000
+  // helpers runnable at once, each taking glibc's one request mutex to report
+  // a result nobody wants, and this thread got a 10,000th of the CPU (a stop
+  // took 20 s). The helpers end with the process, whose exit also closes the
+  // sockets (the peers see a FIN). Until then a helper may still write into
+  // an in-flight connection's buffer and aiocb or use its fd: those are
+  // leaked on purpose, and kept reachable so that LeakSanitizer does not
+  // report them.
+  void stop() {
     stopping = true;
     take_handoff();
+    static auto* graveyard = new std::vector<std::unique_ptr<Conn>>();
     for (auto& [id, c] : conns) {
-      if (!c->in_flight) continue;  // the rest close with the map
-      st.count(Syscall::kShutdown);
-      ::shutdown(c->conn.fd(), SHUT_RDWR);
-      ::aio_cancel(c->conn.fd(), c->cb.get());
-    }
-    timespec tick{0, 10'000'000};
-    for (uint64_t deadline = now_ns() + kStopWaitNs;;) {
-      sweep();
-      if (now_ns() > deadline || std::none_of(conns.begin(), conns.end(),
-                                              [](auto& e) { return e.second->in_flight; })) break;
-      st.count(Syscall::kSigtimedwait);
-      (void)::sigtimedwait(&set, nullptr, &tick);
-    }
-    for (auto& [id, c] : conns) {
-      if (c->in_flight) { c->conn.owned_fd().release(); c.release(); }  // a helper may still write here: leak it
+      if (c->in_flight) { c->conn.owned_fd().release(); graveyard->push_back(std::move(c)); }
       ++st.closed;
     }
+    conns.clear();  // closes the idle ones (no helper has them)
   }
 };
 
@@ -226,7 +254,9 @@ int serve(ServerContext& ctx) {
   aioinit init{.aio_threads = int(cap), .aio_num = int(cap), .aio_idle_time = 1};  // idle helpers exit after 1 s
   ::aio_init(&init);
 
-  Loop loop{ctx, ctx.stats, cap, {}, 1, {}, {}, false};
+  Loop loop{ctx, ctx.stats, cap};
+  loop.update_thread_cap();
+  loop.last_sweep_ns = now_ns();
   ctx.on_stop([listener = ctx.listener.get()] {
     ::shutdown(listener, SHUT_RDWR);  // wakes the blocked accept with EINVAL
     (void)::sigqueue(::getpid(), done_signal(), sigval{.sival_ptr = nullptr});
@@ -240,14 +270,17 @@ int serve(ServerContext& ctx) {
     loop.st.count(Syscall::kSigtimedwait);
     int got = ::sigtimedwait(&set, &si, &kSweepAfter);
     int err = errno;
-    if (got < 0 && err == EAGAIN) { loop.take_handoff(); loop.sweep(); continue; }  // timeout
-    if (got < 0) continue;  // EINTR; EINVAL cannot happen with this set and timeout
-    ++loop.st.wakeups;
-    if (si.si_code == SI_ASYNCIO) loop.on_completion(reinterpret_cast<uint64_t>(si.si_value.sival_ptr));
-    else loop.take_handoff();  // SI_QUEUE: the accept thread or the stop hook
+    if (got >= 0) {
+      ++loop.st.wakeups;
+      if (si.si_code == SI_ASYNCIO) loop.on_completion(reinterpret_cast<uint64_t>(si.si_value.sival_ptr));
+      else loop.take_handoff();  // SI_QUEUE: the accept thread or the stop hook
+    } else if (err != EAGAIN && err != EINTR) {
+      throw std::system_error(err, std::generic_category(), "sigtimedwait");
+    }
+    loop.sweep_if_due();  // every 200 ms or so, busy or quiet
   }
   acceptor.join();
-  loop.stop(set);
+  loop.stop();
   ctx.merge_stats(accept_stats);
   return 0;
 }

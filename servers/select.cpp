@@ -39,6 +39,7 @@ struct Loop {
   int max_fd = -1;
   bool logged_fd_setsize = false;
   SpareFd spare;
+  AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   LingerQueue lingers;  // refused connections draining before close, by fd
 
@@ -53,8 +54,11 @@ struct Loop {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (on_accept_failure(errno, ctx.listener.get(), spare, st, ctx) == AcceptFailure::kRetry) continue;
-        return;  // the backlog is empty (or shed, or out of fds: level-triggered, it comes back)
+        AcceptFailure f = on_accept_failure(errno, ctx.listener.get(), spare, st, ctx);
+        if (f == AcceptFailure::kRetry) continue;
+        // Nothing could be shed: select is level-triggered and would report the listener at once, forever.
+        if (f == AcceptFailure::kCannotShed && pause.begin(st)) watch(ctx.listener.get(), false, false);
+        return;  // the backlog is empty (or shed: level-triggered, it comes back)
       }
       // An fd_set is a FD_SETSIZE-bit array: FD_SET(fd ≥ 1024) would write out
       // of bounds. The connection cannot be served by this model at all.
@@ -143,8 +147,7 @@ int serve(ServerContext& ctx) {
     const int nfds = loop.max_fd + 1;
     loop.st.count(Syscall::kSelect);
     timeval tv{}, *timeout = nullptr;
-    if (!loop.lingers.empty()) {
-      int ms = loop.lingers.timeout_ms();
+    if (int ms = loop.lingers.timeout_ms(loop.pause.wait_ms()); ms >= 0) {
       tv = {ms / 1000, (ms % 1000) * 1000};
       timeout = &tv;
     }
@@ -154,6 +157,7 @@ int serve(ServerContext& ctx) {
       throw std::system_error(errno, std::generic_category(), "select");
     }
     ++loop.st.wakeups;
+    if (loop.pause.end_if_due()) loop.watch(lfd, true, false);
     // The scan is the model's other cost: O(max_fd) per wakeup, however few are ready.
     bool accept_ready = false;
     for (int fd = 0; fd < nfds && n > 0; ++fd) {

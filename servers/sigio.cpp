@@ -73,6 +73,9 @@ struct Loop {
   std::unordered_map<int, std::unique_ptr<SigConnection>> conns;
   std::vector<int> backlog;  // fds whose turn ended with data left
   SpareFd spare;
+  // Out of fds with nothing to shed, the backlog would wait for the next
+  // connection's signal (there may be none): the loop's timer re-checks it.
+  AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   LingerQueue lingers;  // refused connections draining before close, by fd
 
@@ -87,12 +90,14 @@ struct Loop {
   }
 
   void accept_all() {
+    if (pause.active()) return;  // the timer in serve() looks again when it is due
     for (;;) {
       st.count(Syscall::kAccept4);
       int fd = ::accept4(ctx.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         AcceptFailure f = on_accept_failure(errno, ctx.listener.get(), spare, st, ctx);
         if (f == AcceptFailure::kRetry || f == AcceptFailure::kShed) continue;
+        if (f == AcceptFailure::kCannotShed) pause.begin(st);
         return;  // the backlog is empty (or out of fds with nothing to shed)
       }
       if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
@@ -218,9 +223,9 @@ int serve(ServerContext& ctx) {
   while (!ctx.stop_requested()) {
     // With a backlog waiting, every signal pending now is served first (a
     // zero-timeout take until EAGAIN), then each backlogged fd gets one turn.
-    // Lingering connections bound the nap by their nearest deadline.
+    // Lingering connections and an accept pause bound the nap.
     const bool nap = loop.backlog.empty();
-    const int ms = loop.lingers.empty() ? -1 : loop.lingers.timeout_ms();
+    const int ms = loop.lingers.timeout_ms(loop.pause.wait_ms());
     for (;;) {
       siginfo_t si;
       int got;
@@ -245,6 +250,7 @@ int serve(ServerContext& ctx) {
       else if (si.si_code != SI_QUEUE) loop.on_fd(si.si_fd);  // SI_QUEUE: the stop hook's
       if (nap) break;
     }
+    if (loop.pause.end_if_due()) loop.accept_all();
     loop.run_backlog();
     if (!loop.lingers.empty()) loop.expire_lingers();
   }

@@ -1,8 +1,11 @@
 #include "servers/common/accept_policy.h"
 
+#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
+#include "servers/common/connection.h"
 #include "servers/common/server_main.h"
 
 namespace iomodels {
@@ -27,6 +30,39 @@ AcceptFailure on_accept_failure(int err, int listen_fd, SpareFd& spare, ServerSt
   }
 }
 
+bool AcceptPause::begin(ServerStats& stats) {
+  if (active()) return false;
+  until_ns_ = now_ns() + kPauseNs;
+  count_accept_pause(stats);
+  return true;
+}
+
+uint64_t AcceptPause::ns_left() const noexcept {
+  if (!active()) return 0;
+  uint64_t now = now_ns();
+  return now >= until_ns_ ? 0 : until_ns_ - now;
+}
+
+int AcceptPause::wait_ms(int otherwise) const noexcept {
+  if (!active()) return otherwise;
+  return int(ns_left() / 1'000'000) + 1;
+}
+
+bool AcceptPause::end_if_due() noexcept {
+  if (!active() || ns_left() > 0) return false;
+  until_ns_ = 0;
+  return true;
+}
+
+void count_accept_pause(ServerStats& stats) { ++stats.extra["accept_pauses"]; }
+
+void pause_blocking_accept(ServerStats& stats) {
+  count_accept_pause(stats);
+  timespec ts{0, long(AcceptPause::kPauseNs)};
+  stats.count(Syscall::kNanosleep);
+  ::nanosleep(&ts, nullptr);  // EINTR only shortens the pause
+}
+
 bool admit_accepted(int fd, size_t live, ServerStats& stats, const ServerContext& ctx) {
   ++stats.accepted;
   if (live >= ctx.opt.max_connections) {
@@ -35,7 +71,15 @@ bool admit_accepted(int fd, size_t live, ServerStats& stats, const ServerContext
     ++stats.rejected;
     return false;
   }
-  set_nodelay(fd);
+  try {
+    set_nodelay(fd);
+  } catch (const std::exception& e) {  // e.g. EINVAL once the peer is gone: this connection only
+    count_connection_failure(e, stats, ctx);
+    stats.count(Syscall::kClose);
+    ::close(fd);
+    ++stats.closed;
+    return false;
+  }
   return true;
 }
 

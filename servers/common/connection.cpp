@@ -13,6 +13,14 @@ namespace iomodels {
 Connection::Connection(Fd fd, std::unique_ptr<ServerSession> session, size_t out_cap)
     : fd_(std::move(fd)), session_(std::move(session)), out_cap_(out_cap) {}
 
+namespace {
+// Replies can be several times larger than their requests (an 18-byte GET
+// gets ~100 bytes back), so a slice is a sixteenth of the room left under the
+// cap: the replies of one slice cannot overshoot the cap by much.
+constexpr size_t kAmplification = 16;
+constexpr size_t kMinSlice = 512;
+}  // namespace
+
 void Connection::on_received(const char* data, size_t n, ServerStats& stats) {
   stats.bytes_in += n;
   if (lingering_) {  // after a refusal: read only so that close(2) sends no RST
@@ -22,24 +30,51 @@ void Connection::on_received(const char* data, size_t n, ServerStats& stats) {
   // Once the protocol said "close", anything more the peer sends is ignored:
   // the reply owed (a 400, or the answer to "Connection: close") goes out first.
   if (closing_) return;
-  ServeResult r = session_->on_bytes({data, n}, out_);
-  stats.messages += r.messages;
-  switch (r.after) {
-    case ServeResult::After::kContinue:
-      break;
-    case ServeResult::After::kCloseAfterSend:
-      closing_ = true;
-      break;
-    case ServeResult::After::kProtocolError:
-      closing_ = true;
-      ++stats.protocol_errors;
-      break;
-  }
+  if (!held_in_.empty()) return held_in_.append(data, n);  // after what waits already, in order
+  size_t used = serve(data, n, stats);
+  if (used < n && !closing_) held_in_.append(data + used, n - used);
 }
 
-void Connection::on_sent(size_t n, ServerStats& stats) noexcept {
+size_t Connection::serve(const char* data, size_t n, ServerStats& stats) {
+  size_t used = 0;
+  while (used < n && !closing_ && !over_cap()) {
+    size_t room = out_cap_ - out_.readable_bytes() - in_flight_;
+    size_t slice = std::min(n - used, std::max(kMinSlice, room / kAmplification));
+    ServeResult r = session_->on_bytes({data + used, slice}, out_);
+    used += slice;
+    stats.messages += r.messages;
+    switch (r.after) {
+      case ServeResult::After::kContinue:
+        break;
+      case ServeResult::After::kCloseAfterSend:
+        closing_ = true;
+        break;
+      case ServeResult::After::kProtocolError:
+        closing_ = true;
+        ++stats.protocol_errors;
+        break;
+    }
+  }
+  return closing_ ? n : used;  // after "close", the rest is ignored
+}
+
+void Connection::serve_held(ServerStats& stats) {
+  if (held_in_.empty() || over_cap()) return;
+  held_in_.consume(serve(held_in_.peek(), held_in_.readable_bytes(), stats));
+  if (closing_) held_in_.clear();
+  held_in_.shrink_if_idle(0);
+}
+
+void Connection::set_in_flight(size_t bytes, ServerStats& stats) {
+  in_flight_ = bytes;
+  serve_held(stats);
+}
+
+void Connection::on_sent(size_t n, ServerStats& stats) {
   stats.bytes_out += n;
   out_.consume(n);
+  serve_held(stats);
+  out_.shrink_if_idle();  // an idle connection does not keep the memory of one big reply
 }
 
 bool start_linger(Connection& c, ServerStats& stats, int fd) {
@@ -71,9 +106,24 @@ bool keep_after_io_error(int err, const char* call, ServerStats& stats, const Se
       ++stats.peer_resets;
       return false;
     default:
-      ++stats.unexpected_errors;
-      ctx.log(describe_errno(call, err));
+      count_connection_failure(call, err, stats, ctx);
       return false;
+  }
+}
+
+void count_connection_failure(const char* call, int err, ServerStats& stats, const ServerContext& ctx) noexcept {
+  ++stats.unexpected_errors;
+  try {
+    ctx.log(describe_errno(call, err));
+  } catch (...) {  // out of memory for the message: the count is what matters
+  }
+}
+
+void count_connection_failure(const std::exception& e, ServerStats& stats, const ServerContext& ctx) noexcept {
+  ++stats.unexpected_errors;
+  try {
+    ctx.log(std::string("connection closed after an exception: ") + e.what());
+  } catch (...) {
   }
 }
 

@@ -4,6 +4,10 @@
 // what went with on_sent(), and asks wants_read()/wants_write()/finished() to
 // decide what to wait for. Back-pressure lives here: while the out-buffer is
 // over the cap, wants_read() is false, so a slow reader stops costing memory.
+// The cap counts replies as they are produced: input is served in slices, and
+// what is left once the replies reach the cap is held back (not read again)
+// until the peer has taken enough; one 64 KiB read of pipelined GETs would
+// otherwise make half a megabyte of replies at once.
 //
 // Lingering close (issue 13): when the protocol says "close" (a 400, an
 // oversize frame, Connection: close) the peer may have sent more behind it.
@@ -15,6 +19,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 
 #include "core/buffer.h"
@@ -36,20 +41,26 @@ class Connection {
 
   // Bytes just read from the peer: run the protocol, append replies to out().
   void on_received(const char* data, size_t n, ServerStats& stats);
+  // Models that send from a buffer of their own (io_uring's `wire`, read by
+  // the kernel while a send is in flight) report its size after each
+  // completion: those bytes count toward the cap, and held-back input is
+  // served once there is room again (which may append to out()).
+  void set_in_flight(size_t bytes, ServerStats& stats);
   // The peer half-closed (read returned 0): finish what is owed, then close.
   void on_peer_eof() noexcept { peer_eof_ = true; }
-  // n bytes of out() were written.
-  void on_sent(size_t n, ServerStats& stats) noexcept;
+  // n bytes of out() were written. Held-back input may be served: out() may grow.
+  void on_sent(size_t n, ServerStats& stats);
 
   bool wants_read() const noexcept {
     if (peer_eof_) return false;
     if (lingering_) return discarded_ < kLingerBytes;
-    return !closing_ && out_.readable_bytes() < out_cap_;
+    return !closing_ && held_in_.empty() && !over_cap();
   }
   bool wants_write() const noexcept { return !out_.empty(); }
   // Nothing more to do: close the socket now (after linger_due(), see above).
   bool finished() const noexcept {
-    return out_.empty() && (peer_eof_ || (closing_ && (!lingering_ || discarded_ >= kLingerBytes)));
+    return out_.empty() && held_in_.empty() &&
+           (peer_eof_ || (closing_ && (!lingering_ || discarded_ >= kLingerBytes)));
   }
   bool closing() const noexcept { return closing_; }
 
@@ -72,10 +83,17 @@ class Connection {
   static constexpr size_t kReadChunk = 64 * 1024;
 
  private:
+  bool over_cap() const noexcept { return out_.readable_bytes() + in_flight_ >= out_cap_; }
+  // Serve input while under the cap, in slices; returns the bytes consumed.
+  size_t serve(const char* data, size_t n, ServerStats& stats);
+  void serve_held(ServerStats& stats);
+
   Fd fd_;
   std::unique_ptr<ServerSession> session_;
   Buffer out_;
   size_t out_cap_;
+  size_t in_flight_ = 0;  // set_in_flight(): reply bytes a completion model is sending
+  Buffer held_in_{0};     // input read but not served yet: its replies would pass the cap
   bool peer_eof_ = false;
   bool closing_ = false;  // protocol said close (Connection: close, 400, oversize frame)
   bool lingering_ = false;
@@ -126,5 +144,13 @@ class LingerQueue {
 // true keeps the connection (EINTR, EAGAIN: retry or wait); false drops it,
 // counted as a peer reset (ECONNRESET, EPIPE...) or, logged, as unexpected.
 bool keep_after_io_error(int err, const char* call, ServerStats& stats, const ServerContext& ctx);
+
+// A failure that costs one connection only (the contract: one bad connection
+// never takes the process down): a per-connection epoll_ctl/event_add that
+// failed (ENOSPC past max_user_watches, ENOMEM), or an exception thrown while
+// serving it (std::bad_alloc, a failed setsockopt). Logged and counted in
+// unexpected_errors; the caller closes that connection.
+void count_connection_failure(const char* call, int err, ServerStats& stats, const ServerContext& ctx) noexcept;
+void count_connection_failure(const std::exception& e, ServerStats& stats, const ServerContext& ctx) noexcept;
 
 }  // namespace iomodels

@@ -27,6 +27,14 @@ class Conformance : public ::testing::TestWithParam<ServerEntry> {
     server_.emplace(ServerProcess::start(GetParam().path, args));
     return *server_;
   }
+  // The same under a launcher that execs the server (e.g. {"/usr/bin/prlimit",
+  // "--nofile=64"}): the pid stays the server's.
+  ServerProcess& start_under(std::vector<std::string> launcher, const std::string& protocol = "echo") {
+    std::vector<std::string> args(launcher.begin() + 1, launcher.end());
+    for (const std::string& a : {GetParam().path, std::string("--protocol"), protocol}) args.push_back(a);
+    server_.emplace(ServerProcess::start(launcher.front(), args));
+    return *server_;
+  }
   ServerProcess& server() { return *server_; }
 
   // SIGTERM, expect a clean exit, return the stats JSON (fails the test otherwise).

@@ -176,4 +176,23 @@ class StderrCapture {
   int saved_ = -1;
 };
 
+// ---- the server process seen from /proc (test_support_proc.cpp) ---------------
+
+// Open fds of a process (entries of /proc/PID/fd); -1 if unreadable.
+int open_fd_count(pid_t pid);
+// CPU time (user + system) the process used so far, in seconds; -1 if unreadable.
+double process_cpu_s(pid_t pid);
+
+// Sanitizer builds (the asan and tsan presets compile the tests with the same
+// flags as the servers): the runtime's own memory (shadow, quarantine,
+// allocator caches) adds to a server's RSS, so memory-bound tests allow this
+// much on top of their own limit there, and only there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizerBuild = true;
+inline constexpr long kSanitizerRssSlackKb = 64 * 1024;
+#else
+inline constexpr bool kSanitizerBuild = false;
+inline constexpr long kSanitizerRssSlackKb = 0;
+#endif
+
 }  // namespace iomodels::test

@@ -1,0 +1,97 @@
+// Conformance, out of file descriptors with nothing to shed (issue 13, item 3).
+//
+// The spare-fd trick sheds a pending connection by closing a reserved fd,
+// accepting into the freed slot and closing again. Here that cannot work: the
+// server's table is full at its limit, then RLIMIT_NOFILE drops below every fd
+// number it holds, so accept fails (EMFILE), the freed spare slot is above the
+// limit and reopening the spare fails too. A level-triggered loop that keeps
+// its listener armed would spin; every model must pause its listener (~10 ms,
+// counted in extra.accept_pauses) and serve the waiting peers once fds return.
+//
+// The server starts under prlimit with a small limit so the table can be
+// filled: io_uring_multishot's multishot accept reads the limit when armed,
+// so it too sees the full table.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "tests/conformance/test_conformance.h"
+
+namespace iomodels::test {
+namespace {
+
+constexpr const char* kPrlimit = "/usr/bin/prlimit";
+constexpr int kStartLimit = 64;
+constexpr int kWaiting = 8;
+constexpr milliseconds kExhausted{1000};
+
+bool set_nofile(pid_t pid, rlim_t soft, rlim_t hard) {
+  rlimit rl{soft, hard};
+  return ::prlimit(pid, RLIMIT_NOFILE, &rl, nullptr) == 0;
+}
+
+TEST_P(Conformance, FdsExhaustedWithNothingToShedPausesTheListener) {
+  if (::access(kPrlimit, X_OK) != 0) GTEST_SKIP() << kPrlimit << " is missing (util-linux)";
+  // Hard limit too, so the server cannot raise its own (server_main raises the soft one).
+  start_under({kPrlimit, "--nofile=" + std::to_string(kStartLimit)});
+  const pid_t pid = server().pid();
+  {  // serving first, so whatever it opens lazily is open before we count
+    Fd warm = connect_to(server().port());
+    ASSERT_TRUE(echoes(warm.get(), "warm"));
+  }
+  // Fill the table to the limit with served connections (the warm one's close
+  // reaches the server asynchronously: count after it is gone).
+  int held = -1;
+  for (int i = 0; i < 50 && held != open_fd_count(pid); ++i) {
+    held = open_fd_count(pid);
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_GT(held, 0) << "cannot read /proc/" << pid << "/fd";
+  ASSERT_LT(held + 2 * kWaiting, kStartLimit);
+  std::vector<Fd> fill;
+  for (int i = 0; i < kStartLimit - held; ++i) {
+    fill.push_back(connect_to(server().port()));
+    ASSERT_TRUE(echoes(fill.back().get(), "fill " + std::to_string(i))) << i;
+  }
+  // Now below every fd it holds: nothing can be accepted, nothing shed.
+  ASSERT_TRUE(set_nofile(pid, 3, kStartLimit)) << std::strerror(errno);
+  const double cpu_before = process_cpu_s(pid);
+  std::vector<Fd> waiting;
+  for (int i = 0; i < kWaiting; ++i) {
+    waiting.push_back(connect_to(server().port()));  // the kernel completes the handshake: backlog
+    ASSERT_TRUE(send_all(waiting.back().get(), "w" + std::to_string(i)));
+  }
+  std::this_thread::sleep_for(kExhausted);
+  const double cpu_used = process_cpu_s(pid) - cpu_before;
+  EXPECT_TRUE(server().running());
+  // fds come back (raising a hard limit needs CAP_SYS_RESOURCE: the room comes
+  // from closing some of the fill): the waiting peers are taken from the
+  // backlog and served, by a listener watched again or a timer that re-checks
+  // it (sigio).
+  fill.resize(fill.size() - 2 * kWaiting);
+  ASSERT_TRUE(set_nofile(pid, kStartLimit, kStartLimit)) << std::strerror(errno);
+  for (int i = 0; i < kWaiting; ++i) {
+    std::string msg = "w" + std::to_string(i);
+    EXPECT_EQ(recv_exact(waiting[i].get(), msg.size(), kIo), msg) << "waiting peer " << i << " not served";
+  }
+  EXPECT_TRUE(echoes(fill.front().get(), "still served"));
+  nlohmann::json stats = stop_and_stats();
+  const nlohmann::json& c = stats.at("counters");
+  uint64_t pauses = c.contains("extra") ? c["extra"].value("accept_pauses", uint64_t(0)) : 0;
+  EXPECT_GE(pauses, 1u) << c.dump();
+  // A loop that spins on the listener makes tens of thousands of accept calls
+  // (and as many wakeups) in a second; a 10 ms pause makes about a hundred.
+  EXPECT_LT(pauses, 1000u);
+  if (GetParam().name == "nonblocking_spin") return;  // its passes call accept and spin by design
+  const auto& sc = c.at("syscalls");
+  uint64_t accepts = sc.value("accept", uint64_t(0)) + sc.value("accept4", uint64_t(0));
+  EXPECT_LT(accepts, 2000u) << sc.dump();
+  EXPECT_LT(c.at("wakeups").get<uint64_t>(), 3000u) << c.dump();
+  EXPECT_LT(cpu_used, 0.5 * kExhausted.count() / 1000.0) << "CPU seconds used while out of fds";
+}
+
+}  // namespace
+}  // namespace iomodels::test
