@@ -164,7 +164,7 @@ struct Server {
         case AcceptFailure::kRetry:
         case AcceptFailure::kShed: return start_accept();
         default:  // out of fds with nothing to shed, or unexpected: an instant retry would spin
-          ++st.extra["accept_backoffs"];
+          count_accept_pause(st);
           backoff.expires_after(std::chrono::milliseconds(10));
           return backoff.async_wait([this](error_code e) {
             ++st.events;
@@ -247,6 +247,7 @@ struct Server {
 
   // After every completion: start what the connection now wants, or close it.
   void progress(Conn& k) {
+    k.c.set_in_flight(k.wire.readable_bytes(), st);  // counts toward the cap; may serve held input
     if (!k.writing && k.c.wants_write()) start_write(k);
     if (!k.reading && can_read(k)) start_read(k);
     if (!k.writing && k.c.linger_due()) {  // reply out: FIN now, close at EOF or deadline

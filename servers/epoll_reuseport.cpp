@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"

@@ -134,7 +134,7 @@ struct Server {
   // Out of fds with nothing to shed: the level-triggered listener would report
   // the same pending connection on every pass.
   void pause_accepting() {
-    ++st.extra["accept_backoffs"];
+    count_accept_pause(st);
     uv_poll_stop(&listener);
     uv_timer_start(&backoff, [](uv_timer_t* t) {
       Server& s = of(t);
@@ -250,6 +250,8 @@ struct Server {
 
   // After every callback: hand libuv the replies, read or not, close when done.
   void progress(Conn& k) {
+    // Bytes queued in libuv count toward the cap; held-back input may be served.
+    k.c.set_in_flight(uv_stream_get_write_queue_size(stream(k)), st);
     if (k.c.wants_write()) write(k);
     if (k.closing) return;
     bool want = can_read(k);
