@@ -66,8 +66,11 @@ void Worker::leave_gate() noexcept {
   plan_.gate->connecting.notify_all();
 }
 
-bool Worker::may_send(uint64_t intended, uint64_t now, bool check_budget) const noexcept {
-  if (!sending_ || now >= plan_.end_ns || intended >= plan_.end_ns) return false;
+// A request due inside the window goes out even when our loop reaches it a
+// little after the window's end (late, like any late send, and measured from
+// its intended time); one due after the end never does.
+bool Worker::may_send(uint64_t intended, bool check_budget) const noexcept {
+  if (!sending_ || intended >= plan_.end_ns) return false;
   return !check_budget || plan_.request_budget == 0 || intended < plan_.measure_start_ns ||
          budget_used_ < plan_.request_budget;
 }
@@ -161,12 +164,12 @@ void Worker::refill(ClientConn& c, uint64_t now) {
     // Closed loop: a request is due the moment its place is free; `now` (when
     // this batch's replies were seen) is that moment, the send comes later.
     while (!c.inflight.full() && static_cast<int>(c.inflight.size()) < opt_.pipeline &&
-           churn_allows(c) && may_send(now, now, true))
+           churn_allows(c) && may_send(now, true))
       build(c, now);
   } else {
     while (c.sent_k < c.due_k && !c.inflight.full() && churn_allows(c)) {
       uint64_t intended = schedule_.intended_ns(c.slot, c.sent_k);
-      if (!may_send(intended, now, false)) break;
+      if (!may_send(intended, false)) break;
       build(c, intended);
       ++c.sent_k;
     }
@@ -266,13 +269,10 @@ void Worker::on_event(ClientConn& c, uint32_t events, uint64_t now) {
 
 void Worker::dispatch_due(uint64_t now) {
   while (sending_ && next_due_ns_ <= now) {
-    if (!may_send(next_due_ns_, 0, true)) {
+    if (!may_send(next_due_ns_, true)) {
       next_due_ns_ = UINT64_MAX;  // end of window or budget: nothing further falls due
       break;
     }
-    // Due in the window, but our loop got here after its end: too late to
-    // send; stop_sending counts these as unsent.
-    if (now >= plan_.end_ns) break;
     ClientConn& c = conns_[cursor_];
     uint64_t lag = now - next_due_ns_;
     if (measuring(next_due_ns_)) {

@@ -81,7 +81,7 @@ class Worker {
   void fail(ClientConn& c, ErrorKind kind, uint64_t now, bool count = true);
   void drop_socket(ClientConn& c);
   void dispatch_due(uint64_t now);
-  bool may_send(uint64_t intended, uint64_t now, bool check_budget) const noexcept;
+  bool may_send(uint64_t intended, bool check_budget) const noexcept;
   bool churn_allows(const ClientConn& c) const noexcept;
   // worker_account.cpp: what the measurements say
   void stamp_sent(ClientConn& c, uint64_t t);
