@@ -90,6 +90,34 @@ std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, c
   return a;
 }
 
+std::string await_listening(Child& srv, int timeout_ms, const std::string& log, std::string* why) {
+  // The first line that starts with "listening " carries ADDR:PORT; a server
+  // may log before it, so a few other lines are tolerated.
+  for (int i = 0; i < 16; ++i) {
+    auto line = srv.read_line(timeout_ms);
+    if (!line) {
+      *why = srv.wait_exit(100) ? "failed to start: " + srv.describe_exit() + last_line(log)
+                                : "failed to start: no 'listening' line within " + std::to_string(timeout_ms) + " ms";
+      return "";
+    }
+    if (line->rfind("listening ", 0) == 0) return line->substr(10);
+  }
+  *why = "failed to start: no 'listening' line among its first 16 lines";
+  return "";
+}
+
+std::string stop_server(Child& srv, int timeout_ms, const std::string& log) {
+  // SIGTERM, then a bounded wait; the server writes its stats on the way out.
+  srv.signal(SIGTERM);
+  if (!srv.wait_exit(timeout_ms)) {
+    srv.kill_group();
+    return "hung on stop: still running " + std::to_string(timeout_ms) + " ms after SIGTERM, killed";
+  }
+  if (!WIFEXITED(srv.raw_status()) || WEXITSTATUS(srv.raw_status()) != 0)
+    return "bad exit on SIGTERM: " + srv.describe_exit() + last_line(log);
+  return "";
+}
+
 bool help_mentions(const std::string& exe, const std::string& needle) {
   try {
     SpawnOptions so;
@@ -130,18 +158,9 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   so.stderr_path = server_log;
   Child srv(so);
 
-  // The first line that starts with "listening " carries ADDR:PORT; a server
-  // may log before it, so a few other lines are tolerated.
-  std::string target;
-  for (int i = 0; i < 16 && target.empty(); ++i) {
-    auto line = srv.read_line(env.start_timeout_ms);
-    if (!line) {
-      if (srv.wait_exit(100)) return failed("failed to start: " + srv.describe_exit() + last_line(server_log));
-      return failed("failed to start: no 'listening' line within " + std::to_string(env.start_timeout_ms) + " ms");
-    }
-    if (line->rfind("listening ", 0) == 0) target = line->substr(10);
-  }
-  if (target.empty()) return failed("failed to start: no 'listening' line among its first 16 lines");
+  std::string why;
+  const std::string target = await_listening(srv, env.start_timeout_ms, server_log, &why);
+  if (target.empty()) return failed(why);
 
   Pipe notify;
   SpawnOptions lo;
@@ -214,15 +233,7 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   if (!window.end()) window.take_end(0);
   if (!window.start() && window.end()) window.take_start(0);  // empty window
 
-  // Stop: SIGTERM, then a bounded wait; the server writes its stats on the way out.
-  srv.signal(SIGTERM);
-  std::string stop_problem;
-  if (!srv.wait_exit(env.stop_timeout_ms)) {
-    srv.kill_group();
-    stop_problem = "hung on stop: still running " + std::to_string(env.stop_timeout_ms) + " ms after SIGTERM, killed";
-  } else if (!WIFEXITED(srv.raw_status()) || WEXITSTATUS(srv.raw_status()) != 0) {
-    stop_problem = "bad exit on SIGTERM: " + srv.describe_exit() + last_line(server_log);
-  }
+  const std::string stop_problem = stop_server(srv, env.stop_timeout_ms, server_log);
 
   if (!WIFEXITED(lg.raw_status()) || WEXITSTATUS(lg.raw_status()) != 0)
     return failed("loadgen " + lg.describe_exit() + last_line(loadgen_log));

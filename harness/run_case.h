@@ -44,6 +44,11 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
 
 // Shared with run_remote.cpp (the same repetition over a remote topology).
 class WindowSampler;
+class Child;
+// The ADDR:PORT of the server's `listening` line, or "" with *why set.
+std::string await_listening(Child& srv, int timeout_ms, const std::string& log, std::string* why);
+// SIGTERM and a bounded wait: "" when it exited 0, else what went wrong.
+std::string stop_server(Child& srv, int timeout_ms, const std::string& log);
 std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, const std::string& target,
                                       const std::string& out, int notify_fd);
 std::string num(double d);

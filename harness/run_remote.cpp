@@ -89,16 +89,9 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
   so.capture_stdout = true;
   so.stderr_path = server_log;
   Child srv(so);
-  std::string target;
-  for (int i = 0; i < 16 && target.empty(); ++i) {
-    auto line = srv.read_line(env.start_timeout_ms);
-    if (!line) {
-      if (srv.wait_exit(100)) return failed("failed to start: " + srv.describe_exit() + last_line(server_log));
-      return failed("failed to start: no 'listening' line within " + std::to_string(env.start_timeout_ms) + " ms");
-    }
-    if (line->rfind("listening ", 0) == 0) target = line->substr(10);
-  }
-  if (target.empty()) return failed("failed to start: no 'listening' line among its first 16 lines");
+  std::string why;
+  const std::string target = await_listening(srv, env.start_timeout_ms, server_log, &why);
+  if (target.empty()) return failed(why);
 
   // Every host takes a share of the load; a host whose share is empty sits out.
   std::vector<Client> clients;
@@ -192,14 +185,7 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
   if (!window.end()) window.take_end(0);
   if (!window.start()) window.take_start(0);
 
-  srv.signal(SIGTERM);
-  std::string stop_problem;
-  if (!srv.wait_exit(env.stop_timeout_ms)) {
-    srv.kill_group();
-    stop_problem = "hung on stop: still running " + std::to_string(env.stop_timeout_ms) + " ms after SIGTERM, killed";
-  } else if (!WIFEXITED(srv.raw_status()) || WEXITSTATUS(srv.raw_status()) != 0) {
-    stop_problem = "bad exit on SIGTERM: " + srv.describe_exit() + last_line(server_log);
-  }
+  const std::string stop_problem = stop_server(srv, env.stop_timeout_ms, server_log);
 
   // Each loadgen's JSON to a file, merged by the local loadgen.
   json parts = json::array();
