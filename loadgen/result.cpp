@@ -23,13 +23,22 @@ json buckets_json(const Histogram& h) {
   return b;
 }
 
+// A count or a nanosecond value from a result file: a JSON number that is a
+// non-negative integer. A float (say 5.5e137 in a hostile merge input) would
+// be undefined behaviour to convert, so it is refused like any other bad field.
+uint64_t checked_u64(const json& v, const char* what) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
+  throw std::runtime_error(std::string("histogram: ") + what + " must be a non-negative integer");
+}
+
 // Rebuilds a histogram from its buckets and, when known, the exact min/max
 // (recorded as one of the counts of their own bucket, so the counts stay
 // identical and min()/max() come back exact).
 Histogram rebuild(const json& buckets, uint64_t min_ns, uint64_t max_ns) {
   Histogram h;
   std::vector<std::pair<uint64_t, uint64_t>> b;
-  for (const auto& e : buckets) b.emplace_back(e.at(0).get<uint64_t>(), e.at(1).get<uint64_t>());
+  for (const auto& e : buckets) b.emplace_back(checked_u64(e.at(0), "bucket value"), checked_u64(e.at(1), "bucket count"));
   if (b.empty()) return h;
   auto place = [&](uint64_t exact) {
     // The bucket holding `exact` is the last one whose lowest value is <= it.
@@ -60,7 +69,8 @@ json histogram_json(const Histogram& h) {
 Histogram histogram_from_json(const json& j) {
   if (!j.is_object() || j.value("unit", "") != "ns" || !j.contains("buckets"))
     throw std::runtime_error("histogram: expected {\"unit\": \"ns\", \"buckets\": [...]}");
-  return rebuild(j.at("buckets"), j.value("min", uint64_t{0}), j.value("max", uint64_t{0}));
+  return rebuild(j.at("buckets"), j.contains("min") ? checked_u64(j["min"], "min") : 0,
+                 j.contains("max") ? checked_u64(j["max"], "max") : 0);
 }
 
 json latency_summary_json(const Histogram& h) {
