@@ -90,6 +90,14 @@ std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, c
   return a;
 }
 
+std::vector<std::string> server_argv(const std::string& path, const CaseParams& p, const std::string& stats_path,
+                                     const std::vector<std::string>& server_args) {
+  std::vector<std::string> a = {path, "--port", "0", "--protocol", p.protocol, "--stats-file", stats_path};
+  if (p.server_threads > 0) a.insert(a.end(), {"--threads", std::to_string(p.server_threads)});
+  a.insert(a.end(), server_args.begin(), server_args.end());
+  return a;
+}
+
 std::string await_listening(Child& srv, int timeout_ms, const std::string& log, std::string* why) {
   // The first line that starts with "listening " carries ADDR:PORT; a server
   // may log before it, so a few other lines are tolerated.
@@ -150,9 +158,7 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
 
   SpawnOptions so;
-  so.argv = {server_path, "--port", "0", "--protocol", p.protocol, "--stats-file", stats_path};
-  if (p.server_threads > 0) so.argv.insert(so.argv.end(), {"--threads", std::to_string(p.server_threads)});
-  so.argv.insert(so.argv.end(), server_args.begin(), server_args.end());
+  so.argv = server_argv(server_path, p, stats_path, server_args);
   so.cpus = env.server_cpus;
   so.capture_stdout = true;
   so.stderr_path = server_log;

@@ -45,6 +45,9 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
 // Shared with run_remote.cpp (the same repetition over a remote topology).
 class WindowSampler;
 class Child;
+// The server's command line for one case (path first).
+std::vector<std::string> server_argv(const std::string& path, const CaseParams& p, const std::string& stats_path,
+                                     const std::vector<std::string>& server_args);
 // The ADDR:PORT of the server's `listening` line, or "" with *why set.
 std::string await_listening(Child& srv, int timeout_ms, const std::string& log, std::string* why);
 // SIGTERM and a bounded wait: "" when it exited 0, else what went wrong.

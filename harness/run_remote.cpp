@@ -81,10 +81,9 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
   json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
 
   SpawnOptions so;
-  so.argv = with_prefix(sh, {sh.bin_dir + "/" + server, "--bind", sh.address, "--port", "0", "--protocol",
-                             p.protocol, "--stats-file", stats_path});
-  if (p.server_threads > 0) so.argv.insert(so.argv.end(), {"--threads", std::to_string(p.server_threads)});
-  so.argv.insert(so.argv.end(), server_args.begin(), server_args.end());
+  std::vector<std::string> argv = server_argv(sh.bin_dir + "/" + server, p, stats_path, server_args);
+  argv.insert(argv.begin() + 1, {"--bind", sh.address});
+  so.argv = with_prefix(sh, argv);
   so.cpus = sh.cpus;
   so.capture_stdout = true;
   so.stderr_path = server_log;

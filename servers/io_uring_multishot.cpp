@@ -16,11 +16,9 @@
 // buffers come back; any CQE without IORING_CQE_F_MORE ends its multishot and
 // is re-armed. user_data = Conn* | op tag; a Conn is freed only when no op
 // references it. Stop: poll on the stop eventfd, cancel per op, drain.
-// Options: --buffers N (ring size, power of 2), --buffer-size; --setup
-// defer|coop|plain (io_uring_ring.h; default defer = SINGLE_ISSUER|
-// DEFER_TASKRUN: completions are processed only when we wait); --sqpoll 1 (a
-// kernel thread polls the SQ: no submit syscalls, but it burns a core until
-// idle for 1 s; the kernel allows it only with --setup plain).
+// Options: --buffers N (power of 2), --buffer-size; --setup defer|coop|plain
+// (io_uring_ring.h; defer = SINGLE_ISSUER|DEFER_TASKRUN, the default); --sqpoll 1
+// (with --setup plain only: no submit syscalls, a kernel thread burns a core).
 // Needs Linux >= 6.0 (multishot recv), liburing >= 2.2; if not: exit 2, named.
 // Bad at: whole buffers: a 64 B message takes a --buffer-size buffer.
 // Try it: ./build/io_uring_multishot --port 7000 --buffers 8 &  then  nc 127.0.0.1 7000
