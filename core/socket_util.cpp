@@ -114,6 +114,15 @@ uint64_t raise_nofile_limit() {
   return static_cast<uint64_t>(rl.rlim_cur);
 }
 
+void keep_standard_fds_open() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // open() returns the lowest free fd, which is this one (lower ones are open).
+    int got = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (got >= 0 && got != fd) ::close(got);  // cannot happen; never leak it
+  }
+}
+
 SpareFd::SpareFd() : spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
   if (!spare_) throw_errno("open(/dev/null)");
 }

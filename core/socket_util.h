@@ -31,6 +31,11 @@ void set_nodelay(int fd);
 sockaddr_in parse_endpoint(const std::string& host_port);
 // Raise RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 uint64_t raise_nofile_limit();
+// Open /dev/null on any of fds 0, 1, 2 that the parent left closed. Without it
+// the first socket we make lands on fd 1 or 2 and log lines go to a client; and
+// a slot below 3 breaks the EMFILE accounting (a CI runner that starts us with
+// stdin closed did exactly that). Call first thing in main().
+void keep_standard_fds_open();
 
 // The spare-fd trick for EMFILE (libev / muduo): hold one fd open so that when
 // accept fails with EMFILE we can free it, accept the pending connection, close

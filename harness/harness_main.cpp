@@ -14,6 +14,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "core/socket_util.h"
 #include "harness/ab.h"
 #include "harness/compare.h"
 #include "harness/process.h"
@@ -224,6 +225,7 @@ int cmd_micro(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  iomodels::keep_standard_fds_open();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << kUsage;

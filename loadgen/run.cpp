@@ -229,6 +229,7 @@ nlohmann::json merge_files(const std::vector<std::string>& paths) {
 }
 
 int loadgen_main(const std::vector<std::string>& args) {
+  keep_standard_fds_open();
   try {
     if (!args.empty() && args[0] == "merge") {
       std::vector<std::string> files(args.begin() + 1, args.end());

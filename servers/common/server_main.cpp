@@ -242,6 +242,7 @@ void unblock_stop_signals() {
 }
 
 int server_main(int argc, char** argv, const ModelSpec& spec) {
+  keep_standard_fds_open();
   std::string name(spec.name);
   ServerOptions opt;
   try {

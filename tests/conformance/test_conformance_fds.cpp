@@ -93,5 +93,22 @@ TEST_P(Conformance, FdsExhaustedWithNothingToShedPausesTheListener) {
   EXPECT_LT(cpu_used, 0.5 * kExhausted.count() / 1000.0) << "CPU seconds used while out of fds";
 }
 
+// Started with stdin and stderr closed (a CI runner did this): the first
+// sockets would take fds 0 and 2, log lines would go to a client, and a spare
+// fd below 3 would shed peers it could serve. The server opens /dev/null there.
+TEST_P(Conformance, StartedWithStandardFdsClosedKeepsSocketsOffThem) {
+  start_under({"/bin/sh", "-c", "exec \"$@\" 0<&- 2>&-", "sh"});
+  Fd c = connect_to(server().port());
+  ASSERT_TRUE(echoes(c.get(), "hello"));
+  for (int fd : {0, 2}) {
+    std::string link = "/proc/" + std::to_string(server().pid()) + "/fd/" + std::to_string(fd);
+    char target[256] = {};
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    ASSERT_GT(n, 0) << link << ": " << std::strerror(errno);
+    EXPECT_STREQ(target, "/dev/null") << "fd " << fd;
+  }
+  stop_and_stats();
+}
+
 }  // namespace
 }  // namespace iomodels::test

@@ -107,7 +107,10 @@ ServerProcess ServerProcess::start(const std::string& path, const std::vector<st
     throw std::runtime_error(std::string("fork: ") + std::strerror(err));
   }
   if (pid == 0) {
-    ::dup2(pipefd[1], STDOUT_FILENO);  // dup2 clears CLOEXEC on the copy
+    // dup2 clears CLOEXEC on the copy, except when the pipe already is fd 1
+    // (this process was started with stdout closed): then clear it by hand.
+    if (pipefd[1] == STDOUT_FILENO) ::fcntl(STDOUT_FILENO, F_SETFD, 0);
+    else ::dup2(pipefd[1], STDOUT_FILENO);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
