@@ -15,6 +15,7 @@
 #include <boost/program_options.hpp>
 
 #include "core/socket_util.h"
+#include "core/version.h"
 #include "harness/ab.h"
 #include "harness/compare.h"
 #include "harness/process.h"
@@ -243,7 +244,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "--version") {
-      std::cout << "harness " << IOMODELS_VERSION << " (" << IOMODELS_GIT_SHA << ")\n";
+      std::cout << "harness " << iomodels::project_version() << " (" << iomodels::git_sha() << ")\n";
       return 0;
     }
     std::cerr << "harness: unknown command '" << cmd << "'\n" << kUsage;

@@ -1,4 +1,5 @@
 #include "harness/results.h"
+#include "core/version.h"
 
 #include <gnu/libc-version.h>
 #include <sys/stat.h>
@@ -13,9 +14,6 @@
 #include <stdexcept>
 #include <system_error>
 
-#ifndef IOMODELS_GIT_SHA
-#define IOMODELS_GIT_SHA "unknown"
-#endif
 #ifndef IOMODELS_BUILD_TYPE
 #define IOMODELS_BUILD_TYPE "unknown"
 #endif
@@ -85,7 +83,7 @@ json build_context(const std::string& server_cpus, const std::string& loadgen_cp
           {"cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
           {"compiler", compiler},
           {"build_type", IOMODELS_BUILD_TYPE},
-          {"git_sha", IOMODELS_GIT_SHA},
+          {"git_sha", iomodels::git_sha()},
           {"versions", {{"liburing", IOMODELS_LIBURING_VERSION},
                         {"libevent", IOMODELS_LIBEVENT_VERSION},
                         {"glibc", ::gnu_get_libc_version()}}},

@@ -1,4 +1,5 @@
 #include "loadgen/options.h"
+#include "core/version.h"
 
 #include <fcntl.h>
 
@@ -166,7 +167,7 @@ ParsedCommand parse_options(const std::vector<std::string>& args) {
   }
   if (vm.count("version")) {
     cmd.exit_now = true;
-    cmd.text = std::string("loadgen ") + IOMODELS_VERSION + " (" + IOMODELS_GIT_SHA + ")\n";
+    cmd.text = std::string("loadgen ") + iomodels::project_version() + " (" + iomodels::git_sha() + ")\n";
     return cmd;
   }
 

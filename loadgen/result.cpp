@@ -1,4 +1,5 @@
 #include "loadgen/result.h"
+#include "core/version.h"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -100,7 +101,7 @@ json context_json() {
           {"host", host},
           {"kernel", u.release},
           {"cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
-          {"version", IOMODELS_GIT_SHA}};
+          {"version", iomodels::git_sha()}};
 }
 
 json config_json(const Options& o, int source_addresses) {

@@ -1,6 +1,7 @@
 // server_main: options, listener, signals and the stats JSON, shared by every
 // model. Nothing here waits for readiness or completion: that is the model's.
 #include "servers/common/server_main.h"
+#include "core/version.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -144,7 +145,7 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
     return opt;
   }
   if (vm.count("version")) {
-    std::cout << spec.name << " " << IOMODELS_VERSION << " (" << IOMODELS_GIT_SHA << ")\n";
+    std::cout << spec.name << " " << iomodels::project_version() << " (" << iomodels::git_sha() << ")\n";
     exit_now = true;
     return opt;
   }
