@@ -207,15 +207,18 @@ inline std::string temp_dir() {
 // Runs `loadgen ARGS` (bounded by timeout(1) as a safety net) and parses
 // stdout. interrupt_after_s > 0: SIGINT at that time (the loadgen's exit
 // status is kept). ARGS may redirect fds, e.g. "--notify-fd 3 3>FILE".
-inline LoadgenRun run_loadgen(const std::string& args, int limit_s = 120, double interrupt_after_s = 0) {
+// ENV: NAME=VALUE words set for the loadgen alone (env(1)), e.g. LD_PRELOAD.
+inline LoadgenRun run_loadgen(const std::string& args, int limit_s = 120, double interrupt_after_s = 0,
+                              const std::string& env = "") {
   static const std::string dir = temp_dir();
   static int n = 0;
   std::string out = dir + "/out" + std::to_string(n) + ".json";
   std::string err = dir + "/err" + std::to_string(n++) + ".txt";
   std::string interrupt =
       interrupt_after_s > 0 ? "timeout --preserve-status -s INT " + std::to_string(interrupt_after_s) + " " : "";
-  std::string cmd = "timeout -s KILL " + std::to_string(limit_s) + " " + interrupt + IOMODELS_loadgen_PATH " " +
-                    args + " >" + out + " 2>" + err;
+  std::string with_env = env.empty() ? "" : "env " + env + " ";
+  std::string cmd = "timeout -s KILL " + std::to_string(limit_s) + " " + interrupt + with_env +
+                    IOMODELS_loadgen_PATH " " + args + " >" + out + " 2>" + err;
   LoadgenRun r;
   int st = std::system(cmd.c_str());
   r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;

@@ -180,6 +180,14 @@ TEST(LoadgenResult, JsonRoundTripAndMerge) {
   a.requests = 100;
   a.bytes_sent = a.bytes_received = 6400;
   a.errors[ErrorKind::kTimeout] = 2;
+  a.lost[LostCause::kTimeout] = 7;
+  a.lost[LostCause::kEndOfRun] = 1;
+  a.unsent = 3;
+  a.sent = 108;
+  a.thread_cpu_max = 0.42;
+  a.window_start_ns = 1000;
+  a.window_end_ns = 2'000'001'000;
+  for (int i = 0; i < 50; ++i) a.schedule_lag.record(1000 + static_cast<uint64_t>(i) * 10'000);
   a.seconds.resize(2);
   for (int i = 0; i < 100; ++i) {
     a.corrected.record(10'000 + static_cast<uint64_t>(i) * 100);
@@ -203,6 +211,19 @@ TEST(LoadgenResult, JsonRoundTripAndMerge) {
   EXPECT_EQ(m["latency_us"]["p50"], j["latency_us"]["p50"]);  // same distribution twice
   EXPECT_EQ(m["timeseries"][0]["requests"], 100);
   EXPECT_EQ(m["timeseries"][0]["p99_us"], j["timeseries"][0]["p99_us"]);
+  // Lost and unsent add up, the schedule lag histograms merge, the busiest thread stays the max.
+  EXPECT_EQ(j["summary"]["lost"]["total"], 8);
+  EXPECT_EQ(m["summary"]["lost"]["timeout"], 14);
+  EXPECT_EQ(m["summary"]["lost"]["end_of_run"], 2);
+  EXPECT_EQ(m["summary"]["lost"]["total"], 16);
+  EXPECT_EQ(m["summary"]["unsent"], 6);
+  EXPECT_EQ(m["summary"]["sent"], 216);
+  EXPECT_EQ(m["schedule_lag_us"]["count"], 100);
+  EXPECT_EQ(m["schedule_lag_us"]["p99"], j["schedule_lag_us"]["p99"]);
+  EXPECT_EQ(m["schedule_lag_us"]["max"], j["schedule_lag_us"]["max"]);
+  EXPECT_EQ(m["summary"]["loadgen_thread_cpu_max"], 0.42);
+  EXPECT_EQ(m["summary"]["window"]["start_ns"], 1000);
+  EXPECT_EQ(m["summary"]["window"]["end_ns"], 2'000'001'000);
   EXPECT_THROW(from_json(nlohmann::json{{"schema", "other/1"}}), std::runtime_error);
 }
 
