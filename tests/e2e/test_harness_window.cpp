@@ -46,7 +46,10 @@ TEST_F(HarnessWindow, IdleConnectionStormAndWarmupFallOutsideTheWindow) {
                        (lag["end"].is_number() ? lag["end"].get<double>() : 0) / 1e6;
   EXPECT_NEAR(in_window, requests, requests * (0.05 + lag_s) + 10) << rep["window"].dump();
   // The warmup (half a second of the same load) was served but is not in it.
-  EXPECT_GT(whole["messages"].get<double>(), in_window * 1.2);
+  // Ideally whole = 1.5 x window; the warmup also carries the connection
+  // start, and a starved machine served only 1.18x once (CI): a warmup that
+  // leaked into the window would make it 1.0x, so 1.05x still tells.
+  EXPECT_GT(whole["messages"].get<double>(), in_window * 1.05);
 }
 #endif
 
