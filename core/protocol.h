@@ -49,6 +49,9 @@ class ServerSession {
   virtual ServeResult on_bytes(std::span<const char> in, Buffer& out) = 0;
   // Bytes held back waiting for the rest of a message (framed store-and-forward).
   virtual size_t pending_bytes() const { return 0; }
+  // Memory held for them (the staging buffer's capacity): what the server's
+  // buffer budget charges (servers/common/buffer_budget.h).
+  virtual size_t buffered_capacity() const { return pending_bytes(); }
 };
 
 std::unique_ptr<ServerSession> make_server_session(Protocol p, const ProtocolLimits& limits);

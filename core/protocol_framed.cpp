@@ -40,6 +40,7 @@ class FramedServer final : public ServerSession {
   }
 
   size_t pending_bytes() const override { return partial_.readable_bytes(); }
+  size_t buffered_capacity() const override { return partial_.capacity(); }
 
  private:
   // Fast path: every complete frame at the front of the input goes to `out` in

@@ -202,6 +202,7 @@ class HttpServer final : public ServerSession {
   }
 
   size_t pending_bytes() const override { return pending_.readable_bytes(); }
+  size_t buffered_capacity() const override { return pending_.capacity(); }
 
  private:
   size_t step(const char* p, size_t n, Buffer& out, ServeResult& r) {

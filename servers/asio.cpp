@@ -214,6 +214,7 @@ struct Server {
     k.writing = false;
     st.bytes_out += n;
     k.wire.clear();
+    k.wire.shrink_if_idle();  // a sent 1 MiB reply is not kept (the buffer budget cannot see wire)
     if (k.closed) return retire(k);
     if (ec && !failed_keeps(ec, "send")) return close(k);
     progress(k);

@@ -161,6 +161,7 @@ struct Loop {
     }
     st.bytes_out += size_t(res);
     k.wire.consume(size_t(res));
+    k.wire.shrink_if_idle();  // a sent 1 MiB reply is not kept (the buffer budget cannot see wire)
     if (!k.wire.empty() && !k.dead) { ++short_sends; arm_send(k); }  // the remainder, in order
   }
 

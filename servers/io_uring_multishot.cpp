@@ -194,7 +194,7 @@ struct Loop {
       return;  // kept: progress resubmits the same bytes
     }
     st.bytes_out += size_t(res);
-    if (!k.send_seg) return k.wire.consume(size_t(res));
+    if (!k.send_seg) return k.wire.consume(size_t(res)), k.wire.shrink_if_idle();  // see io_uring.cpp
     Seg& s = k.segs[k.head];
     if (uint32_t(res) < s.len) return ++short_sends, s.off += res, s.len -= res, void();
     give_back(s.bid);  // its bytes are on the wire now: the kernel may reuse it

@@ -56,6 +56,7 @@ struct Conn {
   bool lingering = false;  // closing, reply out, write side shut: reading only to drop bytes
   size_t discarded = 0;
   uint64_t linger_deadline_ns = 0;
+  BudgetCharge charge;     // session's staged frame + output evbuffer (buffer_budget.h)
   ~Conn() { bufferevent_free(bev); }  // BEV_OPT_CLOSE_ON_FREE: closes fd
 };
 
@@ -149,6 +150,7 @@ struct Server {
       k.queued += s.out.readable_bytes();
       s.out.clear();
     }
+    if (!k.closing && !k.charge.update(k.session->buffered_capacity() + s.unsent(k))) s.refuse_over_budget(k);
     if (k.closing) {
       bufferevent_disable(bev, EV_READ);
       if (s.unsent(k) == 0) s.finish_closing(k);  // else the write callback does
@@ -160,6 +162,19 @@ struct Server {
     }
   }
 
+  // Over the server-wide budget: drop what this connection holds (its staged
+  // frame, its unsent replies) and close it like a refusal, lingering.
+  void refuse_over_budget(Conn& k) {
+    ++st.extra["buffer_budget_refusals"];
+    account_sent(k);
+    evbuffer* o = bufferevent_get_output(k.bev);
+    evbuffer_drain(o, evbuffer_get_length(o));
+    k.queued = 0;
+    k.session.reset();  // feed() never calls it once closing
+    k.closing = true;
+    k.charge.release();
+  }
+
   // Fires after a write leaves the output at or below the low watermark: 0
   // (drained) normally, cap/2 while throttled.
   static void on_write(bufferevent* bev, void* arg) noexcept {
@@ -167,6 +182,7 @@ struct Server {
     Server& s = k.srv;
     ++s.st.events;
     s.account_sent(k);
+    if (k.session) k.charge.update(k.session->buffered_capacity() + s.unsent(k));  // shrinks: never refuses
     if ((k.closing || k.peer_eof) && !k.lingering && s.unsent(k) == 0) return s.finish_closing(k);
     if (k.throttled && !k.closing && !k.peer_eof) {
       k.throttled = false;

@@ -30,9 +30,27 @@ void Connection::on_received(const char* data, size_t n, ServerStats& stats) {
   // Once the protocol said "close", anything more the peer sends is ignored:
   // the reply owed (a 400, or the answer to "Connection: close") goes out first.
   if (closing_) return;
-  if (!held_in_.empty()) return held_in_.append(data, n);  // after what waits already, in order
-  size_t used = serve(data, n, stats);
-  if (used < n && !closing_) held_in_.append(data + used, n - used);
+  if (!held_in_.empty()) {
+    held_in_.append(data, n);  // after what waits already, in order
+  } else {
+    size_t used = serve(data, n, stats);
+    if (used < n && !closing_) held_in_.append(data + used, n - used);
+  }
+  if (!charge()) refuse_over_budget(stats);
+}
+
+bool Connection::charge() {
+  size_t pending = session_ ? session_->buffered_capacity() : 0;
+  return charge_.update(out_.capacity() + held_in_.capacity() + pending + in_flight_);
+}
+
+void Connection::refuse_over_budget(ServerStats& stats) {
+  ++stats.extra["buffer_budget_refusals"];
+  closing_ = true;
+  out_ = Buffer(0);  // the memory goes back now, not when the model closes
+  held_in_ = Buffer(0);
+  session_.reset();  // its staged frame too; nothing calls it once closing_
+  charge_.release();
 }
 
 size_t Connection::serve(const char* data, size_t n, ServerStats& stats) {
@@ -65,9 +83,12 @@ void Connection::serve_held(ServerStats& stats) {
   held_in_.shrink_if_idle(0);
 }
 
+// Sends and completions only move bytes the budget already counts (held
+// input into replies): they update the charge but never refuse.
 void Connection::set_in_flight(size_t bytes, ServerStats& stats) {
   in_flight_ = bytes;
   serve_held(stats);
+  charge();
 }
 
 void Connection::on_sent(size_t n, ServerStats& stats) {
@@ -75,6 +96,7 @@ void Connection::on_sent(size_t n, ServerStats& stats) {
   out_.consume(n);
   serve_held(stats);
   out_.shrink_if_idle();  // an idle connection does not keep the memory of one big reply
+  charge();
 }
 
 bool start_linger(Connection& c, ServerStats& stats, int fd) {

@@ -25,6 +25,7 @@
 #include "core/buffer.h"
 #include "core/fd.h"
 #include "core/protocol.h"
+#include "servers/common/buffer_budget.h"
 #include "servers/common/server_stats.h"
 
 namespace iomodels {
@@ -40,6 +41,9 @@ class Connection {
   Buffer& out() noexcept { return out_; }
 
   // Bytes just read from the peer: run the protocol, append replies to out().
+  // Over the server-wide budget (buffer_budget.h) a connection that grew is
+  // refused instead: its buffers are dropped and it closes (closing(), then
+  // linger_due() like any close the protocol asks for).
   void on_received(const char* data, size_t n, ServerStats& stats);
   // Models that send from a buffer of their own (io_uring's `wire`, read by
   // the kernel while a send is in flight) report its size after each
@@ -87,6 +91,9 @@ class Connection {
   // Serve input while under the cap, in slices; returns the bytes consumed.
   size_t serve(const char* data, size_t n, ServerStats& stats);
   void serve_held(ServerStats& stats);
+  // Memory this connection holds now, charged to the budget; false: refuse it.
+  bool charge();
+  void refuse_over_budget(ServerStats& stats);
 
   Fd fd_;
   std::unique_ptr<ServerSession> session_;
@@ -99,6 +106,7 @@ class Connection {
   bool lingering_ = false;
   size_t discarded_ = 0;   // bytes read and dropped while lingering
   uint64_t linger_deadline_ns_ = 0;
+  BudgetCharge charge_;
 };
 
 // The reply is flushed and linger_due(): shutdown(fd, SHUT_WR) (counted) and

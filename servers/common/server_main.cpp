@@ -121,6 +121,9 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
        "framed: the largest frame length accepted; larger closes the connection")
       ("out-buffer-cap", po::value<long long>()->default_value(256 * 1024),
        "back-pressure: stop reading a connection while this many reply bytes are unsent")
+      ("max-buffered-bytes", po::value<long long>()->default_value(BufferBudget::kDefaultLimit),
+       "all connections together: past this many bytes buffered, a connection that grows beyond "
+       "16 KiB (a large frame) is refused and closed, counted as extra.buffer_budget_refusals")
       ("stats-file", po::value<std::string>()->default_value(""),
        "write the stats JSON here at exit (default: stdout)");
   for (const auto& e : spec.extra_options) {
@@ -160,6 +163,7 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
   opt.max_connections = ranged<size_t>(vm, "max-connections", 1, 10'000'000);
   opt.limits.max_frame = ranged<size_t>(vm, "max-frame", 0, 1LL << 31);
   opt.out_buffer_cap = ranged<size_t>(vm, "out-buffer-cap", 1, 1LL << 32);
+  opt.max_buffered_bytes = ranged<size_t>(vm, "max-buffered-bytes", 1, 1LL << 44);
   opt.stats_file = vm["stats-file"].as<std::string>();
   for (const auto& e : spec.extra_options) {
     if (e.choices.empty()) {
@@ -190,6 +194,7 @@ nlohmann::json stats_json(const ModelSpec& spec, const ServerOptions& opt, const
   o["max_connections"] = opt.max_connections;
   o["max_frame"] = opt.limits.max_frame;
   o["out_buffer_cap"] = opt.out_buffer_cap;
+  o["max_buffered_bytes"] = opt.max_buffered_bytes;
   for (const auto& [k, v] : opt.extra) o[k] = v;
   for (const auto& e : spec.extra_options)  // a word option shows as its word
     if (!e.choices.empty()) o[e.name] = e.choices.at(size_t(opt.extra.at(e.name)));
@@ -255,6 +260,7 @@ int server_main(int argc, char** argv, const ModelSpec& spec) {
     return 2;
   }
 
+  BufferBudget::process().set_limit(opt.max_buffered_bytes);
   // A peer that vanishes must cost its connection, never the process.
   ::signal(SIGPIPE, SIG_IGN);
 

@@ -19,6 +19,7 @@
 
 #include "core/fd.h"
 #include "core/protocol.h"
+#include "servers/common/buffer_budget.h"
 #include "servers/common/server_stats.h"
 
 namespace iomodels {
@@ -31,6 +32,7 @@ struct ServerOptions {
   size_t max_connections = 10000;   // more are accepted and closed at once, counted rejected
   ProtocolLimits limits;            // --max-frame
   size_t out_buffer_cap = 256 * 1024;  // back-pressure: stop reading while out-buffer is over this
+  size_t max_buffered_bytes = BufferBudget::kDefaultLimit;  // all connections: see buffer_budget.h
   std::string stats_file;           // empty: stats JSON to stdout at exit
   std::map<std::string, int64_t> extra;  // model-specific options (ModelSpec::extra_options)
 
