@@ -165,9 +165,8 @@ run_regress() {  # $1 = base revision
   local base=$1 out start rc=0
   out="$ROOT/results/$(date +%Y%m%d-%H%M%S)-regress"
   start=$SECONDS
+  # It writes the verdict as a page too (ab.html: regressions first, model panels), for CI to publish.
   "$BUILD/harness" ab --base "$base" --suite "$ROOT/harness/suites/regress.json" --out "$out" || rc=$?
-  # The verdict as a page too (regressions first, model panels), for CI to publish.
-  [ -f "$out/ab.json" ] && /usr/bin/python3 "$ROOT/plots/compare_page.py" "$out/ab.json" "$out/ab.html" || true
   log "regression gate took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; verdict: $out/ab.json, $out/ab.html"
   return $rc
 }

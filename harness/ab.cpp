@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "harness/ab_build.h"
 #include "harness/case_record.h"
+#include "harness/compare.h"
 #include "harness/process.h"
 #include "harness/results.h"
 #include "harness/run_case.h"
@@ -75,6 +76,16 @@ std::vector<std::string> listed_servers(const std::string& bin_dir) {
   return names;
 }
 
+// ab.html beside ab.json: the verdict as a page, for a CI job to publish. A
+// page that cannot be made is said, and changes no verdict.
+void write_ab_page(const std::string& out_dir, std::ostream& out) {
+  try {
+    render_compare_page(out_dir + "/ab.json", out_dir + "/ab.html", "");
+  } catch (const std::exception& e) {
+    out << "harness ab: no ab.html: " << e.what() << "\n";
+  }
+}
+
 }  // namespace
 
 int run_ab(const AbOptions& opt, std::ostream& out) {
@@ -110,6 +121,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     json doc = {{"schema", "iomodels.ab/1"}, {"comparable", false}, {"reason", e.what()},
                 {"base", {{"spec", opt.base}}}, {"head", {{"spec", head.rev.spec}, {"sha", head.rev.sha}}}};
     write_file_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
+    write_ab_page(out_dir, out);
     return 0;
   }
 
@@ -220,6 +232,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
               {"suite", suite.name}, {"rounds", suite.repetitions}, {"order", "A B, B A alternating per round"},
               {"seconds", took}, {"cases", verdict["cases"]}, {"summary", verdict["summary"]}};
   write_file_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
+  write_ab_page(out_dir, out);
   print_ab(verdict, out);
   for (const auto& c : verdict["cases"])
     if (c.value("cpu_source", "").rfind("ticks", 0) == 0) {
@@ -228,7 +241,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     }
   char took_s[32];
   std::snprintf(took_s, sizeof took_s, "%.0f", took);
-  out << "harness ab: " << took_s << " s; wrote " << out_dir << "/ab.json, base/run.json, head/run.json\n";
+  out << "harness ab: " << took_s << " s; wrote " << out_dir << "/ab.json, ab.html, base/run.json, head/run.json\n";
   return verdict["summary"].value("regressions", 0) > 0 ? 1 : 0;
 }
 

@@ -114,10 +114,47 @@ std::vector<double> finite(const std::vector<double>& v) {
   return out;
 }
 
+// Interval for CURRENT/BASE without pairing (the runs were taken apart): the
+// ratios c_j/b_i of every pair, sorted, cut k from each end, k from the U
+// distribution at alpha (Moses' interval around the Hodges-Lehmann shift, on
+// logs), so it leaves out 1 about when the U test rejects. Too few values for
+// that confidence: the whole range of pair ratios.
+std::pair<double, double> ratio_interval(const std::vector<double>& base, const std::vector<double>& cur,
+                                         double alpha) {
+  std::vector<double> r;
+  for (double b : base)
+    for (double c : cur)
+      if (b > 0) r.push_back(c / b);
+  if (r.empty()) return {NAN, NAN};
+  std::sort(r.begin(), r.end());
+  const size_t m = base.size(), n = cur.size();
+  size_t k = 1;  // the interval is [r_(k), r_(mn+1-k)], 1-based
+  if (m <= 30 && n <= 30) {
+    auto counts = u_counts(static_cast<int>(m), static_cast<int>(n));
+    double total = 0, cum = 0;
+    for (double c : counts) total += c;
+    for (size_t u = 0; u < counts.size(); ++u) {
+      cum += counts[u];
+      if (cum / total > alpha / 2) break;
+      k = u + 1;  // the test rejects at U <= u: cut u values from each end
+    }
+  } else {
+    double lo = 0, hi = 10;  // bisection for z with P(|Z| > z) = alpha
+    for (int i = 0; i < 60; ++i) (std::erfc((lo + hi) / 2 / std::sqrt(2.0)) > alpha ? lo : hi) = (lo + hi) / 2;
+    double z = lo, mn = static_cast<double>(m * n);
+    double cut = std::floor(mn / 2 - z * std::sqrt(mn * static_cast<double>(m + n + 1) / 12));
+    k = cut >= 1 ? static_cast<size_t>(cut) : 1;
+  }
+  k = std::min(k, (r.size() + 1) / 2);
+  return {r[k - 1], r[r.size() - k]};
+}
+
 struct Verdict {
   std::string change = "n/a";
   std::string p = "-";
   bool regressed = false;
+  bool improved = false;
+  json record;  // iomodels.compare/1 metric: ratio, lo, hi, p, base, head (null: nothing to compare)
 };
 
 // higher_is_better: req/s; otherwise p99 and CPU per request.
@@ -129,10 +166,13 @@ Verdict judge(const std::vector<double>& base_in, const std::vector<double>& cur
   double b = median(base), c = median(cur);
   if (b <= 0) return v;
   double change = c / b - 1;
+  auto [lo, hi] = ratio_interval(base, cur, opt.alpha);
+  v.record = {{"ratio", c / b}, {"lo", lo}, {"hi", hi}, {"p", nullptr}, {"base", b}, {"head", c}};
   char buf[32];
   std::snprintf(buf, sizeof buf, "%+.1f%%", change * 100);
   v.change = buf;
   bool worse = higher_is_better ? change < -opt.threshold : change > opt.threshold;
+  bool better = higher_is_better ? change > opt.threshold : change < -opt.threshold;
   // With fewer than 3 repetitions a side, or sizes whose smallest possible
   // p is above alpha (3 vs 3 gives 0.1), no test can confirm anything: then
   // the threshold alone decides, so that a gate with few repetitions still
@@ -142,11 +182,16 @@ Verdict judge(const std::vector<double>& base_in, const std::vector<double>& cur
     MannWhitney t = mann_whitney(cur, base);
     std::snprintf(buf, sizeof buf, "%.3f", t.p);
     v.p = buf;
+    v.record["p"] = t.p;
     testable = t.min_p <= opt.alpha;
-    if (testable) worse = worse && t.p < opt.alpha;
+    if (testable) {
+      worse = worse && t.p < opt.alpha;
+      better = better && t.p < opt.alpha;
+    }
   }
   if (!testable && worse) v.p += "*";
   v.regressed = worse;
+  v.improved = better;
   return v;
 }
 
@@ -237,7 +282,13 @@ double parse_threshold(const std::string& text) {
   return v;
 }
 
-int compare_runs(const json& base, const json& current, const CompareOptions& opt, std::ostream& out) {
+int compare_runs(const json& base, const json& current, const CompareOptions& opt, std::ostream& out,
+                 json* record) {
+  json cases = json::array();
+  auto note = [&](const json& c, const std::string& verdict, const std::string& reason, json metrics) {
+    cases.push_back({{"name", c.value("name", "")}, {"server", c.value("server", "")}, {"verdict", verdict},
+                     {"reason", reason}, {"metrics", std::move(metrics)}});
+  };
   char line[512];
   std::snprintf(line, sizeof line, "%-44s %-13s %-4s %9s %7s %9s %7s %9s %7s  %s\n", "case", "paired x ref", "norm",
                 "req/s", "p", "p99", "p", "cpu/req", "p", "verdict");
@@ -255,13 +306,16 @@ int compare_runs(const json& base, const json& current, const CompareOptions& op
     std::string verdict;
     if (!b) {
       verdict = "new (not in BASE)";
+      note(c, "only_head", "not in BASE", json::object());
     } else if (st != "ok" || bst != "ok") {
       if (bst == "ok" && st == "failed") {
         verdict = "REGRESSION: failed in CURRENT: " + c.value("reason", "");
+        note(c, "failed", "failed in CURRENT: " + c.value("reason", ""), json::object());
         ++regressions;
       } else {
         verdict = "not compared (BASE " + bst + ", CURRENT " + st + ")";
         if (st == "degraded") verdict += ": " + c.value("reason", "");
+        note(c, "not gated", verdict, json::object());
       }
     }
     if (!verdict.empty()) {
@@ -286,13 +340,34 @@ int compare_runs(const json& base, const json& current, const CompareOptions& op
     if (rps.regressed) why += " req/s";
     if (p99.regressed) why += " p99";
     if (cpu.regressed) why += " cpu";
+    json metrics = json::object();
+    for (const auto& [key, v] : {std::pair<const char*, const Verdict*>{"requests_per_s", &rps}, {"p99_us", &p99},
+                                 {"server_cpu_us_per_request", &cpu}})
+      if (!v->record.is_null()) metrics[key] = v->record;
+    bool better = !bad && (rps.improved || p99.improved || cpu.improved);
+    std::string scale = nc ? "normalised to " + opt.reference : "raw (not normalised)";
+    note(c, bad ? "regression" : better ? "improvement" : "unchanged",
+         bad ? "worse:" + why + "; " + scale : better ? "better; " + scale : scale, std::move(metrics));
     std::snprintf(line, sizeof line, "%-44s %-13s %-4s %9s %7s %9s %7s %9s %7s  %s%s\n", name.c_str(),
                   paired_change(*b, c).c_str(), nc ? "ref" : "raw", rps.change.c_str(), rps.p.c_str(), p99.change.c_str(), p99.p.c_str(), cpu.change.c_str(),
                   cpu.p.c_str(), bad ? ("REGRESSION:" + why).c_str() : "ok", outliers(*b, c).c_str());
     out << line;
   }
   for (const auto& b : base.at("cases"))
-    if (!find_case(current, b.value("name", ""))) out << b.value("name", "") << "  only in BASE\n";
+    if (!find_case(current, b.value("name", ""))) {
+      out << b.value("name", "") << "  only in BASE\n";
+      note(b, "only_base", "not in CURRENT", json::object());
+    }
+  if (record)
+    *record = {{"schema", "iomodels.compare/1"}, {"kind", "compare"}, {"reference", opt.reference},
+               {"threshold", opt.threshold}, {"alpha", opt.alpha},
+               {"rule", "A regression is a median change worse than the threshold that a two-sided Mann-Whitney U "
+                        "test over the rounds confirms (p < alpha) when the round counts allow it (else the "
+                        "threshold alone decides), or a case failed after passing. Intervals: the ratios of every "
+                        "pair of rounds (one per run), cut at each end by as many as the U test rejects at alpha "
+                        "(the whole range when there are too few rounds)"},
+               {"cases", std::move(cases)},
+               {"regressions", regressions}};
   out << "\n" << (regressions ? std::to_string(regressions) + " regression(s)" : std::string("no regression")) << "\n";
   return regressions ? 1 : 0;
 }

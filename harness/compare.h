@@ -33,8 +33,23 @@ struct CompareOptions {
 
 // Prints the table to `out`; returns 0, or 1 when a case regressed
 // significantly beyond the threshold (or failed in CURRENT after passing in BASE).
+// With `record`, also fills it with the iomodels.compare/1 document (CONTRACTS.md,
+// "Report"; base/head labels are the caller's): per case a verdict (regression,
+// failed, improvement, unchanged, not gated, only_base, only_head), a reason and,
+// per metric, ratio CURRENT/BASE of the (normalised) medians with an interval
+// (lo, hi), the U test's p and both medians.
 int compare_runs(const nlohmann::json& base, const nlohmann::json& current, const CompareOptions& opt,
-                 std::ostream& out);
+                 std::ostream& out, nlohmann::json* record = nullptr);
+
+// Writes DOC (compare_runs' record) as JSON_PATH, then the page OUT_HTML
+// (render_compare_page, model panels from CURRENT_RUN).
+// Runs plots/compare_page.py (of the repository this harness was built from)
+// on JSON_PATH (iomodels.compare/1 or iomodels.ab/1), writing OUT_HTML; panels
+// from HEAD_RUN (empty: the page looks beside an ab.json). Throws
+// std::runtime_error naming what failed.
+void render_compare_page(const std::string& json_path, const std::string& out_html, const std::string& head_run);
+void write_compare_page(const nlohmann::json& doc, const std::string& json_path, const std::string& out_html,
+                        const std::string& current_run);
 
 // "5%", "5", "0.05" -> 0.05; throws std::invalid_argument.
 double parse_threshold(const std::string& text);

@@ -32,7 +32,7 @@ constexpr const char* kUsage =
     "usage: harness run --suite FILE [--out DIR] [--servers a,b] [--server-cpus LIST]\n"
     "                   [--loadgen-cpus LIST] [--repetitions N] [--bin-dir DIR]\n"
     "                   [--topology loopback|netns|hosts:FILE] [--clients N] [--link SPEC]\n"
-    "       harness compare BASE CURRENT [--threshold 5%] [--reference epoll_lt] [--alpha 0.05]\n"
+    "       harness compare BASE CURRENT [--threshold 5%] [--reference epoll_lt] [--alpha 0.05] [--html OUT.html]\n"
     "       harness ab --suite FILE [--base REV] [--head REV|worktree] [--base-bin DIR] [--head-bin DIR]\n"
     "                  [--cpu-threshold 5%] [--p99-threshold 10%] [--accept 'CASE: REASON'] [--out DIR]\n"
     "       harness micro --out DIR [--bin-dir DIR] [--min-time T] [--filter REGEX]\n"
@@ -122,14 +122,16 @@ int cmd_run(const std::vector<std::string>& args) {
 
 int cmd_compare(const std::vector<std::string>& args) {
   CompareOptions o;
-  std::string base, current, threshold = "5%";
+  std::string base, current, threshold = "5%", html;
   po::options_description d("harness compare");
   d.add_options()("help,h", "this help")
       ("base", po::value(&base)->required(), "BASE run.json or its folder")
       ("current", po::value(&current)->required(), "CURRENT run.json or its folder")
       ("threshold", po::value(&threshold)->default_value("5%"), "relative change that counts (5% or 0.05)")
       ("reference", po::value(&o.reference)->default_value("epoll_lt"), "server to normalise to")
-      ("alpha", po::value(&o.alpha)->default_value(0.05), "significance level of the U test");
+      ("alpha", po::value(&o.alpha)->default_value(0.05), "significance level of the U test")
+      ("html", po::value(&html), "also write this page (regressions first, model panels) and its data "
+                                 "(iomodels.compare/1) beside it, same name with .json");
   po::positional_options_description pos;
   pos.add("base", 1).add("current", 1);
   if (std::find(args.begin(), args.end(), "--help") != args.end()) {
@@ -146,7 +148,21 @@ int cmd_compare(const std::vector<std::string>& args) {
     std::cerr << "harness compare: " << e.what() << "\n";
     return 2;
   }
-  return compare_runs(b, c, o, std::cout);
+  if (html.empty()) return compare_runs(b, c, o, std::cout);
+  nlohmann::json doc;
+  int rc = compare_runs(b, c, o, std::cout, &doc);
+  doc["base"] = {{"label", base}, {"path", base}};
+  doc["head"] = {{"label", current}, {"path", current}};
+  std::string json_path = html.size() > 5 && html.ends_with(".html") ? html.substr(0, html.size() - 5) : html;
+  json_path += ".json";
+  try {
+    write_compare_page(doc, json_path, html, current);
+  } catch (const std::exception& e) {
+    std::cerr << "harness compare: no page: " << e.what() << "\n";
+    return 3;
+  }
+  std::cerr << "harness compare: wrote " << html << " and " << json_path << "\n";
+  return rc;
 }
 
 int cmd_ab(const std::vector<std::string>& args) {

@@ -101,8 +101,9 @@ def counts_line(cmp_):
     parts = [f"{n[v]} {v.replace('_', ' ')}" for v in ORDER if n.get(v)]
     thr = cmp_.get("threshold")
     thr_s = f"; threshold {thr:.0%}" if isinstance(thr, (int, float)) else ""
+    rule = cmp_.get("rule") or "A regression is a case whose interval lies wholly past the threshold"
     return (f'<p><b>{", ".join(parts) or "no cases"}</b> of {len(cmp_["cases"])} case(s){esc(thr_s)}. '
-            f'A regression is a case whose interval lies wholly past the threshold; ratios are head/base'
+            f'{esc(rule)}; ratios are head/base'
             f'{", normalised to " + esc(cmp_["reference"]) + " measured in the same run" if cmp_.get("reference") else ""}.'
             f'</p>')
 

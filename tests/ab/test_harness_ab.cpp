@@ -95,6 +95,10 @@ TEST_F(HarnessAb, BlockingThreadsAgainstEpollIsFlagged) {
   EXPECT_TRUE(cpu["regression"].get<bool>()) << r.output;
   EXPECT_GT(cpu["lo"].get<double>(), 1.05) << "the whole interval lies past the threshold";
   EXPECT_NE(r.output.find("regression"), std::string::npos);
+  // The page beside ab.json (issue 16): the regression leads it.
+  std::string page = read_file(dir_ + "/out/ab.html");
+  EXPECT_NE(page.find("1 regression"), std::string::npos) << r.output;
+  EXPECT_NE(page.find("epoll_lt/echo/c16/s64"), std::string::npos) << r.output;
 }
 
 TEST_F(HarnessAb, BaseThatPredatesTheGateIsNoComparableBase) {
@@ -105,6 +109,7 @@ TEST_F(HarnessAb, BaseThatPredatesTheGateIsNoComparableBase) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("no comparable base"), std::string::npos) << r.output;
   EXPECT_EQ(verdict()["comparable"], false);
+  EXPECT_NE(read_file(dir_ + "/out/ab.html").find("No comparable base"), std::string::npos) << r.output;
   // The repository's first commit: long before harness ab existed.
   CmdResult root = run_cmd("git -C " + kSrc + " rev-list --max-parents=0 HEAD");
   if (root.exit_code != 0 || root.output.size() < 40) GTEST_SKIP() << "source is not a git clone with history";

@@ -85,6 +85,29 @@ TEST_F(HarnessRun, SmokeSuiteRunsComparesAndPlots) {
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
   EXPECT_NE(bad.output.find("REGRESSION"), std::string::npos) << bad.output;
 
+  // The same compare as a page (issue 16): its data beside it, the halved
+  // case a regression with an interval around its ratio, a page that resolves.
+  CmdResult page = run_cmd(kHarness + " compare " + out + "/run.json " + dir_ + "/halved.json --html " + dir_ +
+                           "/cmp/compare.html", 120);
+  EXPECT_EQ(page.exit_code, 1) << page.output;
+  ASSERT_TRUE(file_exists(dir_ + "/cmp/compare.json")) << page.output;
+  auto cmp = nlohmann::json::parse(read_file(dir_ + "/cmp/compare.json"));
+  EXPECT_EQ(cmp["schema"], "iomodels.compare/1");
+  int regressions = 0;
+  for (const auto& c : cmp["cases"]) {
+    if (c["verdict"] != "regression") continue;
+    ++regressions;
+    const auto& m = c["metrics"]["requests_per_s"];
+    EXPECT_NEAR(m["ratio"].get<double>(), 0.5, 0.01) << c.dump();
+    EXPECT_LE(m["lo"].get<double>(), m["ratio"].get<double>()) << c.dump();
+    EXPECT_GE(m["hi"].get<double>(), m["ratio"].get<double>()) << c.dump();
+  }
+  EXPECT_EQ(regressions, 1) << cmp.dump(1);
+  std::string html = read_file(dir_ + "/cmp/compare.html");
+  EXPECT_NE(html.find("1 regression"), std::string::npos);
+  CmdResult check = run_cmd("/usr/bin/python3 " + kSrc + "/tests/e2e/check_report.py " + dir_ + "/cmp/compare.html", 60);
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+
   CmdResult plot = run_cmd("/usr/bin/python3 " + kSrc + "/plots/plot.py " + out, 120);
   EXPECT_EQ(plot.exit_code, 0) << plot.output;
   EXPECT_TRUE(file_exists(out + "/index.html"));
