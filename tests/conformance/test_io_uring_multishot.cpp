@@ -205,15 +205,10 @@ TEST(IoUringMultishot, RefusedSetupExitsTwo) {
   ExitStatus st = server.wait(milliseconds(3000));
   EXPECT_TRUE(st.exited && st.exit_code == 2) << st.describe();
   for (const char* name : {"io_uring", "io_uring_multishot"}) {
-    // A usage error exits before listening: popen is enough (stderr folded in).
-    FILE* p = ::popen((server_path(name) + " --port 0 --setup fast 2>&1").c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string out;
-    char buf[512];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    int status = ::pclose(p);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << name << ": " << out;
-    EXPECT_NE(out.find("--setup"), std::string::npos) << name << ": " << out;
+    // A usage error exits before listening (stderr folded in).
+    CommandOutput r = run_command(server_path(name) + " --port 0 --setup fast 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << name << ": " << r.output;
+    EXPECT_NE(r.output.find("--setup"), std::string::npos) << name << ": " << r.output;
   }
 }
 

@@ -183,6 +183,15 @@ int open_fd_count(pid_t pid);
 // CPU time (user + system) the process used so far, in seconds; -1 if unreadable.
 double process_cpu_s(pid_t pid);
 
+// Runs a shell command line to its end and returns what it printed on stdout
+// (fold stderr in with 2>&1) and its exit status (-1 if it did not exit).
+// For commands that end by themselves, e.g. a server refusing its options.
+struct CommandOutput {
+  int exit_code = -1;
+  std::string output;
+};
+CommandOutput run_command(const std::string& command_line);
+
 // Sanitizer builds (the asan and tsan presets compile the tests with the same
 // flags as the servers): the runtime's own memory (shadow, quarantine,
 // allocator caches) adds to a server's RSS, so memory-bound tests allow this

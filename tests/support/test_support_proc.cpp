@@ -1,6 +1,9 @@
 // Reading a server process from /proc: its open fds and CPU time.
 #include <dirent.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <fstream>
 #include <sstream>
@@ -18,6 +21,17 @@ int open_fd_count(pid_t pid) {
     if (e->d_name[0] != '.') ++n;
   ::closedir(d);
   return n;
+}
+
+CommandOutput run_command(const std::string& command_line) {
+  CommandOutput r;
+  FILE* p = ::popen(command_line.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[512];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  int status = ::pclose(p);
+  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
 }
 
 double process_cpu_s(pid_t pid) {
