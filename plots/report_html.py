@@ -8,7 +8,7 @@ from matplotlib.colors import to_hex
 
 from report_data import REFERENCE, ROOT, base_name, case_id, cost_per_message, paired_ratio, usable
 from report_rules import best_worst, verdict
-from report_spectrum import cell_colour, is_dark
+from report_spectrum import cell_colour, is_dark, summary_rounds
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_assets")
 MARK_WORDS = {"D": "degraded", "S": "saturated", "L": "loadgen-bound", "O": "outlier rounds", "F": "failed"}
@@ -115,7 +115,8 @@ def summary_section(summary, sentences, figure=None):
     return (f'<div class="summary"><div><table class="heat"><thead><tr><th>model</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>'
             f'<p class="muted">Throughput relative to {REFERENCE}, measured in the same round (paired), '
-            f'geometric mean over the scenario\'s cases, [interval]. Blue: better; red: worse; pale: the '
+            f'geometric mean over the scenario\'s cases, [interval]. Units: ratio of requests/s (×). '
+            f'{esc(summary_rounds(summary))}. Blue: better; red: worse; pale: the '
             f'interval holds 1 (or one round only). Hatched and marked: {legend}. Click a cell for its case.{img}</p></div>'
             f'<div class="takeaways"><h3>What to take away</h3><ol>{items or "<li>No rule had the data it needs in this run.</li>"}'
             f'</ol><p class="muted">Written by rules from this run\'s data (plots/report_rules.py).</p></div></div>')

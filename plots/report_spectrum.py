@@ -3,6 +3,7 @@ page) and the summary heatmap as an image (for the README and for readers
 without JavaScript)."""
 import math
 import re
+import textwrap
 
 from report_data import REFERENCE, case_id, describe, usable, who
 from report_fig_common import WIDTH, family_legend, marker, plt, rounds_text, save
@@ -102,13 +103,23 @@ def is_dark(rgba):
     return 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5
 
 
+def summary_rounds(summary):
+    """'3 rounds' (or '2–3 rounds'): how many rounds the heatmap's ratios rest on."""
+    ns = sorted({c["rounds"] for c in summary["cells"].values() if c.get("rounds")})
+    if not ns:
+        return "no rounds"
+    return f"{ns[0]} round{'s' if ns[0] != 1 else ''}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]} rounds"
+
+
 def fig_summary(summary, out, title):
     models, scen, cells = summary["models"], summary["scenarios"], summary["cells"]
     if not models or not scen:
         return None
     plt.rcParams["hatch.linewidth"] = 0.6
     h = 0.42 * len(models) + 1.9
-    fig, ax = plt.subplots(figsize=(min(WIDTH, 3.2 + 1.7 * len(scen)), h))
+    width = min(WIDTH, 3.2 + 1.7 * len(scen))
+    fig, ax = plt.subplots(figsize=(width, h))
+    wrap = int(width * 13)  # characters of 8-9 pt text a line holds: a narrow figure wraps, never clips
     for i, m in enumerate(models):
         for j, s in enumerate(scen):
             cell = cells.get((m, s))
@@ -142,10 +153,12 @@ def fig_summary(summary, out, title):
     for sp in ax.spines.values():
         sp.set_visible(False)
     ax.tick_params(length=0)
-    ax.set_title(title, fontsize=9, pad=22)
-    ax.set_xlabel("blue: faster than epoll_lt, red: slower, pale: the interval holds 1; hatched: D degraded, "
-                  "S saturated, L loadgen-bound, O outlier rounds, F failed", fontsize=8)
+    ax.set_title(textwrap.fill(f"{title}; {summary_rounds(summary)}", wrap), fontsize=9, pad=22)
+    ax.set_xlabel(textwrap.fill("blue: faster than epoll_lt, red: slower, pale: the interval holds 1; hatched: "
+                                "D degraded, S saturated, L loadgen-bound, O outlier rounds, F failed", wrap),
+                  fontsize=8)
     return save(fig, out, "summary_heatmap", "Summary: throughput relative to epoll_lt",
                 f"Cells: geometric mean over the scenario's cases of the per-round paired throughput ratio "
-                f"to {REFERENCE}, [interval]. Blue better, red worse, pale when the interval holds 1. "
+                f"to {REFERENCE}, [interval]. Units: ratio of requests/s (×). {summary_rounds(summary)}. "
+                "Blue better, red worse, pale when the interval holds 1. "
                 "Hatched: D degraded, S saturated, L loadgen-bound, O outlier rounds, F failed.")

@@ -169,7 +169,8 @@ class Page(unittest.TestCase):
         self.assertEqual(self.check(), [])
         with open(os.path.join(self.dir, "index.html")) as f:
             page = f.read()
-        for s in ("io_uring served the most", "summary_heatmap.png", "spectrum-case", "Calibration per round"):
+        for s in ("io_uring served the most", "summary_heatmap.png", "spectrum-case", "Calibration per round",
+                  "Units: ratio of requests/s (×). 3 rounds."):  # the summary states units and rounds too
             self.assertIn(s, page)
 
     def test_v1_page_works_and_says_what_it_lacks(self):
