@@ -264,7 +264,7 @@ Suite load_suite(const std::string& path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too big for a double
     throw SuiteError(path + ": not valid JSON: " + e.what());
   }
   return parse_suite(j, path);
