@@ -12,7 +12,7 @@
 #                         parent) beside this build, run the regress suite with
 #                         both interleaved, exit 1 on a regression (harness ab)
 #   ./run_all.sh sanitize ASan+UBSan (unit, conformance) and TSan (e2e, threaded servers) builds and tests
-#   ./run_all.sh wan      the wan suite in a netns lab at RTT 0, 1, 10 ms (root, netem)
+#   ./run_all.sh wan      the wan suite in a netns lab at RTT 0, 1, 10 ms (root; netem or delay line)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -171,7 +171,7 @@ run_regress() {  # $1 = base revision
   return $rc
 }
 
-run_wan() {  # the wan suite at RTT 0, 1 and 10 ms in a netns lab (root, sch_netem)
+run_wan() {  # the wan suite at RTT 0, 1 and 10 ms in a netns lab (root; sch_netem or the delay line)
   local stamp dirs=() rtt link
   stamp=$(date +%Y%m%d-%H%M%S)
   for rtt in 0 1 10; do

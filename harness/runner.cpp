@@ -113,9 +113,8 @@ void check_topology(const RunOptions& opt) {
     std::string why;
     if (!netns_supported(&why)) throw std::invalid_argument("--topology netns: " + why);
     LinkSpec l = parse_link(opt.link);
-    if (!l.empty() && !netem_available())
-      throw std::invalid_argument("--link: this kernel lacks sch_netem (CONFIG_NET_SCH_NETEM), "
-                                  "so the link cannot be emulated");
+    if (!l.empty() && choose_link_emulation(l, opt.bin_dir.empty() ? self_dir() : opt.bin_dir, &why).empty())
+      throw std::invalid_argument(why);
   }
   if (t.rfind("hosts:", 0) == 0) load_hosts_file(t.substr(6));
 }
@@ -177,8 +176,13 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   Topology topo;
   if (opt.topology == "netns") {
     set_fatal_signal_hook(&NetnsLab::remove_all_registered);
-    lab = std::make_unique<NetnsLab>(opt.clients, parse_link(opt.link), bin_dir, env.server_cpus, env.loadgen_cpus);
+    lab = std::make_unique<NetnsLab>(opt.clients, parse_link(opt.link), bin_dir, env.server_cpus,
+                                     env.loadgen_cpus, env.log_dir);
     topo = lab->topology();
+    if (topo.link_emulation == "delayline")
+      std::cerr << "harness: --link " << opt.link << ": no sch_netem in this kernel, so the userspace delay line "
+                << "emulates it (pid " << lab->delayline_pid() << ", CPUs " << loadgen_cpus
+                << ", counters in " << env.log_dir << "/delayline.log)\n";
   } else if (opt.topology.rfind("hosts:", 0) == 0) {
     topo = load_hosts_file(opt.topology.substr(6));
   }
@@ -191,6 +195,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   run["context"]["topology"] = topo.kind;
   run["context"]["link"] = opt.link.empty() ? json(nullptr) : json(opt.link);
   run["context"]["link_params"] = topo.link.to_json();
+  run["context"]["link_emulation"] = topo.link_emulation.empty() ? json(nullptr) : json(topo.link_emulation);
   if (topo.remote()) run["context"]["hosts"] = describe_hosts(topo);
   run["suite"] = {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}};
   if (!suite.description.empty()) run["suite"]["description"] = suite.description;

@@ -45,7 +45,7 @@ nlohmann::json run_suite(const RunOptions& opt, std::string* out_dir_used = null
 
 // Throws std::invalid_argument (exit 2) when the topology options cannot
 // work here: a bad value, netns without root, a bad hosts file, --link where
-// links are real or the kernel has no netem.
+// links are real, or a link neither netem nor the delay line can emulate.
 void check_topology(const RunOptions& opt);
 
 // Runs BIN_DIR/iomodels_micro into OUT/micro.json. Returns false (and says

@@ -154,7 +154,9 @@ nlohmann::json Host::to_json() const {
 nlohmann::json Topology::to_json() const {
   nlohmann::json c = nlohmann::json::array();
   for (const auto& h : clients) c.push_back(h.to_json());
-  return {{"kind", kind}, {"server", server.to_json()}, {"clients", c}, {"link", link.to_json()}};
+  nlohmann::json emulation = link_emulation.empty() ? nlohmann::json(nullptr) : nlohmann::json(link_emulation);
+  return {{"kind", kind}, {"server", server.to_json()}, {"clients", c}, {"link", link.to_json()},
+          {"link_emulation", emulation}};
 }
 
 Topology parse_hosts(const nlohmann::json& j, const std::string& file) {
@@ -239,12 +241,27 @@ bool netem_available() {
   return rc == 0;
 }
 
+std::string choose_link_emulation(const LinkSpec& link, const std::string& bin_dir, std::string* why) {
+  if (netem_available()) return "netem";
+  const std::string base = "--link needs tc netem, and this kernel lacks sch_netem (CONFIG_NET_SCH_NETEM); ";
+  if (link.jitter_ms > 0 || link.loss_pct > 0 || !link.rate.empty())
+    *why = base + "the userspace delay line emulates a fixed delay only (no jitter, loss or rate)";
+  else if (::access("/dev/net/tun", R_OK | W_OK) != 0)
+    *why = base + "nor can the delay line open /dev/net/tun (CONFIG_TUN)";
+  else if (::access((bin_dir + "/delayline").c_str(), X_OK) != 0)
+    *why = base + "and there is no delay line at " + bin_dir + "/delayline (build target delayline)";
+  else
+    return "delayline";
+  return "";
+}
+
 NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir,
-                   const std::vector<int>& server_cpus, const std::vector<int>& client_cpus) {
+                   const std::vector<int>& server_cpus, const std::vector<int>& client_cpus,
+                   const std::string& log_dir) {
   if (clients < 1 || clients > 200) throw std::invalid_argument("netns: clients must be 1..200");
-  if (!link.empty() && !netem_available())
-    throw std::runtime_error("--link needs tc netem, and this kernel lacks sch_netem "
-                             "(CONFIG_NET_SCH_NETEM); run without --link or on a kernel that has it");
+  std::string why;
+  if (!link.empty() && (topo_.link_emulation = choose_link_emulation(link, bin_dir, &why)).empty())
+    throw std::runtime_error(why);
   cleanup_leftovers();
   static int serial = 0;  // two labs in one process never share a name
   const std::string base = kPrefix + std::to_string(::getpid()) + "-" + std::to_string(++serial) + "-";
@@ -267,7 +284,7 @@ NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir
       must({"ip", "-n", sw, "link", "set", port, "master", "br0", "up"});
       must({"ip", "-n", ns, "addr", "add", addr + "/16", "dev", "eth0"});
       must({"ip", "-n", ns, "link", "set", "eth0", "up"});
-      if (!link.empty()) {
+      if (topo_.link_emulation == "netem") {
         std::vector<std::string> tc{"ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root"};
         for (auto& a : link.netem_args()) tc.push_back(a);
         must(tc);
@@ -285,13 +302,45 @@ NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir
       topo_.clients.push_back(Host{"client" + std::to_string(i + 1), {"ip", "netns", "exec", ns},
                                    client_cpus, bin_dir, addr});
     }
+    if (topo_.link_emulation == "delayline") start_delayline(bin_dir, client_cpus, log_dir);
   } catch (...) {
+    stop_delayline();
     for (const auto& n : names_) remove_ns_path(("/run/netns/" + n).c_str());
     throw;
   }
 }
 
+void NetnsLab::start_delayline(const std::string& bin_dir, const std::vector<int>& cpus, const std::string& log_dir) {
+  std::ostringstream delay;
+  delay << topo_.link.delay_ms * 1000 << "us";
+  SpawnOptions o;
+  o.argv = {bin_dir + "/delayline", "--delay", delay.str(), "--server-ns", topo_.server.prefix.back(),
+            "--server-addr", topo_.server.address};
+  for (const auto& c : topo_.clients) o.argv.insert(o.argv.end(), {"--client", c.prefix.back() + "=" + c.address});
+  o.cpus = cpus;
+  o.capture_stdout = true;
+  if (!log_dir.empty()) o.stderr_path = log_dir + "/delayline.log";
+  delayline_ = std::make_unique<Child>(o);
+  auto line = delayline_->read_line(10'000);
+  if (line && *line == "ready") return;
+  delayline_->wait_exit(1000);
+  throw std::runtime_error("netns setup: the delay line did not start (" +
+                           (delayline_->exited() ? delayline_->describe_exit() : std::string("no `ready` in 10 s")) +
+                           (log_dir.empty() ? ")" : "; see " + log_dir + "/delayline.log)"));
+}
+
+// SIGTERM so that it prints its counters; the Child destructor kills what is left.
+void NetnsLab::stop_delayline() noexcept {
+  if (!delayline_) return;
+  delayline_->signal(SIGTERM);
+  delayline_->wait_exit(3000);
+  delayline_.reset();
+}
+
+pid_t NetnsLab::delayline_pid() const { return delayline_ ? delayline_->pid() : -1; }
+
 NetnsLab::~NetnsLab() {
+  stop_delayline();
   for (const auto& n : names_) remove_ns_path(("/run/netns/" + n).c_str());
 }
 

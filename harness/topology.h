@@ -12,6 +12,9 @@
 // touches the root namespace's links or addresses: deleting the namespaces
 // deletes every veth and the bridge with them.
 #pragma once
+#include <sys/types.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,7 @@ struct Topology {
   Host server;
   std::vector<Host> clients;      // empty for loopback: the harness's own loadgen
   LinkSpec link;
+  std::string link_emulation;     // "netem" | "delayline" | "" (no --link)
   bool remote() const { return kind != "loopback"; }
   nlohmann::json to_json() const;
 };
@@ -69,20 +73,35 @@ nlohmann::json describe_hosts(const Topology& t);
 // True when `tc qdisc ... netem` can work here (the kernel has sch_netem).
 bool netem_available();
 
+// How a netns lab emulates `link`: "netem" when the kernel has it, else
+// "delayline" (bin_dir/delayline over TUN devices: a fixed delay only), else
+// "" with the reason in *why.
+std::string choose_link_emulation(const LinkSpec& link, const std::string& bin_dir, std::string* why);
+
+class Child;
+
 // The namespaces of one netns run. The constructor builds them (throws
 // std::runtime_error with the failing command), the destructor removes them;
 // a SIGINT/SIGTERM of the harness removes them through remove_all_registered(),
 // and a SIGKILL leaves them for cleanup_leftovers() on the next run, which
 // recognises them by the owner pid in their names.
+//
+// Without netem a --link delay runs through the delay line: one process,
+// pinned to client_cpus, with a TUN pair per client (client namespace <->
+// server namespace) whose point-to-point routes to the peer's address take
+// precedence over the bridge's /16. Its stderr (counters at exit) goes to
+// log_dir/delayline.log, or to the harness's stderr when log_dir is empty.
 class NetnsLab {
  public:
   NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir,
-           const std::vector<int>& server_cpus, const std::vector<int>& client_cpus);
+           const std::vector<int>& server_cpus, const std::vector<int>& client_cpus,
+           const std::string& log_dir = "");
   ~NetnsLab();
   NetnsLab(const NetnsLab&) = delete;
   NetnsLab& operator=(const NetnsLab&) = delete;
 
   const Topology& topology() const { return topo_; }
+  pid_t delayline_pid() const;  // -1 without a delay line
   const std::vector<std::string>& namespaces() const { return names_; }
 
   static constexpr const char* kPrefix = "iomns-";
@@ -92,8 +111,12 @@ class NetnsLab {
   static void remove_all_registered() noexcept;
 
  private:
+  void start_delayline(const std::string& bin_dir, const std::vector<int>& cpus, const std::string& log_dir);
+  void stop_delayline() noexcept;
+
   Topology topo_;
   std::vector<std::string> names_;
+  std::unique_ptr<Child> delayline_;
 };
 
 // true when this process may create namespaces (root, `ip` present).

@@ -10,8 +10,11 @@
 #include <gtest/gtest.h>
 
 #include "harness/topology.h"
+#include "netns_probe.h"
+#include "test_paths.inc"
 
 using namespace iomodels::harness;
+using iomodels::test::refused_connect_ms;
 
 namespace {
 
@@ -119,20 +122,40 @@ TEST_F(NetnsLabTest, LeftoversOfAKilledRunAreRemoved) {
   EXPECT_FALSE(ns_exists(name));
 }
 
-TEST_F(NetnsLabTest, LinkDelayNeedsNetemOrSaysSo) {
+TEST_F(NetnsLabTest, LinkDelayIsEmulatedByNetemOrTheDelayLine) {
   LinkSpec l = parse_link("delay=5ms");
-  if (!netem_available()) {
-    // This kernel has no sch_netem: building the lab must fail naming it,
-    // never silently run without the delay.
-    try {
-      NetnsLab lab(1, l, "/nonexistent", {}, {});
-      ADD_FAILURE() << "lab built without netem";
-    } catch (const std::runtime_error& e) {
-      EXPECT_NE(std::string(e.what()).find("netem"), std::string::npos) << e.what();
-    }
-    GTEST_SKIP() << "kernel lacks sch_netem (CONFIG_NET_SCH_NETEM): delay emulation untestable here";
-  }
-  NetnsLab lab(1, l, "/nonexistent", {}, {});
+  std::string why;
+  std::string how = choose_link_emulation(l, IOMODELS_BINARY_DIR, &why);
+  if (how.empty()) GTEST_SKIP() << why;  // neither sch_netem nor /dev/net/tun here
+  NetnsLab lab(1, l, IOMODELS_BINARY_DIR, {}, {});
+  EXPECT_EQ(lab.topology().link_emulation, how);
+  EXPECT_EQ(lab.topology().to_json()["link_emulation"], how);
   std::string ns = lab.topology().clients[0].prefix.back();
-  EXPECT_EQ(sh("ip netns exec " + ns + " tc qdisc show dev eth0 | grep -q 'delay 5ms'"), 0);
+  if (how == "netem") EXPECT_EQ(sh("ip netns exec " + ns + " tc qdisc show dev eth0 | grep -q 'delay 5ms'"), 0);
+  else EXPECT_GT(lab.delayline_pid(), 0);
+  // Whatever applies it, a round trip from the client to the server pays the
+  // one-way delay twice (10 ms); the upper bound only catches a stuck link.
+  for (int i = 0; i < 3; ++i) {
+    double ms = refused_connect_ms(ns, lab.topology().server.address);
+    EXPECT_GE(ms, 10.0) << "round " << i;
+    EXPECT_LE(ms, 10.0 + 2000) << "round " << i;
+  }
+}
+
+TEST_F(NetnsLabTest, ALinkNoEmulatorCanApplyIsRefusedNamingWhy) {
+  LinkSpec l = parse_link("delay=5ms,loss=1%");
+  std::string why;
+  if (netem_available()) GTEST_SKIP() << "this kernel has sch_netem, which emulates loss";
+  EXPECT_EQ(choose_link_emulation(l, IOMODELS_BINARY_DIR, &why), "");
+  EXPECT_NE(why.find("netem"), std::string::npos) << why;
+  EXPECT_NE(why.find("fixed delay only"), std::string::npos) << why;
+  try {
+    NetnsLab lab(1, l, IOMODELS_BINARY_DIR, {}, {});
+    ADD_FAILURE() << "lab built with a link nothing emulates";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("netem"), std::string::npos) << e.what();
+  }
+  // No delay line where the lab looks for it: refused too, naming the path.
+  EXPECT_EQ(choose_link_emulation(parse_link("delay=5ms"), "/nonexistent", &why), "");
+  EXPECT_NE(why.find("/nonexistent/delayline"), std::string::npos) << why;
 }
