@@ -21,10 +21,11 @@ inline constexpr milliseconds kIo{10000};  // bound on any one exchange
 
 class Conformance : public ::testing::TestWithParam<ServerEntry> {
  protected:
-  ServerProcess& start(const std::string& protocol = "echo", std::vector<std::string> extra = {}) {
+  ServerProcess& start(const std::string& protocol = "echo", std::vector<std::string> extra = {},
+                       const StartOptions& opt = {}) {
     std::vector<std::string> args{"--protocol", protocol};
     args.insert(args.end(), extra.begin(), extra.end());
-    server_.emplace(ServerProcess::start(GetParam().path, args));
+    server_.emplace(ServerProcess::start(GetParam().path, args, opt));
     return *server_;
   }
   // The same under a launcher that execs the server (e.g. {"/usr/bin/prlimit",

@@ -137,7 +137,11 @@ TEST_P(Conformance, FramedHalfCloseStillGetsFrameThenEof) {
 TEST_P(Conformance, SlowReaderGetsBackPressure) {
   constexpr size_t kTotal = 8 << 20;
   constexpr long kAllowedGrowthKb = 4 * 1024;  // "well under 8 MiB"
-  start("echo");
+  // Under ASan the server runs without the quarantine: with it every freed
+  // buffer stays resident (+9 MiB for bytes that merely went through).
+  StartOptions opt;
+  opt.env = asan_options_env("quarantine_size_mb=0:thread_local_quarantine_size_kb=0");
+  start("echo", {}, opt);
   long baseline = server().peak_rss_kb();
   ASSERT_GT(baseline, 0) << "cannot read /proc/PID/status";
   ConnectOptions small;  // small client buffers, so the kernel absorbs less of it
@@ -155,6 +159,10 @@ TEST_P(Conformance, SlowReaderGetsBackPressure) {
   EXPECT_EQ(r.received.size(), kTotal);
   EXPECT_EQ(first_mismatch(r.received, data), std::string::npos);
   nlohmann::json stats = stop_and_stats();
+  // The peak over the whole exchange, in release and TSan builds only: ASan's
+  // allocator keeps about as much resident as passed through (8.6-9 MiB here,
+  // alike for all 15 models, quarantine off), so there it measures ASan.
+  if (kAsanBuild) return;
   long max_rss = stats.at("rusage").value("max_rss_kb", 0L);
   EXPECT_LT(max_rss - baseline, kAllowedGrowthKb) << "max RSS " << max_rss << " KiB, baseline " << baseline;
 }

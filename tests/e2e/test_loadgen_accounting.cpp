@@ -96,6 +96,28 @@ TEST(LoadgenWindow, WarmupIsExcluded) {
   EXPECT_GE(b.result["latency_us"]["max"].get<double>(), 1'990'000.0);
 }
 
+// Several worker threads (the part the CI runs under TSan): they share the
+// window, the open-loop schedule and a stop signal, and their counts merge.
+TEST(LoadgenThreads, FourThreadsShareTheWindowAndAStop) {
+  TestEchoServer server;
+  std::string notify = temp_dir() + "/threads.txt";
+  LoadgenRun r = run_loadgen("--target " + server.target() +
+                                 " -c 8 -t 4 --rate 2000 --pipeline 2 --warmup 200ms -d 30s --progress off"
+                                 " --notify-fd 3 3>" + notify,
+                             60, /*interrupt_after_s=*/2.0);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  Window w = read_window(notify);
+  ASSERT_TRUE(w.ok);
+  const json& s = r.result["summary"];
+  EXPECT_EQ(r.result["config"]["threads"], 4);
+  EXPECT_EQ(u(s["window"]["start_ns"]), w.start);
+  EXPECT_EQ(u(s["window"]["end_ns"]), w.end);
+  EXPECT_LT(w.end - w.start, 20'000'000'000u) << "the stop signal did not end the window";
+  EXPECT_GT(u(s["requests"]), 0u);
+  EXPECT_EQ(total_errors(r.result), 0u) << r.stderr_text;
+  expect_every_request_ends_once(r.result);
+}
+
 TEST(LoadgenLost, ServerThatStopsAnsweringOneConnectionOf16) {
   TestServerOptions o;
   o.hang_connection = 5;

@@ -95,6 +95,20 @@ ServerProcess ServerProcess::start(const std::string& path, const std::vector<st
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The environment: ours, with opt.env's NAME=VALUE entries replacing or adding.
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = std::any_of(opt.env.begin(), opt.env.end(), [&](const std::string& o) {
+      return std::string_view(o).substr(0, o.find('=')) == name;
+    });
+    if (!replaced) env_text.emplace_back(entry);
+  }
+  env_text.insert(env_text.end(), opt.env.begin(), opt.env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error(errno_text("pipe2"));
@@ -117,7 +131,7 @@ ServerProcess ServerProcess::start(const std::string& path, const std::vector<st
     // If the test process dies without running destructors, the server dies too.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(126);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(pipefd[1]);

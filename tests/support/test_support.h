@@ -11,6 +11,7 @@
 #include <csignal>
 #include <iosfwd>
 #include <cstdint>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@ struct ExitStatus {
 struct StartOptions {
   bool stats_file = true;             // add --stats-file in a private temp dir
   milliseconds listen_deadline{5000}; // for the "listening ADDR:PORT" line
+  std::vector<std::string> env;       // NAME=VALUE added to (or replacing in) the child's environment
 };
 
 class ServerProcess {
@@ -192,16 +194,30 @@ struct CommandOutput {
 };
 CommandOutput run_command(const std::string& command_line);
 
-// Sanitizer builds (the asan and tsan presets compile the tests with the same
-// flags as the servers): the runtime's own memory (shadow, quarantine,
-// allocator caches) adds to a server's RSS, so memory-bound tests allow this
-// much on top of their own limit there, and only there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr bool kSanitizerBuild = true;
-inline constexpr long kSanitizerRssSlackKb = 64 * 1024;
+// Sanitizer builds: the asan and tsan presets compile the tests with the same
+// flags as the servers, so a test knows what it runs against.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAsanBuild = true;
 #else
-inline constexpr bool kSanitizerBuild = false;
-inline constexpr long kSanitizerRssSlackKb = 0;
+inline constexpr bool kAsanBuild = false;
 #endif
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kTsanBuild = true;
+#else
+inline constexpr bool kTsanBuild = false;
+#endif
+
+// Memory-bound tests that measure a server's RSS allow this much on top of
+// their own limit in sanitizer builds, for the runtime's own memory (shadow,
+// quarantine, allocator caches).
+inline constexpr long kSanitizerRssSlackKb = kAsanBuild || kTsanBuild ? 64 * 1024 : 0;
+
+// For StartOptions::env: under ASan, our ASAN_OPTIONS plus `extra` (later
+// options win), e.g. "detect_leaks=0"; in other builds nothing.
+inline std::vector<std::string> asan_options_env(const std::string& extra) {
+  if (!kAsanBuild) return {};
+  const char* ours = std::getenv("ASAN_OPTIONS");
+  return {"ASAN_OPTIONS=" + (ours && *ours ? std::string(ours) + ":" : std::string()) + extra};
+}
 
 }  // namespace iomodels::test
