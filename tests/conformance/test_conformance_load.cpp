@@ -136,7 +136,10 @@ TEST_P(Conformance, FramedHalfCloseStillGetsFrameThenEof) {
 // socket buffers and the sender is blocked, instead of growing the server.
 TEST_P(Conformance, SlowReaderGetsBackPressure) {
   constexpr size_t kTotal = 8 << 20;
-  constexpr long kAllowedGrowthKb = 4 * 1024;  // "well under 8 MiB"
+  // "Well under 8 MiB". Under TSan (GCC 12's runtime) each 8 bytes the server
+  // touches are shadowed by 32 more, so its growth shows about 5x: the bound
+  // scales alike (a server that buffered the 8 MiB would show ~40 MiB there).
+  constexpr long kAllowedGrowthKb = (kTsanBuild ? 5 : 1) * 4 * 1024;
   // Under ASan the server runs without the quarantine: with it every freed
   // buffer stays resident (+9 MiB for bytes that merely went through).
   StartOptions opt;
