@@ -1,5 +1,6 @@
 #include "harness/case_record.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -107,14 +108,16 @@ RepVerdict judge_repetition(const json& lg, const CaseParams& p) {
   if (p.rate > 0) {
     const double target = num_at(summary, {"open_loop", "target_rate"}, p.rate);
     const double achieved = num_at(summary, {"open_loop", "achieved_rate"}, num_at(summary, {"requests_per_s"}));
-    const double deferred = num_at(summary, {"open_loop", "deferred_sends"});
+    const double held = std::max(0.0, num_at(summary, {"open_loop", "deferred_sends"}) -
+                                          num_at(summary, {"open_loop", "late_dispatches"}));
     const double unsent = num_at(summary, {"unsent"}, num_at(summary, {"open_loop", "unsent_at_end"}));
     const double due = std::max(1.0, attempted + unsent);
     std::string why;
     if (target > 0 && achieved < kSaturatedAchieved * target)
       why = "achieved " + fmt(static_cast<long long>(achieved)) + " of " + fmt(target) + " req/s offered";
-    if (deferred > kSaturatedDeferred * due) why += (why.empty() ? "" : ", ") + pct(deferred / due) + " of sends deferred";
-    if (unsent > kSaturatedDeferred * due) why += (why.empty() ? "" : ", ") + pct(unsent / due) + " of due requests unsent";
+    if (held > kSaturatedHeld * due)
+      why += (why.empty() ? "" : ", ") + pct(held / due) + " of sends held back by their connection";
+    if (unsent > kSaturatedUnsent * due) why += (why.empty() ? "" : ", ") + pct(unsent / due) + " of due requests unsent";
     saturated = !why.empty();
     if (saturated) v.flags["saturated_reason"] = why;
   }

@@ -17,9 +17,16 @@ constexpr double kDegradedLimit = 0.01;
 // Flags: a loadgen thread busier than this share of a core...
 constexpr double kLoadgenBoundCpu = 0.90;
 // ...and an open loop that achieved less than this share of its offered rate,
-// or deferred / left unsent more than kSaturatedDeferred of its sends.
+// held back more than kSaturatedHeld of its sends, or left more than
+// kSaturatedUnsent of them unsent. "Held" is a send that fell due on time but
+// left over 1 ms late: its connection could not take it (pipeline limit, full
+// socket buffer), which is the server's doing. A send the loadgen itself
+// reached late (late_dispatches: a preempted loadgen, a VM's stolen
+// millisecond) is not the server's: on this 2-vCPU VM about 1% of the sends at
+// 10k req/s were dispatched late while epoll_lt idled at 6% CPU.
 constexpr double kSaturatedAchieved = 0.98;
-constexpr double kSaturatedDeferred = 0.001;
+constexpr double kSaturatedHeld = 0.01;
+constexpr double kSaturatedUnsent = 0.001;
 
 struct RepVerdict {
   std::string status = "ok";  // ok | degraded | failed

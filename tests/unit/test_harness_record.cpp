@@ -65,9 +65,14 @@ TEST(CaseFlags, SaturatedWhenTheOpenLoopFallsBehind) {
 
   lg["summary"]["open_loop"]["achieved_rate"] = 9900.0;  // within 2%
   EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
-  lg["summary"]["open_loop"]["deferred_sends"] = 50;     // 0.6% of 8000 deferred
+  lg["summary"]["open_loop"]["deferred_sends"] = 50;     // 0.6% of 8000 held back: a hiccup
+  EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
+  lg["summary"]["open_loop"]["deferred_sends"] = 200;    // 2.5% held back by their connections
   EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
+  lg["summary"]["open_loop"]["late_dispatches"] = 190;   // ...but the loadgen reached them late
+  EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
   lg["summary"]["open_loop"]["deferred_sends"] = 0;
+  lg["summary"]["open_loop"]["late_dispatches"] = 0;
   lg["summary"]["unsent"] = 20;                          // 0.25% of the due sends never went
   EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
 
