@@ -102,13 +102,14 @@ def cost_table(run, which):
         for c in run["cases"]:
             if case_id(c["name"]) != cid:
                 continue
+            label = c["name"].split("/", 1)[0]  # io_uring[--setup plain] for a server_args variant
             cpm = c.get("aggregate", {}).get("cost_per_message")
             if not cpm:
-                print(f"{c['server']:22} {c['status']}")
+                print(f"{label:22} {c['status']}")
                 continue
             cs = cpm.get("context_switches")
             cs_s = f"{cs:.3f}" if cs is not None else "null"
-            print(f"{c['server']:22} {cpm.get('syscalls_total', 0):8.2f} {cpm.get('wakeups', 0):8.2f} "
+            print(f"{label:22} {cpm.get('syscalls_total', 0):8.2f} {cpm.get('wakeups', 0):8.2f} "
                   f"{cpm.get('events', 0):8.2f} {cs_s:>8} "
                   f"{cpm.get('cpu_us', 0):7.2f}  {c['server']}: {cost_line(cpm)}")
 
