@@ -88,6 +88,20 @@ class Rules(unittest.TestCase):
         self.assertIn("blocking_threads", threads)
         self.assertIn("20.0 µs", threads)
 
+    def test_pipeline_takeaway_skips_variants_and_names_no_winner_inside_the_noise(self):
+        import copy
+        pipe = next(c for c in self.run["cases"] if c["server"] == "io_uring" and "/p16" in c["name"])
+        v = copy.deepcopy(pipe)
+        v["name"], v["server_args"] = "libuv[--try-write 0]" + pipe["name"][len("io_uring"):], ["--try-write", "0"]
+        v["server"] = "libuv"
+        v["aggregate"]["paired_ratio"]["requests_per_s"].update(median=3.0, lo=2.9, hi=3.1)
+        self.run["cases"].append(v)
+        t = report_rules.takeaways(self.run, report_data.index_cases(self.run))
+        self.assertIn("io_uring served the most", t[1][0])  # the variant's 3.0x is not a model's figure
+        pipe["aggregate"]["paired_ratio"]["requests_per_s"].update(lo=0.9)
+        t = report_rules.takeaways(self.run, report_data.index_cases(self.run))
+        self.assertIn("no model served clearly more than epoll_lt", t[1][0])
+
     def test_takeaways_fall_back_to_other_rules(self):
         run = fixture.make_run(2)
         run["cases"] = [c for c in run["cases"] if report_data.scenario(c["params"]) == "concurrency"]
