@@ -108,8 +108,8 @@ RepVerdict judge_repetition(const json& lg, const CaseParams& p) {
   if (p.rate > 0) {
     const double target = num_at(summary, {"open_loop", "target_rate"}, p.rate);
     const double achieved = num_at(summary, {"open_loop", "achieved_rate"}, num_at(summary, {"requests_per_s"}));
-    const double held = std::max(0.0, num_at(summary, {"open_loop", "deferred_sends"}) -
-                                          num_at(summary, {"open_loop", "late_dispatches"}));
+    const double late = num_at(summary, {"open_loop", "late_dispatches"});
+    const double held = std::max(0.0, num_at(summary, {"open_loop", "deferred_sends"}) - late);
     const double unsent = num_at(summary, {"unsent"}, num_at(summary, {"open_loop", "unsent_at_end"}));
     const double due = std::max(1.0, attempted + unsent);
     std::string why;
@@ -117,6 +117,8 @@ RepVerdict judge_repetition(const json& lg, const CaseParams& p) {
       why = "achieved " + fmt(static_cast<long long>(achieved)) + " of " + fmt(target) + " req/s offered";
     if (held > kSaturatedHeld * due)
       why += (why.empty() ? "" : ", ") + pct(held / due) + " of sends held back by their connection";
+    if (late > kScheduleLate * due)  // the schedule was not kept, whoever was late: no valid figure either
+      why += (why.empty() ? "" : ", ") + pct(late / due) + " of sends reached late by the loadgen";
     if (unsent > kSaturatedUnsent * due) why += (why.empty() ? "" : ", ") + pct(unsent / due) + " of due requests unsent";
     saturated = !why.empty();
     if (saturated) v.flags["saturated_reason"] = why;

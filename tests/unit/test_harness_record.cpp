@@ -71,6 +71,9 @@ TEST(CaseFlags, SaturatedWhenTheOpenLoopFallsBehind) {
   EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
   lg["summary"]["open_loop"]["late_dispatches"] = 190;   // ...but the loadgen reached them late
   EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
+  lg["summary"]["open_loop"]["late_dispatches"] = 2000;  // 25% reached late: no schedule was kept
+  lg["summary"]["open_loop"]["deferred_sends"] = 2000;
+  EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
   lg["summary"]["open_loop"]["deferred_sends"] = 0;
   lg["summary"]["open_loop"]["late_dispatches"] = 0;
   lg["summary"]["unsent"] = 20;                          // 0.25% of the due sends never went
