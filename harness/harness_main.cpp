@@ -28,6 +28,11 @@ using namespace iomodels::harness;
 
 namespace {
 
+bool wants_help(const std::vector<std::string>& args) {
+  return std::find(args.begin(), args.end(), "--help") != args.end() ||
+         std::find(args.begin(), args.end(), "-h") != args.end();
+}
+
 constexpr const char* kUsage =
     "usage: harness run --suite FILE [--out DIR] [--servers a,b] [--server-cpus LIST]\n"
     "                   [--loadgen-cpus LIST] [--repetitions N] [--bin-dir DIR]\n"
@@ -80,8 +85,7 @@ int cmd_run(const std::vector<std::string>& args) {
        "loopback | netns (root: namespaces in 198.18.0.0/15) | hosts:FILE (docs/multihost.md)")
       ("clients", po::value(&o.clients)->default_value(1), "client namespaces/loadgens (netns)")
       ("link", po::value(&o.link), "netns link emulation: \"delay=5ms,jitter=0.5ms,loss=0.1%,rate=1gbit\"");
-  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
-      std::find(args.begin(), args.end(), "-h") != args.end()) {
+  if (wants_help(args)) {
     std::cout << d;
     return 0;
   }
@@ -191,8 +195,7 @@ int cmd_ab(const std::vector<std::string>& args) {
       ("calibration-ms", po::value(&o.calibration_ms)->default_value(0), "host calibration per repetition (0: none)")
       ("no-trailers", "ignore Perf-accepted: trailers in the head commit's message")
       ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off");
-  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
-      std::find(args.begin(), args.end(), "-h") != args.end()) {
+  if (wants_help(args)) {
     std::cout << d;
     return 0;
   }
