@@ -129,7 +129,17 @@ SpareFd::SpareFd() : spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
 
 // On a blocking listener the accept below waits for the next connection, which
 // is then shed: acceptable, since the caller could not have served it either.
+//
+// A spare lost earlier (its reopen failed: the table was full, or the limit
+// was lowered under us) is not closed-and-accepted: an accept that succeeded
+// then would prove there was room, and shedding that peer would drop a
+// connection we could serve. Reopening it is the cheaper test of room; either
+// way nothing is shed now and the caller pauses before it accepts again.
 bool SpareFd::shed_one(int listen_fd) {
+  if (!spare_) {
+    spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    return false;
+  }
   spare_.reset();
   bool shed = false;
   int fd;

@@ -45,7 +45,9 @@ class SpareFd {
  public:
   SpareFd();
   // Call after accept failed with EMFILE/ENFILE. Returns true when a pending
-  // connection was shed (count it as rejected).
+  // connection was shed (count it as rejected); false when none was, and then
+  // the caller pauses before accepting again (nothing pending, or the spare
+  // itself had been lost and is only reopened now).
   bool shed_one(int listen_fd);
 
  private:

@@ -117,6 +117,28 @@ TEST(SocketUtil, SpareFdShedsAPendingConnection) {
   EXPECT_TRUE(spare.shed_one(l.get()));
 }
 
+// The spare lost (its reopen failed under a full table) and room back: the
+// pending peer is not shed, it stays for the caller's next accept.
+TEST(SocketUtil, SpareFdLostShedsNothingAndComesBack) {
+  Fd l = make_listener({});
+  set_nonblocking(l.get());
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  SpareFd spare;
+  Fd c = connect_to(local_port(l.get()));
+  rlimit low = saved;
+  low.rlim_cur = 3;  // below every fd we hold: accept and the spare's reopen both fail
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  bool shed_low = spare.shed_one(l.get());  // closes the spare; its reopen fails: lost
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_FALSE(shed_low);
+  EXPECT_FALSE(spare.shed_one(l.get())) << "a lost spare must not shed a peer once room is back";
+  Fd served(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  EXPECT_TRUE(served) << "the pending peer is still there to be served";
+  Fd c2 = connect_to(local_port(l.get()));
+  EXPECT_TRUE(spare.shed_one(l.get())) << "the spare is back: shedding works again";
+}
+
 TEST(ErrnoClass, Table) {
   EXPECT_EQ(classify_errno(EINTR), ErrnoClass::kInterrupted);
   EXPECT_EQ(classify_errno(EAGAIN), ErrnoClass::kWouldBlock);
