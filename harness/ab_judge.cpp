@@ -2,7 +2,9 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <ostream>
@@ -183,6 +185,22 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
     }
     cases.push_back(out);
   }
+  // The gate's power, before any figure: an exact signed-rank p over n pairs
+  // is at least 1/2^n, and Holm multiplies the smallest by the number of
+  // cases. When m/2^n is above alpha not even a slowdown in every round can be
+  // flagged (10 rounds over 15 cases: 0.0146 needs all 10 rounds slower, one
+  // noisy round gives 0.029 > 0.025, which hid a real +22% once).
+  json power = json::object();
+  for (const auto& [key, members] : family) {
+    size_t n = SIZE_MAX;
+    for (const auto& [i, pv] : members)
+      n = std::min(n, cases[i]["metrics"][key]["pairs"].get<size_t>());
+    const double best = static_cast<double>(members.size()) / std::pow(2.0, static_cast<double>(n));
+    int rounds_needed = 1;  // for a one-round slip (the two smallest ranks' worth of room: p = 4/2^n)
+    while (static_cast<double>(members.size()) * 4 / std::pow(2.0, rounds_needed) > alpha_one_sided) ++rounds_needed;
+    power[key] = {{"cases", members.size()}, {"pairs", n}, {"smallest_p_holm", best},
+                  {"can_flag", best <= alpha_one_sided}, {"rounds_for_one_noisy_round", rounds_needed}};
+  }
   for (const auto& [key, members] : family) {
     std::vector<double> p;
     for (const auto& [i, pv] : members) p.push_back(pv);
@@ -216,6 +234,7 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
           {"summary", {{"regressions", regressions}, {"accepted", accepted}, {"gated", gated},
                        {"cases", cases.size()}, {"confidence", opt.confidence},
                        {"cpu_threshold", opt.cpu_threshold}, {"p99_threshold", opt.p99_threshold},
+                       {"alpha_one_sided", alpha_one_sided}, {"power", power},
                        {"correction", "holm"}, {"interval", "hodges-lehmann, paired by round"}}}};
 }
 
@@ -253,6 +272,14 @@ void print_ab(const json& verdict, std::ostream& out) {
       << s.value("regressions", 0) << " regression(s)";
   if (s.value("accepted", 0) > 0) out << ", " << s.value("accepted", 0) << " accepted by Perf-accepted";
   out << "\n";
+  if (s.contains("power"))
+    for (const auto& [key, pw] : s["power"].items())
+      if (!pw.value("can_flag", true))
+        out << "WARNING: " << key << ": " << pw.value("pairs", 0) << " pairs over " << pw.value("cases", 0)
+            << " cases: the smallest Holm-adjusted p is " << fmt("%.4f", pw.value("smallest_p_holm", 1.0))
+            << " > " << fmt("%.4f", s.value("alpha_one_sided", 0.025))
+            << ", so this run cannot flag any regression; give the suite at least "
+            << pw.value("rounds_for_one_noisy_round", 0) << " repetitions\n";
 }
 
 }  // namespace iomodels::harness

@@ -99,6 +99,56 @@ TEST(AbJudge, HolmNeedsMoreThanOneCaseAlone) {
   EXPECT_GT(case_named(v, "s0/echo")["metrics"]["cpu_ns_per_request"]["p_holm"].get<double>(), 0.025);
 }
 
+// The regress suite's shape: 15 servers, one slowed by +20% in every round
+// but one, where noise hid it (ratio 1.01). 10 rounds: p = 2/1024, times 15
+// by Holm = 0.029 > 0.025, so not flagged (this hid a real +22% in the first
+// injected-slowdown run). 14 rounds flag it, and the summary says how many
+// rounds a suite needs so that one noisy round does not hide a regression.
+json fifteen_cases_one_slowed(size_t rounds) {
+  std::vector<double> cpu;
+  for (size_t r = 0; r < rounds; ++r) cpu.push_back(kCpu[r % kCpu.size()] * (1 + 0.001 * double(r)));
+  std::vector<double> p99(rounds, 100), head = jitter(cpu, 1.2);
+  head[0] = cpu[0] * 1.01;
+  std::vector<json> bc, hc;
+  for (int i = 0; i < 15; ++i) {
+    std::string name = std::to_string(i);
+    name.insert(0, 1, 's');
+    name.append("/echo");
+    bc.push_back(make_case(name, cpu, p99));
+    hc.push_back(make_case(name, i == 0 ? head : cpu, p99));
+  }
+  return judge_ab(run_of(bc), run_of(hc), {});
+}
+
+TEST(AbJudge, PowerOfTheRegressSuiteShapeIsReported) {
+  json ten = fifteen_cases_one_slowed(10);
+  EXPECT_EQ(ten["summary"]["regressions"], 0);
+  const json& pw = ten["summary"]["power"]["cpu_ns_per_request"];
+  EXPECT_EQ(pw["cases"], 15);
+  EXPECT_EQ(pw["pairs"], 10);
+  EXPECT_NEAR(pw["smallest_p_holm"].get<double>(), 15.0 / 1024, 1e-12);
+  EXPECT_TRUE(pw["can_flag"].get<bool>());
+  EXPECT_EQ(pw["rounds_for_one_noisy_round"], 12);
+  json fourteen = fifteen_cases_one_slowed(14);
+  EXPECT_EQ(fourteen["summary"]["regressions"], 1);
+  EXPECT_EQ(case_named(fourteen, "s0/echo")["verdict"], "regression");
+}
+
+TEST(AbJudge, AGateThatCannotFlagSaysSo) {
+  std::vector<json> cs;
+  for (int i = 0; i < 40; ++i) {
+    std::string name = std::to_string(i);
+    name.insert(0, 1, 's');
+    name.append("/echo");
+    cs.push_back(make_case(name, kCpu, kP99));
+  }
+  json v = judge_ab(run_of(cs), run_of(cs), {});
+  EXPECT_FALSE(v["summary"]["power"]["cpu_ns_per_request"]["can_flag"].get<bool>()) << "40/1024 > 0.025";
+  std::ostringstream table;
+  print_ab(v, table);
+  EXPECT_NE(table.str().find("cannot flag any regression"), std::string::npos) << table.str();
+}
+
 TEST(AbJudge, DegradedAndSkippedAreNotGated) {
   json b = run_of({make_case("a/echo", kCpu, kP99), make_case("b/echo", kCpu, kP99)});
   json h = run_of({make_case("a/echo", scaled(kCpu, 2), kP99, "degraded"), make_case("c/echo", kCpu, kP99)});
