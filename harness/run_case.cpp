@@ -98,6 +98,8 @@ std::vector<std::string> server_argv(const std::string& path, const CaseParams& 
   return a;
 }
 
+namespace {
+
 std::string await_listening(Child& srv, int timeout_ms, const std::string& log, std::string* why) {
   // The first line that starts with "listening " carries ADDR:PORT; a server
   // may log before it, so a few other lines are tolerated.
@@ -112,6 +114,21 @@ std::string await_listening(Child& srv, int timeout_ms, const std::string& log, 
   }
   *why = "failed to start: no 'listening' line among its first 16 lines";
   return "";
+}
+
+}  // namespace
+
+std::unique_ptr<Child> start_server(std::vector<std::string> argv, const std::vector<int>& cpus,
+                                    const std::string& log, int timeout_ms, std::string* target, std::string* why) {
+  SpawnOptions so;
+  so.argv = std::move(argv);
+  so.cpus = cpus;
+  so.capture_stdout = true;
+  so.stderr_path = log;
+  auto srv = std::make_unique<Child>(so);
+  *target = await_listening(*srv, timeout_ms, log, why);
+  if (target->empty()) return nullptr;
+  return srv;
 }
 
 std::string stop_server(Child& srv, int timeout_ms, const std::string& log) {
@@ -157,16 +174,11 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   cpus.insert(cpus.end(), env.loadgen_cpus.begin(), env.loadgen_cpus.end());
   json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
 
-  SpawnOptions so;
-  so.argv = server_argv(server_path, p, stats_path, server_args);
-  so.cpus = env.server_cpus;
-  so.capture_stdout = true;
-  so.stderr_path = server_log;
-  Child srv(so);
-
-  std::string why;
-  const std::string target = await_listening(srv, env.start_timeout_ms, server_log, &why);
-  if (target.empty()) return failed(why);
+  std::string target, why;
+  auto server_child = start_server(server_argv(server_path, p, stats_path, server_args), env.server_cpus, server_log,
+                                   env.start_timeout_ms, &target, &why);
+  if (!server_child) return failed(why);
+  Child& srv = *server_child;
 
   Pipe notify;
   SpawnOptions lo;

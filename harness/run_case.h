@@ -2,6 +2,7 @@
 // server pinned, load it, sample its CPU and counters at the two ends of the
 // loadgen's measured window, stop it, collect and judge everything.
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,8 +49,11 @@ class Child;
 // The server's command line for one case (path first).
 std::vector<std::string> server_argv(const std::string& path, const CaseParams& p, const std::string& stats_path,
                                      const std::vector<std::string>& server_args);
-// The ADDR:PORT of the server's `listening` line, or "" with *why set.
-std::string await_listening(Child& srv, int timeout_ms, const std::string& log, std::string* why);
+// Starts a case's server (argv from server_argv, stderr to `log`, pinned to
+// `cpus`) and waits for its `listening` line: the child, with its ADDR:PORT in
+// *target; or null with *why set.
+std::unique_ptr<Child> start_server(std::vector<std::string> argv, const std::vector<int>& cpus,
+                                    const std::string& log, int timeout_ms, std::string* target, std::string* why);
 // SIGTERM and a bounded wait: "" when it exited 0, else what went wrong.
 std::string stop_server(Child& srv, int timeout_ms, const std::string& log);
 std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, const std::string& target,

@@ -80,17 +80,12 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
   cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
   json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
 
-  SpawnOptions so;
   std::vector<std::string> argv = server_argv(sh.bin_dir + "/" + server, p, stats_path, server_args);
   argv.insert(argv.begin() + 1, {"--bind", sh.address});
-  so.argv = with_prefix(sh, argv);
-  so.cpus = sh.cpus;
-  so.capture_stdout = true;
-  so.stderr_path = server_log;
-  Child srv(so);
-  std::string why;
-  const std::string target = await_listening(srv, env.start_timeout_ms, server_log, &why);
-  if (target.empty()) return failed(why);
+  std::string target, why;
+  auto server_child = start_server(with_prefix(sh, argv), sh.cpus, server_log, env.start_timeout_ms, &target, &why);
+  if (!server_child) return failed(why);
+  Child& srv = *server_child;
 
   // Every host takes a share of the load; a host whose share is empty sits out.
   std::vector<Client> clients;

@@ -18,14 +18,6 @@
 namespace iomodels::test::harness {
 namespace {
 
-#ifdef IOMODELS_harness_PATH
-const std::string kHarness = IOMODELS_harness_PATH;
-#else
-const std::string kHarness;
-#endif
-const std::string kBin = IOMODELS_BINARY_DIR;
-const std::string kSrc = IOMODELS_SOURCE_DIR;
-
 class HarnessAb : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -16,19 +16,6 @@
 namespace iomodels::test::harness {
 namespace {
 
-#ifdef IOMODELS_harness_PATH
-const std::string kHarness = IOMODELS_harness_PATH;
-#else
-const std::string kHarness;
-#endif
-#ifdef IOMODELS_loadgen_PATH
-const std::string kLoadgen = IOMODELS_loadgen_PATH;
-#else
-const std::string kLoadgen;
-#endif
-const std::string kBin = IOMODELS_BINARY_DIR;
-const std::string kSrc = IOMODELS_SOURCE_DIR;
-
 #define REQUIRE_HARNESS() \
   if (kHarness.empty() || !file_exists(kHarness)) GTEST_SKIP() << "harness not built"
 #define REQUIRE_LOADGEN_AND(server)                                                        \

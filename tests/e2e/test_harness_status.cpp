@@ -15,10 +15,7 @@ namespace iomodels::test::harness {
 namespace {
 
 #if defined(IOMODELS_harness_PATH) && defined(IOMODELS_loadgen_PATH) && defined(IOMODELS_fixture_hang_one_PATH)
-const std::string kHarness = IOMODELS_harness_PATH;
-const std::string kLoadgen = IOMODELS_loadgen_PATH;
 const std::string kHangOne = IOMODELS_fixture_hang_one_PATH;
-const std::string kBin = IOMODELS_BINARY_DIR;
 
 class HarnessStatus : public TempDirTest {
  protected:

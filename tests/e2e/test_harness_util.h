@@ -21,6 +21,21 @@
 
 namespace iomodels::test::harness {
 
+// What the harness tests run, from test_paths.inc; empty when that target is
+// not built (the tests that need it skip, saying so).
+#ifdef IOMODELS_harness_PATH
+inline const std::string kHarness = IOMODELS_harness_PATH;
+#else
+inline const std::string kHarness;
+#endif
+#ifdef IOMODELS_loadgen_PATH
+inline const std::string kLoadgen = IOMODELS_loadgen_PATH;
+#else
+inline const std::string kLoadgen;
+#endif
+inline const std::string kBin = IOMODELS_BINARY_DIR;
+inline const std::string kSrc = IOMODELS_SOURCE_DIR;
+
 struct CmdResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

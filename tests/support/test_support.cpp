@@ -23,29 +23,15 @@
 #include <thread>
 
 #include "test_paths.inc"
+#include "tests/support/test_support_poll.h"
 
 namespace iomodels::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int ms_left(Clock::time_point end) {
-  auto left = std::chrono::duration_cast<milliseconds>(end - Clock::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
-}
-
-// poll one fd for `events` until `end`; EINTR retried. Returns revents, 0 on timeout.
-short poll_one(int fd, short events, Clock::time_point end) {
-  for (;;) {
-    pollfd p{fd, events, 0};
-    int n = ::poll(&p, 1, ms_left(end));
-    if (n > 0) return p.revents;
-    if (n == 0) return 0;
-    if (errno != EINTR) return POLLERR;
-  }
-}
-
-std::string errno_text(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
+using detail::errno_text;
+using detail::poll_one;
 
 }  // namespace
 

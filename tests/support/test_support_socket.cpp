@@ -23,10 +23,17 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/test_support_poll.h"
+
 namespace iomodels::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+
+}  // namespace
+
+namespace detail {
 
 int ms_left(Clock::time_point end) {
   auto left = std::chrono::duration_cast<milliseconds>(end - Clock::now()).count();
@@ -46,7 +53,10 @@ short poll_one(int fd, short events, Clock::time_point end) {
 
 std::string errno_text(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
 
-}  // namespace
+}  // namespace detail
+
+using detail::errno_text;
+using detail::poll_one;
 
 // ---- client sockets ----------------------------------------------------------------
 
