@@ -30,8 +30,16 @@ json buckets_json(const Histogram& h) {
 uint64_t checked_u64(const json& v, const char* what) {
   if (v.is_number_unsigned()) return v.get<uint64_t>();
   if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
-  throw std::runtime_error(std::string("histogram: ") + what + " must be a non-negative integer");
+  throw std::runtime_error(std::string(what) + " must be a non-negative integer");
 }
+
+// obj[key] as a count, `otherwise` when the key is absent.
+uint64_t u64_or(const json& obj, const char* key, uint64_t otherwise) {
+  return obj.contains(key) ? checked_u64(obj.at(key), key) : otherwise;
+}
+
+// Seconds of a timeseries entry: bounded, since r.seconds is sized by it.
+constexpr uint64_t kMaxSeriesSeconds = 7 * 24 * 3600;
 
 // Rebuilds a histogram from its buckets and, when known, the exact min/max
 // (recorded as one of the counts of their own bucket, so the counts stay
@@ -39,7 +47,7 @@ uint64_t checked_u64(const json& v, const char* what) {
 Histogram rebuild(const json& buckets, uint64_t min_ns, uint64_t max_ns) {
   Histogram h;
   std::vector<std::pair<uint64_t, uint64_t>> b;
-  for (const auto& e : buckets) b.emplace_back(checked_u64(e.at(0), "bucket value"), checked_u64(e.at(1), "bucket count"));
+  for (const auto& e : buckets) b.emplace_back(checked_u64(e.at(0), "histogram: bucket value"), checked_u64(e.at(1), "histogram: bucket count"));
   if (b.empty()) return h;
   auto place = [&](uint64_t exact) {
     // The bucket holding `exact` is the last one whose lowest value is <= it.
@@ -70,8 +78,8 @@ json histogram_json(const Histogram& h) {
 Histogram histogram_from_json(const json& j) {
   if (!j.is_object() || j.value("unit", "") != "ns" || !j.contains("buckets"))
     throw std::runtime_error("histogram: expected {\"unit\": \"ns\", \"buckets\": [...]}");
-  return rebuild(j.at("buckets"), j.contains("min") ? checked_u64(j["min"], "min") : 0,
-                 j.contains("max") ? checked_u64(j["max"], "max") : 0);
+  return rebuild(j.at("buckets"), j.contains("min") ? checked_u64(j["min"], "histogram: min") : 0,
+                 j.contains("max") ? checked_u64(j["max"], "histogram: max") : 0);
 }
 
 json latency_summary_json(const Histogram& h) {
@@ -274,46 +282,48 @@ RunResult from_json(const json& j) {
   r.config = j.at("config");
   const json& s = j.at("summary");
   r.duration_s = s.at("duration_s").get<double>();
-  r.requests = s.at("requests").get<uint64_t>();
-  r.bytes_sent = s.at("bytes_sent").get<uint64_t>();
-  r.bytes_received = s.at("bytes_received").get<uint64_t>();
-  r.sent = s.value("sent", uint64_t{0});
-  r.unsent = s.value("unsent", uint64_t{0});
+  r.requests = checked_u64(s.at("requests"), "requests");
+  r.bytes_sent = checked_u64(s.at("bytes_sent"), "bytes_sent");
+  r.bytes_received = checked_u64(s.at("bytes_received"), "bytes_received");
+  r.sent = u64_or(s, "sent", 0);
+  r.unsent = u64_or(s, "unsent", 0);
   if (s.contains("lost")) {
-    for (size_t i = 0; i < kLostNames.size(); ++i) r.lost.n[i] = s.at("lost").value(kLostNames[i], uint64_t{0});
+    for (size_t i = 0; i < kLostNames.size(); ++i) r.lost.n[i] = u64_or(s.at("lost"), kLostNames[i], 0);
   } else {
-    r.lost[LostCause::kEndOfRun] = s.value("requests_unfinished", uint64_t{0});  // older files
+    r.lost[LostCause::kEndOfRun] = u64_or(s, "requests_unfinished", 0);  // older files
   }
   if (s.contains("window")) {
-    r.window_start_ns = s.at("window").value("start_ns", uint64_t{0});
-    r.window_end_ns = s.at("window").value("end_ns", uint64_t{0});
+    r.window_start_ns = u64_or(s.at("window"), "start_ns", 0);
+    r.window_end_ns = u64_or(s.at("window"), "end_ns", 0);
   }
   if (s.contains("accept_queue") && s.at("accept_queue").is_string()) r.accept_queue = s.at("accept_queue");
   r.thread_cpu_max = s.value("loadgen_thread_cpu_max", 0.0);
   r.cpu_user_s = s.value("loadgen_cpu_user_s", s.at("loadgen_cpu_s").get<double>());
   r.cpu_sys_s = s.value("loadgen_cpu_sys_s", 0.0);
   for (size_t i = 0; i < kErrorNames.size(); ++i)
-    r.errors.n[i] = s.at("errors").value(kErrorNames[i], uint64_t{0});
+    r.errors.n[i] = u64_or(s.at("errors"), kErrorNames[i], 0);
   if (s.contains("open_loop")) {
     const json& o = s.at("open_loop");
     r.target_rate = o.value("target_rate", 0.0);
-    r.schedule.late_dispatches = o.value("late_dispatches", uint64_t{0});
-    r.schedule.deferred_sends = o.value("deferred_sends", uint64_t{0});
-    r.schedule.unsent_at_end = o.value("unsent_at_end", uint64_t{0});
-    r.schedule.max_dispatch_lag_ns = static_cast<uint64_t>(o.value("max_dispatch_lag_us", 0.0) * 1000);
-    r.schedule.due = o.value("due", uint64_t{0});
+    r.schedule.late_dispatches = u64_or(o, "late_dispatches", 0);
+    r.schedule.deferred_sends = u64_or(o, "deferred_sends", 0);
+    r.schedule.unsent_at_end = u64_or(o, "unsent_at_end", 0);
+    const double lag_us = o.value("max_dispatch_lag_us", 0.0);
+    if (!(lag_us >= 0 && lag_us < 1e15)) throw std::runtime_error("open_loop.max_dispatch_lag_us out of range");
+    r.schedule.max_dispatch_lag_ns = static_cast<uint64_t>(lag_us * 1000);
+    r.schedule.due = u64_or(o, "due", 0);
   }
   if (s.contains("connections")) {
     const json& c = s.at("connections");
-    r.conns.opened = c.value("opened", uint64_t{0});
-    r.conns.closed_by_client = c.value("closed_by_client", uint64_t{0});
-    r.conns.closed_by_server = c.value("closed_by_server", uint64_t{0});
-    r.conns.closed_after_error = c.value("closed_after_error", uint64_t{0});
+    r.conns.opened = u64_or(c, "opened", 0);
+    r.conns.closed_by_client = u64_or(c, "closed_by_client", 0);
+    r.conns.closed_by_server = u64_or(c, "closed_by_server", 0);
+    r.conns.closed_after_error = u64_or(c, "closed_after_error", 0);
   }
   if (s.contains("idle")) {
     const json& c = s.at("idle");
-    r.idle = {c.value("requested", uint64_t{0}), c.value("opened", uint64_t{0}),
-              c.value("failed", uint64_t{0}), c.value("closed_by_peer", uint64_t{0})};
+    r.idle = {u64_or(c, "requested", 0), u64_or(c, "opened", 0),
+              u64_or(c, "failed", 0), u64_or(c, "closed_by_peer", 0)};
   }
   r.corrected = histogram_from_json(j.at("histogram"));
   if (j.contains("histograms")) {
@@ -323,14 +333,15 @@ RunResult from_json(const json& j) {
     if (h.contains("schedule_lag")) r.schedule_lag = histogram_from_json(h.at("schedule_lag"));
   }
   for (const json& e : j.at("timeseries")) {
-    size_t t = e.at("t_s").get<size_t>();
+    const uint64_t t = checked_u64(e.at("t_s"), "timeseries t_s");
+    if (t > kMaxSeriesSeconds) throw std::runtime_error("timeseries t_s is past a week");
     if (t == 0) continue;
     if (r.seconds.size() < t) r.seconds.resize(t);
     SecondStats& sec = r.seconds[t - 1];
-    sec.requests += e.at("requests").get<uint64_t>();
-    sec.errors += e.at("errors").get<uint64_t>();
+    sec.requests += checked_u64(e.at("requests"), "requests");
+    sec.errors += checked_u64(e.at("errors"), "errors");
     if (e.contains("buckets"))
-      sec.latency.merge(rebuild(e.at("buckets"), e.value("min_ns", uint64_t{0}), e.value("max_ns", uint64_t{0})));
+      sec.latency.merge(rebuild(e.at("buckets"), u64_or(e, "min_ns", 0), u64_or(e, "max_ns", 0)));
   }
   return r;
 }
