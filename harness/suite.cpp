@@ -213,7 +213,9 @@ Suite parse_suite(const json& j, const std::string& file) {
     const json& grp = j["groups"][g];
     const std::string gf = "groups[" + std::to_string(g) + "]";
     if (!grp.is_object()) fail(gf, "expected an object");
-    std::string gname = grp.value("name", "group" + std::to_string(g));
+    if (grp.contains("name") && (!grp["name"].is_string() || grp["name"].get<std::string>().empty()))
+      fail(gf + ".name", "expected a non-empty string");
+    std::string gname = grp.contains("name") ? grp["name"].get<std::string>() : "group" + std::to_string(g);
     std::vector<std::string> servers;
     if (grp.contains("servers")) servers = parse_servers(grp["servers"], gf + ".servers");
     std::map<std::string, std::vector<std::vector<std::string>>> server_args;

@@ -120,6 +120,8 @@ TEST_F(HarnessRun, BadSuiteExits2NamingTheField) {
       {R"({"name":"x","groups":[{"server_args":{"nginx":["-g"]}}]})", "groups[0].server_args.nginx"},
       {R"({"name":"x","groups":[{"server_args":{"epoll_lt":[["--a"],[1]]}}]})", "groups[0].server_args.epoll_lt[1][0]"},
       {R"({"name":"x","groups":[{"server_args":{"epoll_lt":[["--a"],["--a"]]}}]})", "same parameters"},
+      // a group name that is no string (the suite_file fuzzer: json threw type_error, not SuiteError)
+      {R"({"name":"x","groups":[{"name":[1,16]}]})", "groups[0].name"},
   };
   for (const auto& b : cases) {
     write_file(dir_ + "/bad.json", b.json);
