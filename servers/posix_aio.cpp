@@ -140,7 +140,10 @@ struct Loop {
       else { ++st.unexpected_errors; ctx.log(describe_errno(c.writing ? "aio_write" : "aio_read", err)); }
       return close_conn(id);
     }
-    if (stopping) return;  // stop: collect completions, start nothing new
+    if (stopping) {  // stop: collect completions, start nothing new; bytes that went out still count
+      if (c.writing) c.conn.on_sent(size_t(n), st);
+      return;
+    }
     if (c.writing) c.conn.on_sent(size_t(n), st);
     else if (n > 0) c.conn.on_received(c.in, size_t(n), st);
     else c.conn.on_peer_eof();
@@ -231,6 +234,9 @@ struct Loop {
   void stop() {
     stopping = true;
     take_handoff();
+    // Completions whose signal is still queued: their writes reached the peer,
+    // so they are counted (bytes_out) before the rest is abandoned.
+    sweep();
     static auto* graveyard = new std::vector<std::unique_ptr<Conn>>();
     for (auto& [id, c] : conns) {
       if (c->in_flight) { c->conn.owned_fd().release(); graveyard->push_back(std::move(c)); }
