@@ -33,9 +33,9 @@ uint64_t checked_u64(const json& v, const char* what) {
   throw std::runtime_error(std::string(what) + " must be a non-negative integer");
 }
 
-// obj[key] as a count, `otherwise` when the key is absent.
-uint64_t u64_or(const json& obj, const char* key, uint64_t otherwise) {
-  return obj.contains(key) ? checked_u64(obj.at(key), key) : otherwise;
+// obj[key] as a count, 0 when the key is absent (older files lack some).
+uint64_t u64_or_0(const json& obj, const char* key) {
+  return obj.contains(key) ? checked_u64(obj.at(key), key) : 0;
 }
 
 // Seconds of a timeseries entry: bounded, since r.seconds is sized by it.
@@ -285,45 +285,45 @@ RunResult from_json(const json& j) {
   r.requests = checked_u64(s.at("requests"), "requests");
   r.bytes_sent = checked_u64(s.at("bytes_sent"), "bytes_sent");
   r.bytes_received = checked_u64(s.at("bytes_received"), "bytes_received");
-  r.sent = u64_or(s, "sent", 0);
-  r.unsent = u64_or(s, "unsent", 0);
+  r.sent = u64_or_0(s, "sent");
+  r.unsent = u64_or_0(s, "unsent");
   if (s.contains("lost")) {
-    for (size_t i = 0; i < kLostNames.size(); ++i) r.lost.n[i] = u64_or(s.at("lost"), kLostNames[i], 0);
+    for (size_t i = 0; i < kLostNames.size(); ++i) r.lost.n[i] = u64_or_0(s.at("lost"), kLostNames[i]);
   } else {
-    r.lost[LostCause::kEndOfRun] = u64_or(s, "requests_unfinished", 0);  // older files
+    r.lost[LostCause::kEndOfRun] = u64_or_0(s, "requests_unfinished");  // older files
   }
   if (s.contains("window")) {
-    r.window_start_ns = u64_or(s.at("window"), "start_ns", 0);
-    r.window_end_ns = u64_or(s.at("window"), "end_ns", 0);
+    r.window_start_ns = u64_or_0(s.at("window"), "start_ns");
+    r.window_end_ns = u64_or_0(s.at("window"), "end_ns");
   }
   if (s.contains("accept_queue") && s.at("accept_queue").is_string()) r.accept_queue = s.at("accept_queue");
   r.thread_cpu_max = s.value("loadgen_thread_cpu_max", 0.0);
   r.cpu_user_s = s.value("loadgen_cpu_user_s", s.at("loadgen_cpu_s").get<double>());
   r.cpu_sys_s = s.value("loadgen_cpu_sys_s", 0.0);
   for (size_t i = 0; i < kErrorNames.size(); ++i)
-    r.errors.n[i] = u64_or(s.at("errors"), kErrorNames[i], 0);
+    r.errors.n[i] = u64_or_0(s.at("errors"), kErrorNames[i]);
   if (s.contains("open_loop")) {
     const json& o = s.at("open_loop");
     r.target_rate = o.value("target_rate", 0.0);
-    r.schedule.late_dispatches = u64_or(o, "late_dispatches", 0);
-    r.schedule.deferred_sends = u64_or(o, "deferred_sends", 0);
-    r.schedule.unsent_at_end = u64_or(o, "unsent_at_end", 0);
+    r.schedule.late_dispatches = u64_or_0(o, "late_dispatches");
+    r.schedule.deferred_sends = u64_or_0(o, "deferred_sends");
+    r.schedule.unsent_at_end = u64_or_0(o, "unsent_at_end");
     const double lag_us = o.value("max_dispatch_lag_us", 0.0);
     if (!(lag_us >= 0 && lag_us < 1e15)) throw std::runtime_error("open_loop.max_dispatch_lag_us out of range");
     r.schedule.max_dispatch_lag_ns = static_cast<uint64_t>(lag_us * 1000);
-    r.schedule.due = u64_or(o, "due", 0);
+    r.schedule.due = u64_or_0(o, "due");
   }
   if (s.contains("connections")) {
     const json& c = s.at("connections");
-    r.conns.opened = u64_or(c, "opened", 0);
-    r.conns.closed_by_client = u64_or(c, "closed_by_client", 0);
-    r.conns.closed_by_server = u64_or(c, "closed_by_server", 0);
-    r.conns.closed_after_error = u64_or(c, "closed_after_error", 0);
+    r.conns.opened = u64_or_0(c, "opened");
+    r.conns.closed_by_client = u64_or_0(c, "closed_by_client");
+    r.conns.closed_by_server = u64_or_0(c, "closed_by_server");
+    r.conns.closed_after_error = u64_or_0(c, "closed_after_error");
   }
   if (s.contains("idle")) {
     const json& c = s.at("idle");
-    r.idle = {u64_or(c, "requested", 0), u64_or(c, "opened", 0),
-              u64_or(c, "failed", 0), u64_or(c, "closed_by_peer", 0)};
+    r.idle = {u64_or_0(c, "requested"), u64_or_0(c, "opened"),
+              u64_or_0(c, "failed"), u64_or_0(c, "closed_by_peer")};
   }
   r.corrected = histogram_from_json(j.at("histogram"));
   if (j.contains("histograms")) {
@@ -341,7 +341,7 @@ RunResult from_json(const json& j) {
     sec.requests += checked_u64(e.at("requests"), "requests");
     sec.errors += checked_u64(e.at("errors"), "errors");
     if (e.contains("buckets"))
-      sec.latency.merge(rebuild(e.at("buckets"), u64_or(e, "min_ns", 0), u64_or(e, "max_ns", 0)));
+      sec.latency.merge(rebuild(e.at("buckets"), u64_or_0(e, "min_ns"), u64_or_0(e, "max_ns")));
   }
   return r;
 }

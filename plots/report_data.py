@@ -92,6 +92,12 @@ def load_servers(results_dir):
     return Servers([], "no servers.json; families unknown, colours from name hashes")
 
 
+def is_variant(c):
+    """A server_args variant (io_uring[--setup plain]/...): a study of one
+    model's settings beside the model as built by default."""
+    return bool(c.get("server_args"))
+
+
 def who(c):
     """The row a case belongs to: its server, or the server with its variant
     ("io_uring_multishot[--setup plain]") when the suite ran it with extra

@@ -1,7 +1,7 @@
 """The report's judgements, as rules over the data: the summary cells, the
 takeaway sentences, each model's best and worst cases. Nothing here is typed
 per run; a rule whose data is absent says nothing rather than guess."""
-from report_data import (REFERENCE, SCENARIOS, case_id, who, cost_per_message, describe, flags, geomean,
+from report_data import (REFERENCE, is_variant, SCENARIOS, case_id, who, cost_per_message, describe, flags, geomean,
                          med, paired_ratio, rounds, scenario, status, usable)
 
 MARKS = {"degraded": "D", "saturated": "S", "loadgen_bound": "L", "failed": "F", "outlier_rounds": "O"}
@@ -116,7 +116,7 @@ def rule_best_pipeline(run, by_id):
     best = None
     for c in run["cases"]:
         # The models as built by default: a server_args variant is a study of one model's settings.
-        if scenario(c.get("params", {})) != "pipeline" or not usable(c) or c.get("server_args"):
+        if scenario(c.get("params", {})) != "pipeline" or not usable(c) or is_variant(c):
             continue
         r = paired_ratio(c, by_id)
         if r and (best is None or r["median"] > best[1]["median"]):

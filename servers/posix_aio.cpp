@@ -140,13 +140,12 @@ struct Loop {
       else { ++st.unexpected_errors; ctx.log(describe_errno(c.writing ? "aio_write" : "aio_read", err)); }
       return close_conn(id);
     }
-    if (stopping) {  // stop: collect completions, start nothing new; bytes that went out still count
-      if (c.writing) c.conn.on_sent(size_t(n), st);
-      return;
+    if (c.writing) c.conn.on_sent(size_t(n), st);  // even at the stop: those bytes went out
+    if (stopping) return;  // stop: collect completions, start nothing new
+    if (!c.writing) {
+      if (n > 0) c.conn.on_received(c.in, size_t(n), st);
+      else c.conn.on_peer_eof();
     }
-    if (c.writing) c.conn.on_sent(size_t(n), st);
-    else if (n > 0) c.conn.on_received(c.in, size_t(n), st);
-    else c.conn.on_peer_eof();
     next(id, c);
   }
 
