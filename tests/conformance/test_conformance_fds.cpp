@@ -24,7 +24,6 @@
 namespace iomodels::test {
 namespace {
 
-constexpr const char* kPrlimit = "/usr/bin/prlimit";
 constexpr int kStartLimit = 64;
 constexpr int kWaiting = 8;
 constexpr milliseconds kExhausted{1000};
@@ -35,9 +34,9 @@ bool set_nofile(pid_t pid, rlim_t soft, rlim_t hard) {
 }
 
 TEST_P(Conformance, FdsExhaustedWithNothingToShedPausesTheListener) {
-  if (::access(kPrlimit, X_OK) != 0) GTEST_SKIP() << kPrlimit << " is missing (util-linux)";
+  if (::access(kPrlimitPath, X_OK) != 0) GTEST_SKIP() << kPrlimitPath << " is missing (util-linux)";
   // Hard limit too, so the server cannot raise its own (server_main raises the soft one).
-  start_under({kPrlimit, "--nofile=" + std::to_string(kStartLimit)});
+  start_under({kPrlimitPath, "--nofile=" + std::to_string(kStartLimit)});
   const pid_t pid = server().pid();
   {  // serving first, so whatever it opens lazily is open before we count
     Fd warm = connect_to(server().port());

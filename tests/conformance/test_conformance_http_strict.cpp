@@ -66,7 +66,9 @@ TEST_P(Conformance, HttpStrict10ClosesWithoutKeepAlive) {
     ASSERT_TRUE(send_all(k.get(), "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
     auto r = keep.next();
     expect_hello(r);
-    if (r) EXPECT_EQ(r->header("connection"), "keep-alive");
+    if (r) {
+      EXPECT_EQ(r->header("connection"), "keep-alive");
+    }
   }
 }
 

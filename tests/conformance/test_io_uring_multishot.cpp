@@ -141,8 +141,9 @@ TEST_P(IoUringPipelined, SixtyFourConnectionsSixteenDeepEveryByteInOrder) {
   EXPECT_EQ(k["bytes_in"], k["bytes_out"]);  // echo: everything that came in went out
   EXPECT_GT(k["syscalls"].value("io_uring_enter", 0), 0);
   EXPECT_EQ(k["accepted"], k["closed"]);
-  if (GetParam().label == "multishot_tiny_ring")  // the point of that case: recovery happened
+  if (GetParam().label == "multishot_tiny_ring") {  // the point of that case: recovery happened
     EXPECT_GT(k["extra"].value("enobufs", 0), 0) << "the ring never ran dry: the case tested nothing";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -155,7 +156,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Config{"io_uring_multishot", {"--setup", "coop"}, "multishot_coop"},
                       Config{"io_uring", {"--setup", "plain"}, "io_uring_plain"},
                       Config{"io_uring", {"--register-ring-fd", "0"}, "io_uring_unregistered_ring"}),
-    [](const auto& info) { return info.param.label; });
+    [](const auto& p) { return p.param.label; });
 
 // One peer floods and never reads. Zero-copy echo would pin a ring buffer per
 // send stuck behind it; the server must fall back to copying so that 16 other

@@ -14,7 +14,6 @@
 namespace iomodels::test {
 namespace {
 
-constexpr const char* kPrlimit = "/usr/bin/prlimit";
 
 TEST(PosixAioLimits, StopsWithinASecondWithTenThousandIdleConnections) {
   constexpr int kConnections = 10000;
@@ -54,8 +53,8 @@ TEST(PosixAioLimits, AdmissionStaysBelowRlimitNproc) {
   constexpr int kNproc = 100, kConnections = 120;
   const std::string path = server_path("posix_aio");
   if (path.empty()) GTEST_SKIP() << "posix_aio was not built";
-  if (::access(kPrlimit, X_OK) != 0) GTEST_SKIP() << kPrlimit << " is missing (util-linux)";
-  ServerProcess server = ServerProcess::start(kPrlimit, {"--nproc=" + std::to_string(kNproc), path, "--port", "0"});
+  if (::access(kPrlimitPath, X_OK) != 0) GTEST_SKIP() << kPrlimitPath << " is missing (util-linux)";
+  ServerProcess server = ServerProcess::start(kPrlimitPath, {"--nproc=" + std::to_string(kNproc), path, "--port", "0"});
   std::vector<Fd> conns;
   for (int i = 0; i < kConnections; ++i) conns.push_back(connect_to(server.port()));
   int served = 0, refused = 0;

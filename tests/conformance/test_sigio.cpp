@@ -19,7 +19,6 @@ namespace {
 
 constexpr int kConnections = 200;
 constexpr int kRounds = 10;
-constexpr const char* kPrlimit = "/usr/bin/prlimit";
 
 // Sizes that vary per connection and round, 1 B .. ~6 KiB, so some replies
 // take more than one send and some connections finish before others.
@@ -28,10 +27,10 @@ size_t size_for(int conn, int round) { return 1 + size_t((conn * 131 + round * 9
 TEST(Sigio, RtQueueOverflowLosesNoEcho) {
   const std::string path = server_path("sigio");
   if (path.empty()) GTEST_SKIP() << "sigio was not built";
-  if (::access(kPrlimit, X_OK) != 0) GTEST_SKIP() << kPrlimit << " is missing (util-linux)";
+  if (::access(kPrlimitPath, X_OK) != 0) GTEST_SKIP() << kPrlimitPath << " is missing (util-linux)";
   ASSERT_GE(raise_fd_limit(), uint64_t(kConnections + 50));
 
-  ServerProcess server = ServerProcess::start(kPrlimit, {"--sigpending=8", path, "--port", "0"});
+  ServerProcess server = ServerProcess::start(kPrlimitPath, {"--sigpending=8", path, "--port", "0"});
   std::vector<Fd> conns;
   for (int i = 0; i < kConnections; ++i) conns.push_back(connect_to(server.port()));
 

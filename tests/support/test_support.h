@@ -182,6 +182,10 @@ class StderrCapture {
 
 // Open fds of a process (entries of /proc/PID/fd); -1 if unreadable.
 int open_fd_count(pid_t pid);
+
+// util-linux's prlimit: a launcher that sets a limit (--nofile=N, --nproc=N,
+// --sigpending=N) and execs the server, whose pid stays the same.
+inline constexpr const char* kPrlimitPath = "/usr/bin/prlimit";
 // CPU time (user + system) the process used so far, in seconds; -1 if unreadable.
 double process_cpu_s(pid_t pid);
 
