@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "test_harness_util.h"
@@ -49,6 +51,11 @@ TEST(HarnessFaults, ServerStoppedTwoSecondsMidCaseIsDegradedOrFailed) {
   EXPECT_GT(summary["lost"]["timeout"].get<uint64_t>(), 0u) << summary.dump();
   EXPECT_EQ(summary["errors"].value("mismatch", uint64_t(0)), 0u) << summary.dump();
   EXPECT_GT(summary["requests"].get<uint64_t>(), 0u);
+  const auto& latency = c["repetitions"][0]["loadgen"]["latency_us"];
+  std::printf("[ figures  ] server stopped 2 s of 4: status %s (%s); requests %llu, lost %s, p99 %.0f us, max %.0f us\n",
+              c.value("status", "?").c_str(), c.value("reason", "").c_str(),
+              static_cast<unsigned long long>(summary["requests"].get<uint64_t>()), summary["lost"].dump().c_str(),
+              latency.value("p99", -1.0), latency.value("max", -1.0));
   EXPECT_EQ(validate_run_json(dir + "/out/run.json"), "");
   if (!::testing::Test::HasFailure()) run_cmd("rm -rf " + dir);
 }
