@@ -113,7 +113,8 @@ print_times() { log "times: ${PHASES[*]} (total ${SECONDS}s)"; }
 # only the test binaries that run there (each depends on every server, the
 # loadgen and the harness; the micro-benchmarks are left out).
 # Tests known to fail under a sanitizer for a bug another change fixes, as a
-# ctest -E regex (empty: none excluded). See /work/notes/CONTRACTS.md.
+# ctest -E regex (empty: none excluded, as now; IOMODELS_ASAN_EXCLUDE and
+# IOMODELS_TSAN_EXCLUDE set them).
 ASAN_EXCLUDE=${IOMODELS_ASAN_EXCLUDE:-}
 TSAN_EXCLUDE=${IOMODELS_TSAN_EXCLUDE:-}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

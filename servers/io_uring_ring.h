@@ -11,14 +11,18 @@
 // and counted in stats (extra.setup_fallback_coop). `plain` = no flags: each
 // completion is task work that IPIs/interrupts the thread, the historical
 // default, kept because its cost is part of the lesson.
-// Measured (/work/notes/measure_models.sh: 2-vCPU VM, loaded by other jobs,
-// server cpu0, loadgen cpu1, echo 64 B, 3 interleaved rounds, req/s ratio to
-// epoll_lt at c16 | c64 p16):
-//   io_uring defer 0.98 | 0.93, plain 0.74 | 0.77 (server CPU 5.4 vs 8.2 µs/req);
-//   multishot defer 0.90 | 0.89, plain 0.73 | 0.76, coop 0.85 | 0.92;
-//   liburing's examples/echo-server (defer, multishot, buffer ring) 0.93 | 0.94.
-// - Registered ring fd: kept (it cannot cost anything), but no measurable gain:
-//   io_uring 5.39 vs 5.41 µs/req at c16, req/s within the noise either way.
+// Measured (harness/measure/models.sh: 2-vCPU VM, quiet, server cpu0, loadgen
+// cpu1, echo 64 B, 3 interleaved rounds of 2 s, req/s ratio to epoll_lt at
+// c16 | c64 | c64 p16 | c256):
+//   io_uring  defer 1.14 | 0.99 | 1.11 | 1.14, plain 0.59 | 0.78 | 0.70 | 0.80
+//             (server CPU 5.6 vs 9.6 µs/req at c16);
+//   multishot defer 1.00 | 1.06 | 1.11 | 1.21, plain 0.64 | 0.73 | 0.64 | 0.65,
+//             coop 1.04 | 0.93 | 0.98 | 0.96;
+//   liburing's examples/echo-server (defer, multishot, buffer ring)
+//             0.96 | 1.06 | 1.01 | 1.01.
+// - Registered ring fd: kept (it cannot cost anything), but no consistent gain:
+//   io_uring without it 1.00 | 1.01 | 1.01 | 1.14, multishot 1.01 | 1.00 | 1.01
+//   | 1.16: within the round-to-round spread of the rows above.
 // - Batching a turn's sends: already the shape of both loops: every SQE a turn
 //   prepares goes to the kernel in the one io_uring_submit_and_wait that also
 //   waits (0.26 enters per message at c16, 0.02 at c64 p16).
