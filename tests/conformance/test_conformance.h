@@ -15,8 +15,12 @@ namespace iomodels::test {
 
 // DESIGN §3 promises an exit within 1 s of SIGTERM; CI runs 15 servers on two
 // busy cores, so the test allows scheduling slack on top (it never asserts
-// speed, only that the stop is prompt and clean).
-inline constexpr milliseconds kStopDeadline{2000};
+// speed, only that the stop is prompt and clean). Under a sanitizer the
+// runtime's own cost is not the server's (TSan runs code 5-15x slower and
+// tears down its shadow memory at exit: a TSan epoll_reuseport holding 1,000
+// peers' frames once took 2.3 s to stop in a loaded CI run), so the promptness
+// is the release build's figure and there the stop only has to come, cleanly.
+inline constexpr milliseconds kStopDeadline{kTsanBuild ? 8000 : kAsanBuild ? 4000 : 2000};
 inline constexpr milliseconds kIo{10000};  // bound on any one exchange
 
 class Conformance : public ::testing::TestWithParam<ServerEntry> {
