@@ -34,7 +34,7 @@ bool set_nofile(pid_t pid, rlim_t soft, rlim_t hard) {
 }
 
 TEST_P(Conformance, FdsExhaustedWithNothingToShedPausesTheListener) {
-  if (::access(kPrlimitPath, X_OK) != 0) GTEST_SKIP() << kPrlimitPath << " is missing (util-linux)";
+  if (std::string why = prlimit_missing(); !why.empty()) GTEST_SKIP() << why;
   // Hard limit too, so the server cannot raise its own (server_main raises the soft one).
   start_under({kPrlimitPath, "--nofile=" + std::to_string(kStartLimit)});
   const pid_t pid = server().pid();

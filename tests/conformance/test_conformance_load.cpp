@@ -1,9 +1,4 @@
 // Conformance, part 3: many connections, resets, half-close, back-pressure.
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <thread>
 
 #include "tests/conformance/test_conformance.h"
@@ -46,7 +41,7 @@ TEST_P(Conformance, EmfileOnAcceptDoesNotSpin) {
   // Started under the limit (soft and hard, so server_main cannot raise it):
   // io_uring_multishot's multishot accept reads RLIMIT_NOFILE when it is
   // armed, so a limit lowered on the running server would not reach it.
-  if (::access(kPrlimitPath, X_OK) != 0) GTEST_SKIP() << kPrlimitPath << " is missing (util-linux)";
+  if (std::string why = prlimit_missing(); !why.empty()) GTEST_SKIP() << why;
   start_under({kPrlimitPath, "--nofile=" + std::to_string(kLimit)});
   {  // serving first: start-up must fit under the limit with room to accept
     Fd warm = connect_to(server().port());

@@ -53,7 +53,7 @@ TEST(PosixAioLimits, AdmissionStaysBelowRlimitNproc) {
   constexpr int kNproc = 100, kConnections = 120;
   const std::string path = server_path("posix_aio");
   if (path.empty()) GTEST_SKIP() << "posix_aio was not built";
-  if (::access(kPrlimitPath, X_OK) != 0) GTEST_SKIP() << kPrlimitPath << " is missing (util-linux)";
+  if (std::string why = prlimit_missing(); !why.empty()) GTEST_SKIP() << why;
   ServerProcess server = ServerProcess::start(kPrlimitPath, {"--nproc=" + std::to_string(kNproc), path, "--port", "0"});
   std::vector<Fd> conns;
   for (int i = 0; i < kConnections; ++i) conns.push_back(connect_to(server.port()));

@@ -27,7 +27,7 @@ size_t size_for(int conn, int round) { return 1 + size_t((conn * 131 + round * 9
 TEST(Sigio, RtQueueOverflowLosesNoEcho) {
   const std::string path = server_path("sigio");
   if (path.empty()) GTEST_SKIP() << "sigio was not built";
-  if (::access(kPrlimitPath, X_OK) != 0) GTEST_SKIP() << kPrlimitPath << " is missing (util-linux)";
+  if (std::string why = prlimit_missing(); !why.empty()) GTEST_SKIP() << why;
   ASSERT_GE(raise_fd_limit(), uint64_t(kConnections + 50));
 
   ServerProcess server = ServerProcess::start(kPrlimitPath, {"--sigpending=8", path, "--port", "0"});

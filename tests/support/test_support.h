@@ -186,6 +186,8 @@ int open_fd_count(pid_t pid);
 // util-linux's prlimit: a launcher that sets a limit (--nofile=N, --nproc=N,
 // --sigpending=N) and execs the server, whose pid stays the same.
 inline constexpr const char* kPrlimitPath = "/usr/bin/prlimit";
+// Why a test that needs it must skip ("" when it is there).
+std::string prlimit_missing();
 // CPU time (user + system) the process used so far, in seconds; -1 if unreadable.
 double process_cpu_s(pid_t pid);
 

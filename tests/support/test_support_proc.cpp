@@ -52,4 +52,8 @@ double process_cpu_s(pid_t pid) {
   return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
 }
 
+std::string prlimit_missing() {
+  return ::access(kPrlimitPath, X_OK) == 0 ? "" : std::string(kPrlimitPath) + " is missing (util-linux)";
+}
+
 }  // namespace iomodels::test
