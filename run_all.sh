@@ -16,6 +16,40 @@
 #   ./run_all.sh sanitize only the ASan+UBSan and TSan phases of `test`
 #   ./run_all.sh wan      the wan suite in a netns lab at RTT 0, 1, 10 ms (root; netem or delay line)
 set -euo pipefail
+
+# Interrupts. bash runs a trap only after its foreground command ends, and a
+# SIGTERM sent to the script alone would leave that command running. So the
+# script runs itself again in a session and process group of its own and
+# waits: a SIGINT/SIGTERM/SIGHUP reaches this outer copy at once, which sends
+# SIGTERM to the whole group (the harness then writes run.json marked
+# incomplete and removes its worktrees and namespaces; cmake, ctest and the
+# tests stop), waits for it (30 s at most), SIGKILLs whatever is left in its
+# session, and dies of the same signal.
+if [[ -z ${IOMODELS_RUN_ALL_INNER:-} ]] && command -v setsid >/dev/null; then
+  export IOMODELS_RUN_ALL_INNER=1
+  setsid bash "$0" "$@" &
+  inner=$!
+  on_signal() {
+    trap - INT TERM HUP
+    kill -TERM -- "-$inner" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 300; i++)); do  # 30 s at most
+      kill -0 -- "-$inner" 2>/dev/null || break
+      sleep 0.1
+    done
+    # Whatever of its session is left (a test's `timeout` puts its command in
+    # a group of its own, but never in a session of its own).
+    pkill -KILL -s "$inner" 2>/dev/null || true
+    printf '[run_all] interrupted (SIG%s): stopped everything it started\n' "$1" >&2
+    kill -s "$1" $$
+  }
+  trap 'on_signal INT' INT
+  trap 'on_signal TERM' TERM
+  trap 'on_signal HUP' HUP
+  rc=0
+  wait "$inner" || rc=$?
+  exit "$rc"
+fi
 cd "$(dirname "$0")"
 ROOT=$PWD
 BUILD=${IOMODELS_BUILD_DIR:-$ROOT/build}
@@ -201,7 +235,8 @@ run_wan() {  # the wan suite at RTT 0, 1 and 10 ms in a netns lab (root; sch_net
   /usr/bin/python3 "$ROOT/plots/wan.py" "$ROOT/results/$stamp-wan" "${dirs[@]}"
 }
 
-install_missing
+# IOMODELS_NO_INSTALL=1: never apt-get (the interrupt test runs a copy of this script).
+[[ -n ${IOMODELS_NO_INSTALL:-} ]] || install_missing
 case $MODE in
   test)
     timed build build

@@ -33,7 +33,37 @@ void rename_over(const std::string& tmp, const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// A path that exists and is not a regular file (a FIFO, /dev/stdout,
+// /dev/full) is written in place: a rename would replace the device with a
+// file (as root, /dev/full itself), and there is no old content to keep.
+bool is_special(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+void write_in_place(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open(" + path + ")");
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "write(" + path + ")");
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "close(" + path + ")");
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& path, std::string_view data) {
+  if (is_special(path)) return write_in_place(path, data);
   // A unique name per call (mkostemp), so two writers of the same path (two
   // threads, or a harness and a leftover run) never share a temporary file.
   std::string tmp = path + ".tmp.XXXXXX";

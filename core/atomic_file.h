@@ -9,7 +9,8 @@
 namespace iomodels {
 
 // Throws std::system_error naming the call and the path; no temporary file is
-// left behind on failure.
+// left behind on failure. A path that is not a regular file (a FIFO,
+// /dev/stdout) is written in place, never renamed over.
 void write_file_atomic(const std::string& path, std::string_view data);
 
 // For a file another process wrote at `tmp` (in the same directory as `path`):

@@ -116,6 +116,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
       base.rev = build_revision(bs, opt.base, true);
     }
   } catch (const NoComparableBase& e) {
+    throw_if_interrupted();  // a build we killed is not a base that does not build
     out << "harness ab: no comparable base: " << e.what() << "\n"
         << "harness ab: nothing gated; this is not a failure (head " << head.rev.label << ")\n";
     json doc = {{"schema", "iomodels.ab/1"}, {"comparable", false}, {"reason", e.what()},
@@ -167,7 +168,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
         Slot slot{case_name(s, args, c.params), s, c.group, &c.params, args, {}, {}, true};
         for (int i = 0; i < 2; ++i) {
           slot.record[i] = {{"name", slot.name}, {"server", s}, {"group", c.group}, {"params", c.params.to_json()},
-                            {"status", "ok"}, {"reason", ""}, {"repetitions", json::array()}};
+                            {"status", "ok"}, {"reason", ""}, {"flags", json::object()}, {"repetitions", json::array()}};
           if (!args.empty()) slot.record[i]["server_args"] = args;
         }
         if (!base.lists(s)) {  // new in head: nothing to compare it with, so not measured
@@ -180,6 +181,24 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     }
   }
 
+  // base/run.json and head/run.json: after the rounds, or at an interrupt
+  // with the rounds finished so far ("complete": false).
+  auto write_runs = [&](bool complete) {
+    for (int i = 0; i < 2; ++i) {
+      json cases = json::array();
+      for (auto& slot : slots) {
+        if (i == 0 && !base.lists(slot.server)) continue;
+        slot.record[i]["aggregate"] = aggregate_case(slot.record[i]["repetitions"]);
+        cases.push_back(slot.record[i]);
+      }
+      if (!complete) mark_pending(cases);
+      sides[i].run["cases"] = cases;
+      sides[i].run["complete"] = complete;
+      write_file_atomic(out_dir + "/" + sides[i].name + "/run.json", sides[i].run.dump(1) + "\n");
+      std::error_code ec;
+      fs::remove_all(sides[i].env.tmp_dir, ec);
+    }
+  };
   out << "harness ab: base " << base.rev.label << " vs head " << head.rev.label << "; suite " << suite.name << ", "
       << slots.size() << " cases x " << suite.repetitions << " rounds, A B / B A alternating\n" << std::flush;
   const bool tty = opt.progress && ::isatty(STDERR_FILENO);
@@ -205,24 +224,18 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
             r.reason = std::string("harness: ") + e.what();
           }
         }
+        if (interrupted()) {  // this run was cut by us: not a result
+          if (tty) std::cerr << "\r\033[K";
+          write_runs(false);
+          throw Interrupted();
+        }
         if (!r.rep.is_null()) slot.record[i]["repetitions"].push_back(std::move(r.rep));
         if (r.status != "ok") record_problem(slot, i, rep, r.status, r.reason);
       }
     }
   }
   if (tty) std::cerr << "\r\033[K";
-  for (int i = 0; i < 2; ++i) {
-    json cases = json::array();
-    for (auto& slot : slots) {
-      if (i == 0 && !base.lists(slot.server)) continue;
-      slot.record[i]["aggregate"] = aggregate_case(slot.record[i]["repetitions"]);
-      cases.push_back(slot.record[i]);
-    }
-    sides[i].run["cases"] = cases;
-    write_file_atomic(out_dir + "/" + sides[i].name + "/run.json", sides[i].run.dump(1) + "\n");
-    std::error_code ec;
-    fs::remove_all(sides[i].env.tmp_dir, ec);
-  }
+  write_runs(true);
 
   json verdict = judge_ab(base.run, head.run, judge);
   const double took = static_cast<double>(now_ns() - started) / 1e9;

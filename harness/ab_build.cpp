@@ -57,9 +57,17 @@ Cmd run(std::vector<std::string> argv, const std::string& log, bool capture, int
     c.kill_group();
     return r;
   }
+  throw_if_interrupted();  // killed by our signal handler: not a failed build
   r.ok = WIFEXITED(c.raw_status()) && WEXITSTATUS(c.raw_status()) == 0;
   if (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
   return r;
+}
+
+// Worktrees this process added: (settings, folder holding src), for
+// remove_worktrees_added() after an interrupt.
+std::vector<std::pair<BuildSettings, std::string>>& worktrees_added() {
+  static std::vector<std::pair<BuildSettings, std::string>> added;
+  return added;
 }
 
 Cmd git(const BuildSettings& b, std::vector<std::string> args, bool capture = true) {
@@ -146,6 +154,7 @@ Revision build_revision(const BuildSettings& b, const std::string& spec, bool is
   }
   if (!fs::exists(src)) {
     fs::create_directories(dir);
+    worktrees_added().emplace_back(b, dir);  // before the add: an interrupt may land inside it
     git(b, {"worktree", "prune"}, false);
     if (!git(b, {"worktree", "add", "--detach", "--force", src, r.sha}, false).ok)
       return fail("git worktree add failed (see " + b.log_path + ")");
@@ -169,6 +178,19 @@ Revision build_revision(const BuildSettings& b, const std::string& spec, bool is
   if (!run(cmd, b.log_path, false, 3600).ok) return fail("does not build (see " + b.log_path + ")");
   r.bin_dir = build;
   return r;
+}
+
+void remove_worktrees_added() {
+  for (const auto& [b, dir] : worktrees_added()) {
+    // An add cut short leaves its worktree locked ("initializing"): unlock,
+    // and force twice, which is what removes a locked one.
+    git(b, {"worktree", "unlock", dir + "/src"}, false);
+    git(b, {"worktree", "remove", "--force", "--force", dir + "/src"}, false);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    git(b, {"worktree", "prune"}, false);
+  }
+  worktrees_added().clear();
 }
 
 }  // namespace iomodels::harness

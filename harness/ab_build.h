@@ -38,6 +38,12 @@ Revision worktree_revision(const BuildSettings& b, const std::string& bin_dir);
 // throws std::runtime_error.
 Revision build_revision(const BuildSettings& b, const std::string& spec, bool is_base);
 
+// An interrupted gate leaves no worktree behind: the ones build_revision
+// added in this process (not those a finished earlier run left to be reused)
+// are removed with `git worktree remove --force`, their folders deleted and
+// the repository's worktree list pruned. Call after begin_interrupt_cleanup().
+void remove_worktrees_added();
+
 // The parts of the tree the gate relies on that a base must have, when the head
 // has them: {path, text that must occur in it, what it provides}.
 struct GateRequirement {

@@ -17,9 +17,11 @@
 #include "core/socket_util.h"
 #include "core/version.h"
 #include "harness/ab.h"
+#include "harness/ab_build.h"
 #include "harness/compare.h"
 #include "harness/process.h"
 #include "harness/results.h"
+#include "harness/resume.h"
 #include "harness/runner.h"
 #include "harness/suite.h"
 
@@ -35,6 +37,7 @@ bool wants_help(const std::vector<std::string>& args) {
 
 constexpr const char* kUsage =
     "usage: harness run --suite FILE [--out DIR] [--servers a,b] [--server-cpus LIST]\n"
+    "       harness run --resume DIR    (finish an interrupted run with its own options)\n"
     "                   [--loadgen-cpus LIST] [--repetitions N] [--bin-dir DIR]\n"
     "                   [--topology loopback|netns|hosts:FILE] [--clients N] [--link SPEC]\n"
     "       harness compare BASE CURRENT [--threshold 5%] [--reference epoll_lt] [--alpha 0.05] [--html OUT.html]\n"
@@ -64,11 +67,13 @@ po::variables_map parse(const po::options_description& desc, const std::vector<s
 
 int cmd_run(const std::vector<std::string>& args) {
   RunOptions o;
-  std::string servers;
+  std::string servers, resume_dir;
   po::options_description d("harness run");
   d.add_options()("help,h", "this help")
-      ("suite", po::value(&o.suite_path)->required(), "suite JSON file (harness/suites/NAME.json)")
+      ("suite", po::value(&o.suite_path), "suite JSON file (harness/suites/NAME.json)")
       ("out", po::value(&o.out_dir), "results folder (default results/<date>-<suite>)")
+      ("resume", po::value(&resume_dir), "finish the interrupted run in this folder with its own options "
+       "(run.json \"complete\": false): only the steps it had not done")
       ("servers", po::value(&servers), "only these servers, comma-separated")
       ("server-cpus", po::value(&o.server_cpus), "CPUs for the server (default 0)")
       ("loadgen-cpus", po::value(&o.loadgen_cpus), "CPUs for the loadgen (default 1)")
@@ -93,10 +98,21 @@ int cmd_run(const std::vector<std::string>& args) {
   o.servers = split_commas(servers);
   o.progress = vm["progress"].as<std::string>() != "off";
   o.micro = !vm.count("no-micro");
+  if (!resume_dir.empty()) {
+    // The run goes on as it was started: any other option would make its two
+    // parts different runs.
+    for (const auto& [name, value] : vm)
+      if (!value.defaulted() && name != "resume" && name != "progress")
+        throw po::error("--resume takes the run's own options from its run.json; --" + name + " cannot be given with it");
+    o = resume_options(resume_dir, o.progress);
+  } else if (o.suite_path.empty()) {
+    throw po::error("the option '--suite' is required but missing");
+  }
   if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
   if (o.calibration_ms < 0 || o.calibration_ms > 10000) throw po::error("--calibration-ms must be in 0..10000");
   check_topology(o);
   install_child_reaper_signals();
+  defer_interrupts();  // SIGINT/SIGTERM: write run.json marked incomplete, then die of the signal
   // Children inherit this: a c10k case needs 10,000+ fds in the server, and
   // the soft limit is often 1024 while the hard one allows far more.
   rlimit nofile{};
@@ -110,7 +126,14 @@ int cmd_run(const std::vector<std::string>& args) {
     run = run_suite(o, &out);
   } catch (const SuiteError&) {
     throw;
+  } catch (const Interrupted&) {
+    // run_suite wrote what it finished; its lab and children are gone.
+    std::cerr << "harness run: interrupted; " << (out.empty() ? "no results folder yet" : out + "/run.json")
+              << " holds the finished cases (\"complete\": false); go on with: harness run --resume " << out << "\n";
+    die_of_interrupt();
   } catch (const std::runtime_error& e) {
+    // A full or read-only results disk lands here too: the message names the
+    // path, and results written before stay as they were (atomic writes).
     std::cerr << "harness run: " << e.what() << "\n";
     return 3;
   }
@@ -213,10 +236,17 @@ int cmd_ab(const std::vector<std::string>& args) {
     o.judge.accepted.push_back(parsed.front());
   }
   install_child_reaper_signals();
+  defer_interrupts();  // SIGINT/SIGTERM: finished rounds written, worktrees removed, then die of it
   try {
     return run_ab(o, std::cout);
   } catch (const SuiteError&) {
     throw;
+  } catch (const Interrupted&) {
+    begin_interrupt_cleanup();
+    remove_worktrees_added();
+    std::cerr << "harness ab: interrupted; worktrees it added are removed; base/run.json and head/run.json "
+                 "(if the rounds had begun) hold the finished rounds (\"complete\": false)\n";
+    die_of_interrupt();
   } catch (const std::runtime_error& e) {
     std::cerr << "harness ab: " << e.what() << "\n";
     return 3;

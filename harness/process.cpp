@@ -40,15 +40,44 @@ void unregister_group(pid_t pgid) {
 }
 
 std::atomic<void (*)() noexcept> g_fatal_hook{nullptr};
+std::atomic<int> g_interrupt{0};            // the first SIGINT/SIGTERM/SIGHUP
+std::atomic<bool> g_deferred{false};        // defer_interrupts() was called
+std::atomic<bool> g_refuse_children{false};
+std::atomic<bool> g_cleaning_up{false};     // begin_interrupt_cleanup() was called
 
-void on_fatal_signal(int sig) {
+void kill_live_groups() {
   for (auto& slot : g_groups) {
     pid_t g = slot.load();
     if (g > 0) ::kill(-g, SIGKILL);
   }
+}
+
+// Async-signal-safe: the hook (namespaces), then the signal's default action.
+[[noreturn]] void die_of(int sig) {
   if (auto hook = g_fatal_hook.load()) hook();
   ::signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
   ::raise(sig);
+  ::_exit(128 + sig);
+}
+
+void on_fatal_signal(int sig) {
+  kill_live_groups();
+  int none = 0;
+  if (g_deferred.load() && g_interrupt.compare_exchange_strong(none, sig)) {
+    g_refuse_children.store(true);
+    ::alarm(kInterruptGraceS);  // the loop that should notice is stuck: on_grace_expired
+    return;
+  }
+  die_of(g_interrupt.load() ? g_interrupt.load() : sig);
+}
+
+void on_grace_expired(int) {
+  kill_live_groups();
+  die_of(g_interrupt.load() ? g_interrupt.load() : SIGTERM);
 }
 
 [[noreturn]] void child_fail(int err_fd, int err) {
@@ -102,6 +131,7 @@ std::vector<int> allowed_cpus() {
 
 Child::Child(const SpawnOptions& opt) {
   if (opt.argv.empty()) throw std::invalid_argument("Child: empty argv");
+  if (g_refuse_children.load()) throw Interrupted();
   int out_pipe[2] = {-1, -1};
   int in_pipe[2] = {-1, -1};
   if (opt.stdin_pipe && ::pipe2(in_pipe, O_CLOEXEC) != 0)
@@ -303,8 +333,13 @@ std::string Child::describe_exit() const {
   if (WIFEXITED(status_)) return "exited with status " + std::to_string(WEXITSTATUS(status_));
   if (WIFSIGNALED(status_)) {
     int s = WTERMSIG(status_);
+    // "killed by signal 11 (SIGSEGV, Segmentation fault)": the number, the
+    // name a user greps for, and the words.
+    const char* abbrev = ::sigabbrev_np(s);
     const char* name = ::sigdescr_np(s);
-    return "killed by signal " + std::to_string(s) + (name ? std::string(" (") + name + ")" : "");
+    std::string words = abbrev ? std::string("SIG") + abbrev : "";
+    if (name) words += (words.empty() ? "" : ", ") + std::string(name);
+    return "killed by signal " + std::to_string(s) + (words.empty() ? "" : " (" + words + ")");
   }
   return "status " + std::to_string(status_);
 }
@@ -332,6 +367,30 @@ void install_child_reaper_signals() {
   sigemptyset(&sa.sa_mask);
   for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+}
+
+void defer_interrupts() {
+  struct sigaction sa {};
+  sa.sa_handler = on_grace_expired;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGALRM, &sa, nullptr);
+  g_deferred.store(true);
+}
+
+int interrupted() noexcept { return g_interrupt.load(); }
+
+void throw_if_interrupted() {
+  if (g_interrupt.load() && !g_cleaning_up.load()) throw Interrupted();
+}
+
+void begin_interrupt_cleanup() noexcept {
+  g_cleaning_up.store(true);
+  g_refuse_children.store(false);
+}
+
+void die_of_interrupt() {
+  kill_live_groups();
+  die_of(g_interrupt.load() ? g_interrupt.load() : SIGTERM);
 }
 
 }  // namespace iomodels::harness

@@ -6,10 +6,13 @@
 //  - each child leads its own process group, so a stop reaches whatever the
 //    child forked (a wrapper script's background job, a server's helpers);
 //  - install_child_reaper_signals() kills every live group on SIGINT/SIGTERM
-//    before the harness dies of the same signal.
+//    before the harness dies of the same signal; after defer_interrupts() it
+//    dies at the run loop's next step instead, once the loop has written what
+//    it finished (run.json marked incomplete) and removed what it set up.
 #pragma once
 #include <sys/types.h>
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +83,24 @@ class Child {
 
 // SIGINT/SIGTERM/SIGHUP: SIGKILL every live child group, then die of the signal.
 void install_child_reaper_signals();
+
+// After this, such a signal still kills every child group at once, but the
+// harness itself goes on until a loop asks interrupted() (then writes its
+// results marked incomplete, unwinds its worktrees and namespaces, and calls
+// die_of_interrupt()). A second signal, or kInterruptGraceS without that
+// call, ends it the plain way. No new Child starts once interrupted (its
+// constructor throws Interrupted) until begin_interrupt_cleanup().
+void defer_interrupts();
+constexpr unsigned kInterruptGraceS = 20;
+int interrupted() noexcept;  // the signal received, 0 if none
+// Not a std::runtime_error, so that the handlers that turn those into a
+// failed case or a "no comparable base" let it through to the command.
+struct Interrupted : std::exception {
+  const char* what() const noexcept override { return "interrupted"; }
+};
+void throw_if_interrupted();
+void begin_interrupt_cleanup() noexcept;  // children may start again (git worktree remove)
+[[noreturn]] void die_of_interrupt();     // the fatal hook, then the signal's default action
 // Also run from that handler, after the children are killed; must be
 // async-signal-safe (the netns lab removes its namespaces with it).
 void set_fatal_signal_hook(void (*hook)() noexcept);

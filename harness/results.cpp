@@ -160,6 +160,22 @@ json aggregate_case(const json& repetitions) {
   return out;
 }
 
+void mark_pending(json& cases) {
+  for (auto& c : cases)
+    if (c.value("status", "") == "ok" && c.value("repetitions", json::array()).empty()) {
+      c["status"] = "skipped";
+      c["reason"] = "not run yet: the run is incomplete (harness run --resume DIR finishes it)";
+      c["pending"] = true;
+    }
+}
+
+void unmark_pending(json& record) {
+  if (!record.value("pending", false)) return;
+  record["status"] = "ok";
+  record["reason"] = "";
+  record.erase("pending");
+}
+
 json to_gbench(const json& run) {
   const json& ctx = run.at("context");
   json out;
@@ -179,6 +195,7 @@ json to_gbench(const json& run) {
     if (c.value("status", "") != "ok") continue;  // compare.py needs real_time on every entry
     const std::string name = c.at("name");
     const json& reps = c.at("repetitions");
+    if (reps.empty()) continue;  // not run yet (run.json is written as a run starts)
     std::vector<json> entries;
     for (size_t i = 0; i < reps.size(); ++i) {
       const json& r = reps[i];

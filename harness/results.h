@@ -24,6 +24,12 @@ nlohmann::json aggregate_case(const nlohmann::json& repetitions);
 // ns per request), then "_mean" and "_median" aggregates per case.
 nlohmann::json to_gbench(const nlohmann::json& run);
 
+// An incomplete run's cases that have not run yet (status still "ok", no
+// repetition) are written "skipped", reason "not run yet", "pending": true;
+// unmark_pending() turns such a record back into one to run (--resume).
+void mark_pending(nlohmann::json& cases);
+void unmark_pending(nlohmann::json& record);
+
 // Reads a run.json, or DIR/run.json when given a folder; throws std::runtime_error.
 nlohmann::json read_run(const std::string& path_or_dir);
 

@@ -136,7 +136,7 @@ std::string stop_server(Child& srv, int timeout_ms, const std::string& log) {
   srv.signal(SIGTERM);
   if (!srv.wait_exit(timeout_ms)) {
     srv.kill_group();
-    return "hung on stop: still running " + std::to_string(timeout_ms) + " ms after SIGTERM, killed";
+    return "stop timeout: still running " + std::to_string(timeout_ms) + " ms after SIGTERM, killed with SIGKILL";
   }
   if (!WIFEXITED(srv.raw_status()) || WEXITSTATUS(srv.raw_status()) != 0)
     return "bad exit on SIGTERM: " + srv.describe_exit() + last_line(log);

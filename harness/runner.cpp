@@ -1,5 +1,6 @@
 #include "harness/runner.h"
 
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "harness/paired.h"
 #include "harness/process.h"
 #include "harness/results.h"
+#include "harness/resume.h"
 #include "harness/run_case.h"
 #include "harness/run_remote.h"
 #include "harness/topology.h"
@@ -90,6 +92,11 @@ class Progress {
 };
 
 double planned_s(const CaseParams& p) { return p.warmup_s + p.duration_s + 0.3; }
+
+std::string signal_name(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
 
 }  // namespace
 
@@ -189,6 +196,9 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   if (topo.remote() && !help_mentions(loadgen, "--start-barrier"))
     throw std::runtime_error(loadgen + " has no --start-barrier: a remote topology needs a newer loadgen");
 
+  // A resumed run keeps what its first part wrote (context, finished cases).
+  PriorRun prior;
+  if (opt.resume) prior = load_prior_run(out);
   json run;
   run["schema"] = "iomodels.run/2";
   run["context"] = build_context(server_cpus, loadgen_cpus);
@@ -199,6 +209,16 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   if (topo.remote()) run["context"]["hosts"] = describe_hosts(topo);
   run["suite"] = {{"name", suite.name}, {"file", suite.file}, {"repetitions", suite.repetitions}};
   if (!suite.description.empty()) run["suite"]["description"] = suite.description;
+  RunOptions saved = opt;
+  saved.suite_path = fs::absolute(opt.suite_path).string();
+  run["run_options"] = saved_run_options(saved);
+  if (opt.resume) {
+    json resumed = prior.run.value("resumed", json::array());
+    resumed.push_back({{"date", run["context"]["date"]}, {"steps_done_before", prior.steps_done},
+                       {"interrupted_by", prior.run["progress"].value("interrupted_by", "")}});
+    run["context"] = prior.run["context"];
+    run["resumed"] = resumed;
+  }
 
   // One record per (case, server), in the order results are read: by case,
   // then by server. Execution order is different (see the loop below).
@@ -236,8 +256,33 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       }
     }
   }
+  if (opt.resume) {
+    // The finished part as it was written: records, statuses, failures.
+    const json& before = prior.run["cases"];
+    if (before.size() != slots.size())
+      throw std::invalid_argument("--resume: the suite now gives " + std::to_string(slots.size()) +
+                                  " cases, the interrupted run had " + std::to_string(before.size()));
+    for (size_t k = 0; k < slots.size(); ++k) {
+      if (before[k].value("name", "") != slots[k].record["name"])
+        throw std::invalid_argument("--resume: case " + std::to_string(k) + " is now " +
+                                    slots[k].record["name"].get<std::string>() + ", was " + before[k].value("name", "?"));
+      slots[k].record = before[k];
+      slots[k].record.erase("aggregate");
+      unmark_pending(slots[k].record);
+      slots[k].failures = before[k].value("failures", std::vector<std::string>{});
+    }
+  }
 
+  size_t steps_done = prior.steps_done;
+  size_t steps_total = 0;
+  for (const auto& s : slots) steps_total += s.path.empty() ? 0 : 1;
+  steps_total *= static_cast<size_t>(suite.repetitions);
   auto write_outputs = [&] {
+    // complete: false until the last step: an interrupted or crashed run says
+    // so, and `--resume` knows where to go on.
+    run["complete"] = steps_done == steps_total;
+    run["progress"] = {{"steps_done", steps_done}, {"steps_total", steps_total}};
+    if (interrupted()) run["progress"]["interrupted_by"] = signal_name(interrupted());
     json cases = json::array();
     for (auto& s : slots) {
       s.record["aggregate"] = aggregate_case(s.record["repetitions"]);
@@ -245,6 +290,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     }
     add_paired_ratios(cases);
     flag_calibration_outliers(cases);
+    mark_pending(cases);
     run["cases"] = cases;
     write_file_atomic(out + "/run.json", run.dump(1) + "\n");
     write_file_atomic(out + "/gbench.json", to_gbench(run).dump(2) + "\n");
@@ -261,6 +307,8 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   const size_t total = runnable * static_cast<size_t>(suite.repetitions);
   Progress progress(opt.progress, total, expected);
 
+  write_outputs();  // from the start: a run.json that says "complete": false
+
   // Interleaved: rep → case → server, so slow drift of the machine lands on
   // every server alike instead of on whichever ran last.
   size_t i = 0;
@@ -268,6 +316,11 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   for (int rep = 0; rep < suite.repetitions; ++rep) {
     for (auto& slot : slots) {
       if (slot.path.empty()) continue;
+      if (i < prior.steps_done) {  // resumed: finished before the interrupt
+        ++i;
+        done_expected += planned_s(*slot.params);
+        continue;
+      }
       const std::string name = slot.record["name"];
       progress.show(i++, name + " rep " + std::to_string(rep + 1), done_expected);
       CaseRun r;
@@ -282,6 +335,12 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
         r.status = "failed";
         r.reason = std::string("harness: ") + e.what();
       }
+      if (interrupted()) {
+        // This step was cut short by us, not by the server: it is not a result.
+        write_outputs();
+        throw Interrupted();
+      }
+      ++steps_done;
       done_expected += planned_s(*slot.params);
       if (!r.rep.is_null()) slot.record["repetitions"].push_back(std::move(r.rep));
       if (r.status != "ok") {
@@ -297,6 +356,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     write_outputs();  // after each round: an interrupted suite still leaves results
   }
   progress.done();
+  throw_if_interrupted();  // between the last step and here (the children are gone)
   std::error_code ec;
   fs::remove_all(env.tmp_dir, ec);
   write_outputs();
@@ -308,6 +368,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     mo.min_time = suite.micro.value("min_time", "");
     mo.filter = suite.micro.value("filter", "");
     run_micro(mo);
+    throw_if_interrupted();  // the micro-benchmarks were killed, not finished
   }
   return run;
 }

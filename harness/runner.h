@@ -19,7 +19,7 @@ struct RunOptions {
   std::string bin_dir;                 // where servers, loadgen and iomodels_micro live
   std::string loadgen;                 // empty: BIN_DIR/loadgen
   int start_timeout_ms = 5000;         // for the "listening" line
-  int stop_timeout_ms = 2000;          // after SIGTERM, before SIGKILL and "hung on stop"
+  int stop_timeout_ms = 2000;          // after SIGTERM, before SIGKILL and "stop timeout"
   bool progress = true;                // shown only when stderr is a terminal anyway
   bool micro = true;                   // run the suite's "micro" entry, if it has one
   // --topology loopback | netns | hosts:FILE (docs/multihost.md); checked by
@@ -28,6 +28,7 @@ struct RunOptions {
   std::string link;                    // --link "delay=5ms,..." (netns only)
   int clients = 1;                     // client namespaces (netns)
   int calibration_ms = 50;             // host calibration per CPU and repetition; 0: none
+  bool resume = false;                 // out_dir holds an interrupted run: finish it (resume.h)
 };
 
 struct MicroOptions {
@@ -40,7 +41,9 @@ struct MicroOptions {
 
 // Runs the suite, writes OUT/run.json and OUT/gbench.json; returns the run
 // document. Throws SuiteError for a bad suite, std::runtime_error for setup
-// (bad CPU list, no loadgen).
+// (bad CPU list, no loadgen) or a results folder it cannot write (the message
+// names the path), Interrupted after a deferred SIGINT/SIGTERM once it has
+// written the finished cases with "complete": false.
 nlohmann::json run_suite(const RunOptions& opt, std::string* out_dir_used = nullptr);
 
 // Throws std::invalid_argument (exit 2) when the topology options cannot

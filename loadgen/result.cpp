@@ -140,6 +140,7 @@ void add_seconds(std::vector<SecondStats>& into, const std::vector<SecondStats>&
     into[i].requests += from[i].requests;
     into[i].errors += from[i].errors;
     into[i].latency.merge(from[i].latency);
+    into[i].schedule_lag.merge(from[i].schedule_lag);
   }
 }
 
@@ -249,14 +250,24 @@ json to_json(const RunResult& r) {
   json ts = json::array();
   for (size_t i = 0; i < r.seconds.size(); ++i) {
     const SecondStats& s = r.seconds[i];
-    ts.push_back({{"t_s", i + 1},
-                  {"requests", s.requests},
-                  {"errors", s.errors},
-                  {"p50_us", us(s.latency.value_at_percentile(50))},
-                  {"p99_us", us(s.latency.value_at_percentile(99))},
-                  {"min_ns", s.latency.min()},
-                  {"max_ns", s.latency.max()},
-                  {"buckets", buckets_json(s.latency)}});
+    const Histogram latency = s.latency.expand();
+    json e = {{"t_s", i + 1},
+              {"requests", s.requests},
+              {"errors", s.errors},
+              {"p50_us", us(latency.value_at_percentile(50))},
+              {"p99_us", us(latency.value_at_percentile(99))},
+              {"min_ns", latency.min()},
+              {"max_ns", latency.max()},
+              {"buckets", buckets_json(latency)}};
+    // The loadgen's own schedule per second: a long run shows whether it
+    // keeps time at the end as at the start (absent in merged files).
+    if (!s.schedule_lag.empty()) {
+      const Histogram lag = s.schedule_lag.expand();
+      e["sends"] = lag.count();
+      e["schedule_lag_p99_us"] = us(lag.value_at_percentile(99));
+      e["schedule_lag_max_us"] = us(lag.max());
+    }
+    ts.push_back(std::move(e));
   }
   return {{"schema", "iomodels.loadgen/1"},
           {"context", r.context},
@@ -341,7 +352,7 @@ RunResult from_json(const json& j) {
     sec.requests += checked_u64(e.at("requests"), "requests");
     sec.errors += checked_u64(e.at("errors"), "errors");
     if (e.contains("buckets"))
-      sec.latency.merge(rebuild(e.at("buckets"), u64_or_0(e, "min_ns"), u64_or_0(e, "max_ns")));
+      sec.latency.add(rebuild(e.at("buckets"), u64_or_0(e, "min_ns"), u64_or_0(e, "max_ns")));
   }
   return r;
 }

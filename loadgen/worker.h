@@ -95,6 +95,7 @@ class Worker {
   void window_cpu_end();
   bool measuring(uint64_t t) const noexcept { return t >= plan_.measure_start_ns && t < plan_.end_ns; }
   SecondStats& second_of(uint64_t t);
+  void fold_live_second();
   void read_cpu(double& user, double& sys) const;
 
   WorkerPlan plan_;
@@ -131,7 +132,11 @@ class Worker {
   double cpu_user0_ = 0, cpu_sys0_ = 0;
   uint64_t thread_cpu0_ns_ = 0;
   uint64_t wall0_ns_ = 0;
-  size_t progress_second_ = 0;
+  // The second under way (index into stats_.seconds) and its full histograms,
+  // folded into that second's compact ones when a later second begins.
+  size_t live_second_ = 0;
+  Histogram live_latency_;
+  Histogram live_lag_;
 };
 
 }  // namespace iomodels::loadgen

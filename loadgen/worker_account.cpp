@@ -43,6 +43,8 @@ void Worker::window_cpu_end() {
   cpu_ended_ = true;
 }
 
+// Seconds only move forward: a reply stamped with a slightly older `now` than
+// the last one counts in the second under way, so each second is folded once.
 SecondStats& Worker::second_of(uint64_t t) {
   size_t s = static_cast<size_t>(since(t, plan_.measure_start_ns) / 1'000'000'000);
   if (plan_.duration_ns > 0) {
@@ -50,7 +52,25 @@ SecondStats& Worker::second_of(uint64_t t) {
   } else if (s >= stats_.seconds.size()) {
     stats_.seconds.resize(s + 1);  // --requests without --duration: once a second at most
   }
-  return stats_.seconds[s];
+  if (s > live_second_) {
+    fold_live_second();
+    live_second_ = s;
+  }
+  return stats_.seconds[live_second_];
+}
+
+void Worker::fold_live_second() {
+  if (live_second_ >= stats_.seconds.size()) return;
+  SecondStats& done = stats_.seconds[live_second_];
+  if (live_latency_.count()) {
+    progress_.last_second_p99_ns.store(live_latency_.value_at_percentile(99), std::memory_order_relaxed);
+    done.latency.add(live_latency_);
+    live_latency_.reset();
+  }
+  if (live_lag_.count()) {
+    done.schedule_lag.add(live_lag_);
+    live_lag_.reset();
+  }
 }
 
 void Worker::count_error(ErrorKind kind, uint64_t now) {
@@ -70,6 +90,10 @@ void Worker::stamp_sent(ClientConn& c, uint64_t t) {
       uint64_t lag = since(t, f.intended_ns);
       ++stats_.sent;
       stats_.schedule_lag.record(lag);
+      if (t >= plan_.measure_start_ns) {
+        second_of(t);
+        live_lag_.record(lag);
+      }
       if (opt_.open_loop() && lag > kLateThresholdNs) ++stats_.schedule.deferred_sends;
     }
   }
@@ -84,9 +108,8 @@ void Worker::record_reply(const InFlight& f, ReplyOutcome outcome, uint64_t now)
   stats_.uncorrected.record(since(now, sent));
   ++stats_.requests;
   last_reply_ns_ = now;
-  SecondStats& s = second_of(now);
-  ++s.requests;
-  s.latency.record(latency);
+  ++second_of(now).requests;
+  live_latency_.record(latency);
 }
 
 // The connection is going away with these requests unanswered. Those of the
@@ -105,7 +128,8 @@ void Worker::lose_inflight(ClientConn& c, LostCause cause, uint64_t now) {
     uint64_t latency = since(now, opt_.open_loop() ? f.intended_ns : f.sent_ns);
     stats_.corrected.record(latency);
     stats_.uncorrected.record(since(now, f.sent_ns));
-    second_of(now).latency.record(latency);
+    second_of(now);
+    live_latency_.record(latency);
   }
   c.inflight.clear();
   c.stamped = 0;
@@ -147,6 +171,7 @@ void Worker::stop_sending(uint64_t now) {
 
 void Worker::finish(uint64_t now) {
   for (auto& c : conns_) lose_inflight(c, LostCause::kEndOfRun, now);
+  fold_live_second();
   window_cpu_end();
   double u = 0, s = 0;
   read_cpu(u, s);
@@ -182,17 +207,10 @@ void Worker::housekeeping(uint64_t now) {
     finish(now);
     return;
   }
-  // Progress: what this worker did so far, and the p99 of its last full second.
+  // Progress: what this worker did so far (the p99 of its last full second is
+  // stored when that second is folded).
   progress_.requests.store(stats_.requests, std::memory_order_relaxed);
   progress_.errors.store(stats_.errors.total(), std::memory_order_relaxed);
-  if (now >= plan_.measure_start_ns) {
-    size_t s = static_cast<size_t>((now - plan_.measure_start_ns) / 1'000'000'000);
-    if (s > progress_second_ && s - 1 < stats_.seconds.size()) {
-      progress_.last_second_p99_ns.store(stats_.seconds[s - 1].latency.value_at_percentile(99),
-                                         std::memory_order_relaxed);
-      progress_second_ = s;
-    }
-  }
   // Every connection is visited per tick: often enough for timeouts and
   // reconnects, rare enough to cost nothing next to the requests.
   next_housekeeping_ = now + std::min<uint64_t>(20'000'000, std::max<uint64_t>(timeout_ns_ / 10, 1'000'000));

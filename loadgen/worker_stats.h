@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/histogram.h"
+#include "core/histogram_compact.h"
 
 namespace iomodels::loadgen {
 
@@ -49,10 +50,13 @@ struct LostCounts {
 
 // One second of the measured window (timeseries); the histogram is kept so
 // that merged runs recompute p50/p99 per second instead of averaging them.
+// Compact: a worker fills one full histogram for the second under way and
+// folds it in here when the second ends (see CompactHistogram for why).
 struct SecondStats {
   uint64_t requests = 0;
   uint64_t errors = 0;
-  Histogram latency;  // corrected latency, ns
+  CompactHistogram latency;       // corrected latency, ns
+  CompactHistogram schedule_lag;  // send - intended, ns, of the sends made in this second
 };
 
 // How the loadgen kept (or failed to keep) its own open-loop schedule. The

@@ -1,7 +1,9 @@
 // core/atomic_file: the one write-temp, fsync, rename helper.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -61,6 +63,31 @@ TEST(AtomicFile, FailureNamesThePath) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.json"), std::string::npos) << e.what();
   }
   EXPECT_THROW(publish_file_atomic("/nonexistent-dir/a", "/nonexistent-dir/b"), std::system_error);
+}
+
+// --output /dev/stdout, a FIFO, /dev/full: written in place, never replaced
+// by a file (as root the rename used to turn /dev/full into a regular file).
+// A FIFO here, so that a broken guard costs a temp folder, not a device.
+TEST(AtomicFile, SpecialFilesAreWrittenInPlaceNotReplaced) {
+  char tmpl[] = "/tmp/atomic-file-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The read end first, non-blocking: the writer's open then succeeds at once,
+  // and a broken guard (the FIFO renamed over) fails here instead of hanging.
+  int rd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(rd, 0);
+  write_file_atomic(fifo, "through the pipe\n");
+  char buf[64] = {};
+  ssize_t n = ::read(rd, buf, sizeof buf);
+  ::close(rd);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), "through the pipe\n");
+  struct stat st{};
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  EXPECT_EQ(entries(dir), 1u);
+  std::remove(fifo.c_str());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/histogram.h"
+#include "core/histogram_compact.h"
 
 namespace iomodels {
 namespace {
@@ -107,6 +108,50 @@ TEST(Histogram, BucketsRoundTrip) {
   for (double p : {25.0, 50.0, 90.0, 99.0}) {
     EXPECT_EQ(rebuilt.value_at_percentile(p), h.value_at_percentile(p)) << p;
   }
+}
+
+// The loadgen keeps one CompactHistogram per second of its window (a full one
+// is ~220 KB): folded in second by second and merged across threads, it must
+// give back exactly the histogram a full one would have held.
+TEST(CompactHistogram, FoldedAndMergedEqualsWhole) {
+  auto values = random_latencies(20'000, 11);
+  Histogram whole, part[2];
+  CompactHistogram compact[2];
+  for (size_t i = 0; i < values.size(); ++i) {
+    whole.record(values[i]);
+    part[i % 2].record(values[i]);
+    if (i % 1000 == 999) {  // a second ends: fold the live histogram, start afresh
+      for (int k = 0; k < 2; ++k) {
+        compact[k].add(part[k]);
+        part[k].reset();
+      }
+    }
+  }
+  compact[0].merge(compact[1]);
+  Histogram back = compact[0].expand();
+  EXPECT_EQ(back.count(), whole.count());
+  EXPECT_EQ(compact[0].count(), whole.count());
+  EXPECT_EQ(back.min(), whole.min());
+  EXPECT_EQ(back.max(), whole.max());
+  EXPECT_EQ(back.buckets(), whole.buckets());
+  for (double p : kPercentiles) EXPECT_EQ(back.value_at_percentile(p), whole.value_at_percentile(p)) << p;
+  // Kilobytes, not the full layout's 27,648 counters.
+  EXPECT_EQ(compact[0].bucket_count(), whole.buckets().size());
+  EXPECT_LT(compact[0].bucket_count(), 10'000u);
+  EXPECT_LT(compact[0].encoded_bytes(), 5 * compact[0].bucket_count());  // varints: a few bytes a bucket
+  EXPECT_TRUE(CompactHistogram().empty());
+  EXPECT_EQ(CompactHistogram().expand().count(), 0u);
+}
+
+TEST(CompactHistogram, OneValueKeepsItsExactMinAndMax) {
+  Histogram h;
+  h.record(123'456'789);
+  CompactHistogram c;
+  c.add(h);
+  Histogram back = c.expand();
+  EXPECT_EQ(back.count(), 1u);
+  EXPECT_EQ(back.min(), 123'456'789u);
+  EXPECT_EQ(back.max(), 123'456'789u);
 }
 
 TEST(Histogram, OutOfRangeValuesAreClampedAndCounted) {

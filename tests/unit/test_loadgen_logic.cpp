@@ -1,6 +1,7 @@
 // loadgen pure logic: options, schedule, sizes, histogram JSON and merge.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
 
 #include "core/histogram.h"
@@ -189,12 +190,14 @@ TEST(LoadgenResult, JsonRoundTripAndMerge) {
   a.window_end_ns = 2'000'001'000;
   for (int i = 0; i < 50; ++i) a.schedule_lag.record(1000 + static_cast<uint64_t>(i) * 10'000);
   a.seconds.resize(2);
+  std::array<Histogram, 2> per_second;
   for (int i = 0; i < 100; ++i) {
     a.corrected.record(10'000 + static_cast<uint64_t>(i) * 100);
     a.uncorrected.record(9'000);
-    a.seconds[static_cast<size_t>(i % 2)].latency.record(10'000 + static_cast<uint64_t>(i) * 100);
+    per_second[static_cast<size_t>(i % 2)].record(10'000 + static_cast<uint64_t>(i) * 100);
     ++a.seconds[static_cast<size_t>(i % 2)].requests;
   }
+  for (size_t s = 0; s < 2; ++s) a.seconds[s].latency.add(per_second[s]);
   nlohmann::json j = to_json(a);
   EXPECT_EQ(j["schema"], "iomodels.loadgen/1");
   EXPECT_EQ(j["summary"]["requests_per_s"], 50.0);

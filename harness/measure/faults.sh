@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Issue 26 closing-note figures: the harness under faults.
+#   soak      every server side by side for $MINUTES (30) at $RATE req/s (200)
+#             each over $CONNS (4) connections, one loadgen each (harness/soak/
+#             soak.py): per minute RSS, fds, CPU per message, p99; first and
+#             last 5 minutes compared. Prints the table; soak.json in $OUT.
+#   loadgen   the loadgen alone for $MINUTES (60) at $RATE (1000) req/s over
+#             $CONNS (8) connections against epoll_lt (the same script, one
+#             server): its RSS, fds and schedule lag per minute, and whether
+#             its per-second series has every second.
+#   interrupt what an interrupted `./run_all.sh smoke` leaves: run_all.sh of
+#             $REV_SCRIPT (default this tree) with the build in $BUILD, SIGTERM
+#             to the script 3 s into the harness run, then the processes,
+#             worktrees and namespaces left 5 s later.
+# Usage: harness/measure/faults.sh soak|loadgen|interrupt   (BUILD=$ROOT/build OUT=/tmp/...)
+# Needs: python3 (/usr/bin/python3). Soak and loadgen take their full minutes.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
+case ${1:-} in -h|--help|"") sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+set -euo pipefail
+BUILD=${BUILD:-$ROOT/build}
+case $1 in
+  soak)
+    OUT=${OUT:-/tmp/soak-$(date +%H%M%S)}
+    exec /usr/bin/python3 "$ROOT/harness/soak/soak.py" --bin-dir "$BUILD" --out "$OUT" \
+      --minutes "${MINUTES:-30}" --rate "${RATE:-200}" --connections "${CONNS:-4}" ;;
+  loadgen)
+    OUT=${OUT:-/tmp/soak-loadgen-$(date +%H%M%S)}
+    exec /usr/bin/python3 "$ROOT/harness/soak/soak.py" --bin-dir "$BUILD" --out "$OUT" --servers epoll_lt \
+      --minutes "${MINUTES:-60}" --rate "${RATE:-1000}" --connections "${CONNS:-8}" --warmup 10 ;;
+  interrupt)
+    SCRIPT=${REV_SCRIPT:-$ROOT/run_all.sh}
+    work=$(mktemp -d /tmp/faults_interrupt.XXXXXX)
+    mkdir -p "$work/root/harness/suites" "$work/shim"
+    cp "$SCRIPT" "$work/root/run_all.sh"; chmod +x "$work/root/run_all.sh"
+    # a smoke suite long enough to be interrupted in its middle
+    printf '%s\n' '{"name": "smoke", "repetitions": 1, "servers": ["epoll_lt", "blocking_threads"],' \
+      '"defaults": {"duration": 5, "warmup": 0.2}, "groups": [{"name": "echo", "connections": 4}]}' \
+      > "$work/root/harness/suites/smoke.json"
+    printf '#!/bin/sh\nexit 0\n' > "$work/shim/cmake"; chmod +x "$work/shim/cmake"  # the build is $BUILD, as it is
+    mark="IOMODELS_MEASURE_MARK=$$"
+    env "$mark" PATH="$work/shim:$PATH" IOMODELS_NO_INSTALL=1 IOMODELS_BUILD_DIR="$BUILD" \
+      "$work/root/run_all.sh" smoke > "$work/run_all.log" 2>&1 &
+    pid=$!
+    sleep 3
+    kill -TERM "$pid"
+    rc=0; wait "$pid" || rc=$?
+    sleep 5
+    echo "run_all.sh exit status after SIGTERM: $rc"
+    echo "processes left carrying the run's environment:"
+    left=()
+    for p in /proc/[0-9]*; do
+      { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qx "$mark" && left+=("${p#/proc/}")
+    done
+    ((${#left[@]})) && ps -o pid=,args= -p "$(IFS=,; echo "${left[*]}")" | cut -c1-160 || echo " none"
+    echo "run.json: $(ls "$work"/root/results/*/run.json 2>/dev/null || echo none)"
+    for f in "$work"/root/results/*/run.json; do
+      [[ -e $f ]] && /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(" complete:", j.get("complete", "(no field)"), " progress:", j.get("progress", "(no field)"), " cases with reps:", sum(1 for c in j["cases"] if c["repetitions"]))' "$f"
+    done
+    echo "git worktrees: $(git -C "$ROOT" worktree list | grep -c "$work" || true); namespaces: $(ip netns list 2>/dev/null | grep -c iomodels || true)"
+    echo "log: $work/run_all.log" ;;
+  *) echo "faults.sh: unknown mode '$1' (soak | loadgen | interrupt)" >&2; exit 2 ;;
+esac
