@@ -143,15 +143,24 @@ TEST(CompactHistogram, FoldedAndMergedEqualsWhole) {
   EXPECT_EQ(CompactHistogram().expand().count(), 0u);
 }
 
-TEST(CompactHistogram, OneValueKeepsItsExactMinAndMax) {
+TEST(CompactHistogram, KeepsExactMinAndMax) {
+  // Neither value is its bucket's lowest (the buckets are 2^17 ns wide here).
   Histogram h;
   h.record(123'456'789);
+  h.record(987'654'321);
   CompactHistogram c;
   c.add(h);
   Histogram back = c.expand();
-  EXPECT_EQ(back.count(), 1u);
+  EXPECT_EQ(back.count(), 2u);
   EXPECT_EQ(back.min(), 123'456'789u);
-  EXPECT_EQ(back.max(), 123'456'789u);
+  EXPECT_EQ(back.max(), 987'654'321u);
+  Histogram one;
+  one.record(55'555'555);
+  CompactHistogram single;
+  single.add(one);
+  EXPECT_EQ(single.expand().min(), 55'555'555u);
+  EXPECT_EQ(single.expand().max(), 55'555'555u);
+  EXPECT_EQ(single.expand().count(), 1u);
 }
 
 TEST(Histogram, OutOfRangeValuesAreClampedAndCounted) {
