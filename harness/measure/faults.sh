@@ -10,8 +10,8 @@
 #             its per-second series has every second.
 #   interrupt what an interrupted `./run_all.sh smoke` leaves: run_all.sh of
 #             $REV_SCRIPT (default this tree) with the build in $BUILD, SIGTERM
-#             to the script 3 s into the harness run, then the processes,
-#             worktrees and namespaces left 5 s later.
+#             to the script $AFTER_S (25) s in (one 20 s case done, the next
+#             under way), then the processes, worktrees, namespaces left 5 s later.
 # Usage: harness/measure/faults.sh soak|loadgen|interrupt   (BUILD=$ROOT/build OUT=/tmp/...)
 # Needs: python3 (/usr/bin/python3). Soak and loadgen take their full minutes.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
@@ -34,24 +34,27 @@ case $1 in
     cp "$SCRIPT" "$work/root/run_all.sh"; chmod +x "$work/root/run_all.sh"
     # a smoke suite long enough to be interrupted in its middle
     printf '%s\n' '{"name": "smoke", "repetitions": 1, "servers": ["epoll_lt", "blocking_threads"],' \
-      '"defaults": {"duration": 5, "warmup": 0.2}, "groups": [{"name": "echo", "connections": 4}]}' \
+      '"defaults": {"duration": 20, "warmup": 0.2}, "groups": [{"name": "echo", "connections": 4}]}' \
       > "$work/root/harness/suites/smoke.json"
     printf '#!/bin/sh\nexit 0\n' > "$work/shim/cmake"; chmod +x "$work/shim/cmake"  # the build is $BUILD, as it is
     mark="IOMODELS_MEASURE_MARK=$$"
     env "$mark" PATH="$work/shim:$PATH" IOMODELS_NO_INSTALL=1 IOMODELS_BUILD_DIR="$BUILD" \
       "$work/root/run_all.sh" smoke > "$work/run_all.log" 2>&1 &
     pid=$!
-    sleep 3
+    sleep "${AFTER_S:-25}"  # the first 20 s case done, the second under way
     kill -TERM "$pid"
     rc=0; wait "$pid" || rc=$?
-    sleep 5
     echo "run_all.sh exit status after SIGTERM: $rc"
-    echo "processes left carrying the run's environment:"
-    left=()
-    for p in /proc/[0-9]*; do
-      { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qx "$mark" && left+=("${p#/proc/}")
+    for when in 0 5; do
+      sleep "$when"
+      echo "processes carrying the run's environment ${when} s after run_all.sh exited:"
+      left=()
+      for p in /proc/[0-9]*; do
+        { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qx "$mark" && left+=("${p#/proc/}")
+      done
+      ((${#left[@]})) && ps -o pid=,ppid=,args= -p "$(IFS=,; echo "${left[*]}")" | cut -c1-160 || echo " none"
+      echo " (by command line naming the run's folder: $(ps -eo args= | grep -c "[r]esults/.*-smoke") processes)"
     done
-    ((${#left[@]})) && ps -o pid=,args= -p "$(IFS=,; echo "${left[*]}")" | cut -c1-160 || echo " none"
     echo "run.json: $(ls "$work"/root/results/*/run.json 2>/dev/null || echo none)"
     for f in "$work"/root/results/*/run.json; do
       [[ -e $f ]] && /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(" complete:", j.get("complete", "(no field)"), " progress:", j.get("progress", "(no field)"), " cases with reps:", sum(1 for c in j["cases"] if c["repetitions"]))' "$f"
