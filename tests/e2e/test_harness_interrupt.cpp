@@ -134,6 +134,35 @@ TEST_F(HarnessInterrupt, AbInterruptedWhileBuildingItsBaseLeavesNoWorktree) {
   EXPECT_EQ(list.output.find(src), std::string::npos) << list.output;
 }
 
+// --topology netns: the lab's namespaces (iomns-<harness pid>-*) go with the run.
+TEST_F(HarnessInterrupt, NetnsRunInterruptedRemovesItsNamespaces) {
+  if (::geteuid() != 0) GTEST_SKIP() << "netns topology needs root";
+  if (run_cmd("ip netns list", 10).exit_code != 0) GTEST_SKIP() << "`ip netns` unavailable (iproute2)";
+  write_file(dir_ + "/long.json", R"({"name": "long", "repetitions": 1, "servers": ["epoll_lt"],
+      "defaults": {"duration": 20, "warmup": 0.1}, "groups": [{"name": "echo", "connections": 2}]})");
+  pid_t pid = spawn_marked(kHarness + " run --suite " + dir_ + "/long.json --out " + dir_ + "/out --topology netns " +
+                               "--calibration-ms 0 --progress off",
+                           marker_, dir_ + "/interrupted.log");
+  ASSERT_GT(pid, 0);
+  const std::string prefix = "iomns-" + std::to_string(pid) + "-";
+  auto ours = [&] {
+    return run_cmd("ls /run/netns 2>/dev/null | grep -c '^" + prefix + "'", 10).output;
+  };
+  const bool under_way = wait_for_file(dir_ + "/out/logs/epoll_lt.log", 60'000);
+  const std::string made = ours();
+  ::usleep(300'000);
+  ::kill(pid, SIGTERM);
+  const int st = wait_exit_within(pid, 40'000);
+  ASSERT_TRUE(under_way) << read_file(dir_ + "/interrupted.log");
+  EXPECT_NE(made, "0\n") << "no namespace seen while it ran";
+  EXPECT_TRUE(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)
+      << describe_status(st) << "\n" << read_file(dir_ + "/interrupted.log");
+  EXPECT_EQ(ours(), "0\n") << "namespaces left behind";
+  EXPECT_TRUE(wait_marked_gone(marker_, 3000).empty()) << "processes left behind";
+  EXPECT_EQ(validate_run_json(dir_ + "/out/run.json"), "");
+  EXPECT_EQ(json::parse(read_file(dir_ + "/out/run.json"))["complete"], false);
+}
+
 // run_all.sh: a copy in a scratch root whose build folder holds the real
 // harness, loadgen and servers (cmake shimmed to do nothing), running a
 // longer smoke suite; SIGTERM to the script must stop the harness it runs.
