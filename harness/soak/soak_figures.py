@@ -86,6 +86,8 @@ def change_pct(first, last):
 
 
 def judge(soak, args):
+    if getattr(soak, "skipped", ""):
+        return {"server": soak.name, "pass": True, "skipped": soak.skipped, "failed": [], "minutes": []}
     path = os.path.join(soak.out, soak.name + ".loadgen.json")
     loadgen = json.load(open(path)) if os.path.exists(path) else {}
     rows = minute_series(soak, loadgen, args.minutes)
@@ -132,6 +134,9 @@ def table(rep):
            f"{'server':22} {'errors':>6} {'RSS kB':>20} {'fds':>8} {'CPU us/msg':>22} "
            f"{'p99 us':>12} {'loadgen RSS kB':>16} {'lag p99 us':>10}  verdict"]
     for s in rep["servers"]:
+        if s.get("skipped"):
+            out.append(f"{s['server']:22} skipped: {s['skipped']}")
+            continue
         c = s["checks"]
         out.append(
             f"{s['server']:22} {c['errors']['value']:>6} "
