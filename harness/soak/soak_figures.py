@@ -131,22 +131,29 @@ def fmt(v, spec="{:.0f}"):
 def table(rep):
     w = rep["config"]["window_minutes"]
     out = [f"first {w} min -> last {w} min (change %); loadavg at the end {' '.join(rep['loadavg'])}",
-           f"{'server':22} {'errors':>6} {'RSS kB':>20} {'fds':>8} {'CPU us/msg':>22} "
-           f"{'p99 us':>12} {'loadgen RSS kB':>16} {'lag p99 us':>10}  verdict"]
+           f"{'server':21} {'errors':>6} {'RSS kB':>20} {'fds':>7} {'CPU us/msg':>21} {'p99 us':>12} "
+           f"{'loadgen RSS kB':>15} {'lag p99 us':>13} {'miss':>4}  verdict"]
     for s in rep["servers"]:
         if s.get("skipped"):
-            out.append(f"{s['server']:22} skipped: {s['skipped']}")
+            out.append(f"{s['server']:21} skipped: {s['skipped']}")
             continue
-        c = s["checks"]
+        c, f, l = s["checks"], s["first"], s["last"]
         out.append(
-            f"{s['server']:22} {c['errors']['value']:>6} "
-            f"{fmt(c['rss']['first']):>7}->{fmt(c['rss']['last']):>6} ({fmt(c['rss']['change_pct'], '{:+.1f}')}) "
+            f"{s['server']:21} {c['errors']['value']:>6} "
+            f"{fmt(c['rss']['first']):>6}->{fmt(c['rss']['last']):>6} ({fmt(c['rss']['change_pct'], '{:+.1f}')}) "
             f"{fmt(c['fds']['first']):>3}->{fmt(c['fds']['last']):>3} "
-            f"{fmt(c['cpu']['first'], '{:.2f}'):>7}->{fmt(c['cpu']['last'], '{:.2f}'):>6} "
+            f"{fmt(c['cpu']['first'], '{:.2f}'):>6}->{fmt(c['cpu']['last'], '{:.2f}'):>6} "
             f"({fmt(c['cpu']['change_pct'], '{:+.1f}')}) "
-            f"{fmt(s['first']['p99_us_median']):>5}->{fmt(s['last']['p99_us_median']):>5} "
-            f"{fmt(s['first']['loadgen_rss_kb']):>7}->{fmt(s['last']['loadgen_rss_kb']):>7} "
-            f"{fmt(s['last']['loadgen_schedule_lag_p99_us']):>10}  "
+            f"{fmt(f['p99_us_median']):>5}->{fmt(l['p99_us_median']):>5} "
+            f"{fmt(f['loadgen_rss_kb']):>7}->{fmt(l['loadgen_rss_kb']):>7} "
+            f"{fmt(f['loadgen_schedule_lag_p99_us']):>6}->{fmt(l['loadgen_schedule_lag_p99_us']):>6} "
+            f"{c['series']['value']:>4}  "
             + ("pass" if s["pass"] else "FAIL: " + ", ".join(s["failed"])))
     out.append("soak: " + ("pass" if rep["pass"] else "FAIL"))
     return "\n".join(out)
+
+
+if __name__ == "__main__":
+    # The table again from a finished soak: soak_figures.py OUT/soak.json
+    import sys
+    print(table(json.load(open(sys.argv[1]))))
