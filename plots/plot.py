@@ -21,8 +21,10 @@ from report_figures import FIGURES, headline_id  # noqa: E402
 from report_html import (esc, figure_html, page, panels_section, spectrum_html, summary_section,  # noqa: E402
                          write_page)
 from report_models_doc import load_models_doc  # noqa: E402
-from report_rules import summary_cells, takeaways  # noqa: E402
-from report_spectrum import fig_spectra, fig_summary  # noqa: E402
+from report_rules import takeaways  # noqa: E402
+from report_summary import summary_cells  # noqa: E402
+from report_heatmap import fig_summary  # noqa: E402
+from report_spectrum import fig_spectra  # noqa: E402
 from report_tables import cases_table, context_section, logs_for  # noqa: E402
 
 
@@ -38,7 +40,7 @@ def build_report(out_dir):
     sentences = takeaways(run, by_id)
     title_line = (f"suite {run['suite'].get('name')}, {ctx.get('date', '?')}, {ctx.get('host', '?')}, "
                   f"commit {ctx.get('git_sha', '?')}")
-    heat = fig_summary(summary, out_dir, f"Throughput ÷ epoll_lt (paired per round) — {title_line}")
+    heat = fig_summary(summary, out_dir, f"Each model ÷ epoll_lt, paired per round — {title_line}")
     figures = [f for f in (draw(run, servers, by_id, out_dir) for draw in FIGURES) if f]
     spectra = fig_spectra(run, servers, out_dir)
     hid = headline_id(run["cases"])

@@ -92,17 +92,56 @@ def load_servers(results_dir):
     return Servers([], "no servers.json; families unknown, colours from name hashes")
 
 
+# The settings a server runs with when given none, for the options the
+# suites vary (servers' --help prints them as "--setup arg (=defer)"; the CTest
+# report_server_defaults checks this table against the built servers).
+SERVER_DEFAULTS = {
+    "io_uring": {"--setup": "defer"},
+    "io_uring_multishot": {"--setup": "defer"},
+    "libuv": {"--try-write": "1"},
+}
+
+
 def is_variant(c):
     """A server_args variant (io_uring[--setup plain]/...): a study of one
     model's settings beside the model as built by default."""
     return bool(c.get("server_args"))
 
 
+def is_aa(c):
+    """The A/A row: a second copy of the reference run as if it were another
+    model; its ratio is the noise floor of its scenario."""
+    return bool(c.get("aa")) or "[A/A]" in who(c)
+
+
+def same_as_default(c):
+    """A variant whose arguments are all the server's defaults: the same
+    configuration as the model's own row, so any difference is noise."""
+    args = c.get("server_args") or []
+    if not args or len(args) % 2:
+        return False
+    defaults = SERVER_DEFAULTS.get(c.get("server"), {})
+    return all(defaults.get(args[i]) == str(args[i + 1]) for i in range(0, len(args), 2))
+
+
+def row_label(name, cases=()):
+    """A row's name with "(= default)" when its variant equals the default."""
+    return name + (" (= default)" if any(same_as_default(c) for c in cases) else "")
+
+
+def _split_name(name):
+    """(row, case id) of a case name; a "/" inside the row's brackets
+    ("epoll_lt[A/A]/echo/c1/s64") belongs to the row."""
+    close = name.find("]") if name.find("[") != -1 and name.find("[") < name.find("/") else -1
+    cut = name.find("/", close + 1) if close != -1 else name.find("/")
+    return (name[:cut], name[cut + 1:]) if cut != -1 else (None, name)
+
+
 def who(c):
     """The row a case belongs to: its server, or the server with its variant
     ("io_uring_multishot[--setup plain]") when the suite ran it with extra
     arguments; the name's first part says which."""
-    return c["name"].split("/", 1)[0] if "/" in c["name"] else c["server"]
+    return _split_name(c["name"])[0] or c["server"]
 
 
 def base_name(label):
@@ -110,7 +149,7 @@ def base_name(label):
 
 
 def case_id(c):
-    return c["name"].split("/", 1)[1] if "/" in c["name"] else c["name"]
+    return _split_name(c["name"])[1]
 
 
 def status(c):
@@ -189,13 +228,13 @@ def paired_ratio(c, by_id, key="requests_per_s"):
     harness (run/2) when it wrote one; otherwise the per-round ratios computed
     here, pairing rounds by index, with min..max as the range."""
     if who(c) == REFERENCE:
-        return {"median": 1.0, "lo": 1.0, "hi": 1.0, "n": rounds(c), "source": "reference"}
+        return {"median": 1.0, "lo": 1.0, "hi": 1.0, "n": rounds(c), "source": "reference", "confidence": None}
     pr = c.get("aggregate", {}).get("paired_ratio", {})
     if isinstance(pr.get(key), dict) and pr[key].get("median") is not None:
         r = pr[key]
         conf = r.get("confidence")
         return {"median": r["median"], "lo": r.get("lo", r.get("min")), "hi": r.get("hi", r.get("max")),
-                "n": r.get("n", rounds(c)),
+                "n": r.get("n", rounds(c)), "confidence": conf,
                 "source": "harness paired ratio" + (f", {conf:.0%} interval" if conf else "")}
     ref = by_id.get((REFERENCE, case_id(c)))
     if not ref or not usable(ref):
@@ -209,7 +248,7 @@ def paired_ratio(c, by_id, key="requests_per_s"):
     if not ratios:
         return None
     return {"median": statistics.median(ratios), "lo": min(ratios), "hi": max(ratios), "n": len(ratios),
-            "source": "per-round ratios computed by the report (min..max; run has no paired_ratio)"}
+            "confidence": None, "source": "per-round ratios computed by the report (min..max; run has no paired_ratio)"}
 
 
 def _counter_cost(reps):
@@ -260,37 +299,6 @@ def cost_per_message(c):
             "cpu_us": m([p["cpu_us"] for p in per]), "source": src}
 
 
-def flags(c):
-    """[(flag, reason)] for a case: its status when not ok, and every flag."""
-    out = []
-    st = status(c)
-    if st != "ok":
-        out.append((st, c.get("reason", "") or "no reason recorded"))
-    f = c.get("flags", {}) or {}
-    reasons = c.get("flag_reasons", {}) or {}
-    reps = c.get("repetitions", [])
-    if f.get("loadgen_bound"):
-        cpu = [r.get("loadgen", {}).get("summary", {}).get("loadgen_thread_cpu_max") for r in reps]
-        cpu = [v for v in cpu + [f.get("loadgen_cpu_max")] if v is not None]
-        out.append(("loadgen_bound", reasons.get("loadgen_bound") or
-                    (f"busiest loadgen thread at {max(cpu):.0%} of a CPU: the loadgen, not the server, "
-                     "may be the limit" if cpu else "the loadgen, not the server, may be the limit")))
-    if f.get("saturated"):
-        out.append(("saturated", f.get("saturated_reason") or reasons.get("saturated") or
-                    "the server's CPU was busy the whole window: throughput is its ceiling here"))
-    outl = sorted(set(f.get("outlier_rounds") or []) |
-                  {_round_of(r, i) for i, r in enumerate(reps) if (r.get("flags") or {}).get("calibration_outlier")})
-    if outl:
-        rs = ", ".join(str(i) for i in outl)
-        out.append(("outlier_rounds", reasons.get("outlier_rounds") or
-                    f"round(s) {rs}: host calibration off the others (drift); the paired ratio still pairs "
-                    "them with the reference's same round"))
-    for i, r in enumerate(reps):
-        if r.get("status") and r["status"] != "ok":
-            out.append((f"round {_round_of(r, i)} {r['status']}", r.get("reason", "")))
-    return out
-
-
 def lost(c):
     """Requests lost (sent, never answered) plus unsent, summed over rounds."""
     n = 0
@@ -312,5 +320,18 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 
+def _cpu_count(spec):
+    """How many CPUs a pinning string ("0", "0-1", "0,2") names; 1 if unknown."""
+    n = 0
+    for part in str(spec or "").split(","):
+        a, _, b = part.partition("-")
+        if a.strip().isdigit():
+            n += (int(b) - int(a) + 1) if b.strip().isdigit() else 1
+    return n or 1
+
+
 def index_cases(run):
+    ncpu = _cpu_count(run.get("context", {}).get("server_cpus"))
+    for c in run["cases"]:
+        c["_server_cpus"] = ncpu  # read by saturation(); never written back to a file
     return {(who(c), case_id(c)): c for c in run["cases"]}

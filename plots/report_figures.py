@@ -5,12 +5,14 @@ Figure (or None when its data is absent: never an empty chart)."""
 import json
 import os
 import re
+import statistics
 
-from report_data import (REFERENCE, case_id, who, cost_per_message, describe, med, paired_ratio, scenario,
-                         usable)
+from report_data import (REFERENCE, case_id, who, cost_per_message, describe, is_variant, med, paired_ratio,
+                         row_label, same_as_default, scenario, usable)
+from report_flags import flags
 from report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
                                rounds_text, save)
-from matplotlib.ticker import FixedLocator, FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator
 
 
 def headline_id(cases):
@@ -37,7 +39,8 @@ def _log_conn_axis(ax, conns):
 
 
 def fig_throughput(run, servers, by_id, out):
-    sel = [c for c in run["cases"] if usable(c) and scenario(c.get("params", {})) == "concurrency"]
+    sel = [c for c in run["cases"] if usable(c) and scenario(c.get("params", {})) == "concurrency"
+           and not is_variant(c) and "[A/A]" not in who(c)]  # variants: a figure of their own
     if len({c["params"]["connections"] for c in sel}) < 2:
         return None
     conns = sorted({c["params"]["connections"] for c in sel})
@@ -78,8 +81,12 @@ def fig_throughput(run, servers, by_id, out):
 
 
 def fig_cost(run, servers, by_id, out):
+    """Syscalls by name and server CPU per message at the headline case, one
+    bar per model as built by default (variants have a figure of their own),
+    one chart above the other so each bar is wide enough for its label."""
     hid = headline_id(run["cases"])
-    sel = [c for c in run["cases"] if hid and case_id(c) == hid and usable(c)]
+    sel = [c for c in run["cases"] if hid and case_id(c) == hid and usable(c) and not is_variant(c)
+           and "[A/A]" not in who(c)]
     costs = [(c, cost_per_message(c)) for c in sel]
     costs = [(c, k) for c, k in costs if k and k.get("syscalls")]
     if not costs:
@@ -87,70 +94,202 @@ def fig_cost(run, servers, by_id, out):
     models = servers.order({who(c) for c, _ in costs})
     by_m = {who(c): (c, k) for c, k in costs}
     xs, labels = family_positions(servers, models)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(WIDTH, 5.4))
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(WIDTH, 8.6), sharex=True)
     names = sorted({n for _, k in costs for n in k["syscalls"]},
                    key=lambda n: -max(k["syscalls"].get(n, 0) for _, k in costs))
     cmap = plt.get_cmap("tab20")
     bottom = [0.0] * len(models)
     for i, n in enumerate(names):
         vals = [by_m[m][1]["syscalls"].get(n, 0.0) for m in models]
-        ax.bar(xs, vals, bottom=bottom, color=cmap(i % 20), label=n, width=0.8)
+        ax.bar(xs, vals, bottom=bottom, color=cmap(i % 20), label=n, width=0.72)
         bottom = [b + v for b, v in zip(bottom, vals)]
     for x, b in zip(xs, bottom):
-        ax.annotate(f"{b:.2f}", (x, b), ha="center", va="bottom", fontsize=7)
-    family_axis(ax, servers, models, xs, labels)
-    ax.set_ylim(0, max(bottom) * 1.12 if max(bottom) > 0 else 1)
-    ax.set_ylabel("syscalls per message (counted by the server)")
-    # Beside the bars, not on them: the tallest stacks reach the top.
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title="syscall",
-              title_fontsize=7)
+        ax.annotate(f"{b:.2f}", (x, b), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=8)
+    ax.set_ylim(0, max(bottom) * 1.15 if max(bottom) > 0 else 1)
+    ax.set_ylabel("syscalls per message\n(counted by the server)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False, title="syscall",
+              title_fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
+    for pos, fam in labels:
+        ax.annotate(fam, (pos, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9, fontweight="bold",
+                    color="#444")
     cpu = [by_m[m][1].get("cpu_us") or 0.0 for m in models]
-    bx.bar(xs, cpu, color=[servers.colour(m) for m in models], width=0.8)
-    for x, m in zip(xs, models):
-        # Each round as a dot, in place of a min-max bar: with three rounds
-        # the reader sees all of the data.
+    top = max(cpu + [0.0]) or 1.0
+    for x, m, v in zip(xs, models, cpu):
+        bx.bar(x, v, color=servers.colour(m), width=0.72, edgecolor="#555", linewidth=0.4)
+        # Each round as a dot in place of a min-max bar: with three rounds the reader sees all of the data.
         per = [r.get("server_cpu", {}).get("us_per_request") for r in by_m[m][0].get("repetitions", [])]
-        per = [v for v in per if v is not None]
+        per = [p for p in per if p is not None]
         bx.plot([x] * len(per), per, "k.", markersize=4)
         sw = by_m[m][1].get("context_switches")
-        if sw is not None:
-            bx.annotate(f"{sw:.2f} cs", (x, 0), xytext=(0, 2), textcoords="offset points", ha="center",
-                        va="bottom", fontsize=7, rotation=90, color="white")
-    family_axis(bx, servers, models, xs, labels)
-    bx.set_ylim(0, max(cpu + [0.0]) * 1.12 or 1)
-    bx.set_ylabel("server CPU µs per message (bar: median; dots: rounds)")
+        label = f"{v:.1f} µs" + (f"\n{sw:.2f} cs" if sw is not None else "")
+        bx.annotate(label, (x, max(per + [v])), xytext=(0, 3), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=7.5, color="#222")
+    bx.set_ylim(0, top * 1.3)
+    bx.set_ylabel("server CPU µs per message\n(bar: median; dots: rounds)")
     bx.grid(True, axis="y", alpha=0.3)
+    bx.set_xticks(xs)
+    bx.set_xticklabels(models, rotation=30, ha="right", fontsize=9)
     desc = describe(sel[0]["params"])
     fig.suptitle(f"Cost per message — case {hid} ({desc}); {rounds_text(sel)}", fontsize=11)
     src = sorted({k["source"] for _, k in costs})
     return save(fig, out, "cost_per_message", "Cost per message",
-                f"Case: {hid} ({desc}). Units: syscalls per message by name (left); server CPU µs per "
-                f"message, 'cs' = context switches per message (right). {rounds_text(sel)}. "
-                f"Counts from: {', '.join(src)}.")
+                f"Case: {hid} ({desc}). Units: syscalls per message by name (top); server CPU µs per "
+                f"message and 'cs' = context switches per message (bottom). {rounds_text(sel)}. "
+                f"Counts from: {', '.join(src)}. Variants are in the settings figure.")
+
+
+def _rep_p99(r):
+    return r.get("loadgen", {}).get("latency_us", {}).get("p99")
+
+
+def _rep_lag_p99(r):
+    return r.get("loadgen", {}).get("schedule_lag_us", {}).get("p99")
 
 
 def fig_open_loop(run, servers, by_id, out):
-    sel = [c for c in run["cases"] if usable(c) and c.get("params", {}).get("rate", 0) > 0]
+    """p99 against offered rate, one small panel per family so lines stay
+    few; each point is the median round with a bar from the lowest to the
+    highest round, and a grey band is the loadgen's own send lag (p99): a
+    server cannot be told apart from the client below it."""
+    sel = [c for c in run["cases"] if usable(c) and c.get("params", {}).get("rate", 0) > 0 and not is_variant(c)
+           and c.get("group") != "cost"]
     if not sel:
         return None
     models = servers.order({who(c) for c in sel})
-    fig, ax = plt.subplots(figsize=(WIDTH, 5))
+    fams = []
     for m in models:
-        pts = sorted((c["params"]["rate"], med(c, "p99_us")) for c in sel if who(c) == m)
-        ax.plot([x for x, _ in pts], [y for _, y in pts], color=servers.colour(m), marker=marker(servers, m))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("offered load (requests/s, log)")
-    ax.set_ylabel("p99 latency (µs, log; from the intended send time)")
-    ax.grid(True, which="both", alpha=0.3)
-    family_legend(ax, servers, models)
+        if servers.family(m) not in fams:
+            fams.append(servers.family(m))
+    rates = sorted({c["params"]["rate"] for c in sel})
+    ncol = min(3, len(fams))
+    nrow = (len(fams) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 3.3 * nrow + 0.9), sharex=True, sharey=True,
+                             squeeze=False)
+    vals = [v for c in sel for r in c["repetitions"] for v in (_rep_p99(r), _rep_lag_p99(r)) if v]
+    lo_y, hi_y = min(vals) * 0.7, max(vals) * 1.5
+    # The floor: each case's send-lag p99 (its median round); the band spans
+    # the typical case (median over cases, dark) up to the worst case (light).
+    lag = {x: sorted(statistics.median(v) for c in sel if c["params"]["rate"] == x
+                     for v in [[_rep_lag_p99(r) for r in c["repetitions"] if _rep_lag_p99(r)]] if v)
+           for x in rates}
+    floor = [statistics.median(lag[x]) if lag[x] else lo_y for x in rates]
+    worst = [lag[x][-1] if lag[x] else lo_y for x in rates]
+    saturated = []
+    for k, fam in enumerate(fams):
+        ax = axes[k // ncol][k % ncol]
+        ax.fill_between(rates, [lo_y] * len(rates), floor, color="#999999", alpha=0.45, linewidth=0,
+                        label="loadgen's own send lag p99: typical case")
+        ax.fill_between(rates, floor, worst, color="#cccccc", alpha=0.35, linewidth=0,
+                        label="… up to the worst case")
+        fam_models = [m for m in models if servers.family(m) == fam]
+        if REFERENCE not in fam_models:
+            fam_models = [REFERENCE] + fam_models  # the reference in every panel, for comparison
+        for i, m in enumerate(fam_models):
+            pts = sorted((c["params"]["rate"], c) for c in sel if who(c) == m)
+            # Nudge each model sideways a little so the bars do not hide each other.
+            shift = 1 + 0.035 * (i - (len(fam_models) - 1) / 2)
+            xs, ys, lo, hi = [], [], [], []
+            for x, c in pts:
+                per = [v for v in (_rep_p99(r) for r in c["repetitions"]) if v]
+                if not per:
+                    continue
+                y = med(c, "p99_us") or sorted(per)[len(per) // 2]
+                xs.append(x * shift)
+                ys.append(y)
+                lo.append(y - min(per))
+                hi.append(max(per) - y)
+                if any(f == "saturated" for f, _ in flags(c)):
+                    saturated.append((ax, x * shift, y, m))
+            ref = m == REFERENCE and servers.family(m) != fam
+            ax.errorbar(xs, ys, yerr=[lo, hi], color="#888888" if ref else servers.colour(m),
+                        marker=marker(servers, m), markersize=4, capsize=2, linewidth=1.0,
+                        linestyle=":" if ref else "-", label=m + (" (reference)" if ref else ""))
+        ax.set_title(fam, fontsize=10, fontweight="bold", loc="left")
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+    for ax, x, y, m in saturated:
+        ax.annotate("S", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, fontweight="bold",
+                    color="#a00")
+    for k in range(len(fams), nrow * ncol):
+        axes[k // ncol][k % ncol].set_visible(False)
+    for row in axes:
+        for ax in row:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylim(lo_y, hi_y)
+            ax.xaxis.set_major_locator(FixedLocator(rates))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
+            ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
+            ax.grid(True, which="major", alpha=0.3)
+    for row in axes:
+        row[0].set_ylabel("p99 µs (log)")
+    for ax in axes[-1]:
+        ax.set_xlabel("offered requests/s (log)")
     p = sel[0]["params"]
     case = f"open loop, {p.get('protocol')} {p.get('size')} B, {p.get('connections')} connections"
-    ax.set_title(f"p99 vs offered rate — {case}; {rounds_text(sel)}", fontsize=11)
+    fig.suptitle(f"p99 vs offered rate — {case}; {rounds_text(sel)}: point = median round, bar = lowest to "
+                 f"highest round; grey = the loadgen's own send lag p99; S = saturated", fontsize=10)
     return save(fig, out, "p99_vs_rate", "p99 vs offered rate (open loop)",
-                f"Case: {case}. Units: µs (p99, median over rounds) against requests/s offered. "
-                f"{rounds_text(sel)}. Latency is corrected for coordinated omission.")
+                f"Case: {case}. Units: µs (p99 from the intended send time) against requests/s offered. "
+                f"{rounds_text(sel)}: the point is the median round, the bar spans the lowest to the highest "
+                f"round (rounds can differ by 100× here: read a bar, not a line). Grey band: the p99 of the "
+                f"loadgen's own send lag (each case's median round), dark up to the median case, light up to the "
+                f"worst; a p99 inside it cannot be told from the client's lateness. One panel per family, {REFERENCE} dotted in each. S: the open loop could not keep "
+                f"the rate in some round (the case table says which and why).")
+
+
+def fig_variants(run, servers, by_id, out):
+    """Each model's settings studies beside the model as built by default:
+    the paired req/s ratio to the reference per case, median and interval.
+    A variant with the default's very arguments is labelled "(= default)":
+    its distance from the model's own bar is noise."""
+    var = [c for c in run["cases"] if usable(c) and is_variant(c)]
+    if not var:
+        return None
+    bases = servers.order({c["server"] for c in var})
+    fig, axes = plt.subplots(1, len(bases), figsize=(WIDTH, 4.6), sharey=True, squeeze=False)
+    for ax, b in zip(axes[0], bases):
+        # Only cases with a ratio: one the reference did not run has none.
+        mine = {case_id(c): c for c in var if c["server"] == b and paired_ratio(c, by_id)}
+        ids = sorted(mine, key=lambda i: (mine[i]["params"].get("pipeline", 1), mine[i]["params"].get("connections", 0)))
+        rows = [b] + sorted({who(c) for c in var if c["server"] == b})
+        w = 0.8 / len(rows)
+        for k, row in enumerate(rows):
+            xs, ys, lo, hi = [], [], [], []
+            for j, i in enumerate(ids):
+                c = by_id.get((row, i))
+                r = paired_ratio(c, by_id) if c and usable(c) else None
+                if r:
+                    xs.append(j - 0.4 + w * (k + 0.5))
+                    ys.append(r["median"])
+                    lo.append(r["median"] - r["lo"])
+                    hi.append(r["hi"] - r["median"])
+            cases_of_row = [c for c in var if who(c) == row]
+            label = row_label(row, cases_of_row) if row != b else f"{b} (as built)"
+            ax.bar(xs, ys, w * 0.92, yerr=[lo, hi], capsize=2, label=label,
+                   color=servers.colour(row) if row != b else servers.colour(b),
+                   hatch="" if row == b else ("//" if any(same_as_default(c) for c in cases_of_row) else ".."),
+                   edgecolor="#444", linewidth=0.4)
+        ax.axhline(1.0, color="#333", linewidth=0.8)
+        ax.set_xticks(range(len(ids)))
+        ax.set_xticklabels([i.replace("echo/", "") for i in ids], fontsize=8)
+        ax.set_title(b, fontsize=10, fontweight="bold")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False, ncol=1)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(f"req/s ÷ {REFERENCE}, paired per round")
+    fig.suptitle(f"Settings studies — each variant against {REFERENCE} beside the model as built; bar = median, "
+                 f"whisker = interval; hatched // = the default's own arguments (any gap to the first bar is "
+                 f"noise); {rounds_text(var)}", fontsize=9.5)
+    return save(fig, out, "variants", "Settings studies (variants)",
+                f"Each model run with other arguments (server_args), beside the model as built by default. Units: "
+                f"req/s ratio to {REFERENCE} measured in the same round. {rounds_text(var)}. A bar labelled "
+                f"'(= default)' runs the default's very settings: its distance from the model's own bar shows "
+                f"the noise of these cases.")
 
 
 def fig_idle(run, servers, by_id, out):
@@ -223,4 +362,4 @@ def fig_micro(run, servers, by_id, out):
                 "its own repetitions).")
 
 
-FIGURES = (fig_throughput, fig_cost, fig_open_loop, fig_idle, fig_micro)
+FIGURES = (fig_throughput, fig_cost, fig_open_loop, fig_idle, fig_variants, fig_micro)

@@ -6,12 +6,13 @@ import os
 
 from matplotlib.colors import to_hex
 
-from report_data import REFERENCE, ROOT, base_name, case_id, cost_per_message, paired_ratio, usable
+from report_data import REFERENCE, ROOT, base_name, case_id, cost_per_message, paired_ratio, usable, who
+from report_flags import CHIPS, FLAG_MEANING
 from report_rules import best_worst, verdict
-from report_spectrum import cell_colour, is_dark, summary_rounds
+from report_heatmap import cell_colour, is_dark
+from report_summary import cell_text, floor_words, interval_words
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_assets")
-MARK_WORDS = {"D": "degraded", "S": "saturated", "L": "loadgen-bound", "O": "outlier rounds", "F": "failed"}
 
 
 def esc(s):
@@ -48,7 +49,7 @@ def case_anchor(name):
 
 def case_link(c, text=None):
     # A variant's cases carry its arguments: "[--setup plain] echo/c16/s64".
-    variant = c["name"].split("/", 1)[0][len(c.get("server", "")):]
+    variant = who(c)[len(c.get("server", "")):]
     return f'<a href="#{esc(case_anchor(c["name"]))}">{esc(text or (variant + " " + case_id(c)).strip())}</a>'
 
 
@@ -69,57 +70,90 @@ def ratio_class(r):
     return verdict(r["median"], r["lo"], r["hi"])
 
 
-def summary_section(summary, sentences, figure=None):
-    models, scen, cells = summary["models"], summary["scenarios"], summary["cells"]
-    head = "".join(f"<th>{esc(s)}</th>" for s in scen)
-    rows = []
-    for m in models:
+def chip(code, sentence):
+    return f'<span class="chip" title="{esc(sentence)}">{esc(code)}</span>'
+
+
+def _heat_cell(cell, colour_of):
+    st, c = cell["state"], cell["case"]
+    main, sub = cell_text(cell)
+    tip = f'{c["name"]}: {c.get("status", "")}'
+    if cell["r"]:
+        tip += f' — {cell["r"]["source"]}'
+    tip += "".join(f" — {f}: {why}" for f, why in cell["flags"])
+    cls, style = [st], ""
+    if st == "sig":
+        rgba = colour_of(cell["value"] if not cell["lower_better"] else 1 / cell["value"])
+        style = f' style="background-color:{to_hex(rgba)}"'
+        if is_dark(rgba):
+            cls.append("dark")
+    marks = " ".join(cell["marks"])
+    chips = "".join(chip(CHIPS[f], f"{f}: {why}") for f, why in cell["flags"] if f in CHIPS)
+    sub_html = "".join(f"<br><small>{esc(x)}</small>" for x in sub.split("\n") if x)
+    return (f'<td class="{" ".join(cls)}"{style} title="{esc(tip)}" data-marks="{esc(marks)}" '
+            f'data-state="{esc(st)}" data-cases="{esc(c["name"])}"><a href="#{esc(case_anchor(c["name"]))}">'
+            f'{esc(main)}{sub_html}</a>{chips}</td>')
+
+
+def heat_table(summary, rows, columns, css="heat"):
+    groups = []
+    for col in columns:
+        name = col["scenario"] + (": CPU/msg and p99 ÷ ref" if col["kind"] == "fixed_rate" else "")
+        if groups and groups[-1][0] == name:
+            groups[-1][1] += 1
+        else:
+            groups.append([name, 1])
+    head1 = "".join(f'<th colspan="{n}" class="grp">{esc(g)}</th>' for g, n in groups)
+    head2 = "".join(f'<th title="{esc(col["id"])}">{esc(col["label"])}</th>' for col in columns)
+    body = []
+    for m in rows:
         tds = []
-        for s in scen:
-            cell = cells.get((m, s))
-            if not cell:
-                tds.append('<td class="none"></td>')
-                continue
-            marks = cell["marks"]
-            worst = sorted(cell["cases"], key=lambda c: (not usable(c), c["name"]))[0]
-            tip = "; ".join(f'{c["name"]}: {c.get("status", "")}' for c in cell["cases"])
-            if marks:
-                tip += " — " + ", ".join(MARK_WORDS[ch] for ch in marks)
-            cls = "marked" if marks else ""
-            if cell["value"] is None:
-                text = "failed" if "F" in marks else "no ratio"
-                style, cls = "", (cls + " none").strip()
-            else:
-                v, lo, hi = cell["value"], cell["lo"], cell["hi"]
-                sig = verdict(v, lo, hi) != "same" and cell["rounds"] > 1
-                rgba = cell_colour(v)
-                style = f' style="background-color:{to_hex(rgba)}{"" if sig else "80"}"'
-                # White text on a saturated cell, where black would not read.
-                if sig and is_dark(rgba):
-                    cls = (cls + " dark").strip()
-                iv = f"[{lo:.2f}–{hi:.2f}]" if cell["rounds"] > 1 else "1 round: no interval"
-                text = "ref" if m == REFERENCE else f"{v:.2f}×<br><small>{iv}</small>"
-                tip += f" — {cell['n_cases']} case(s), {cell['rounds']} round(s); {cell['source']}"
-            mk = f' <span class="mark">{esc(marks)}</span>' if marks else ""
-            tds.append(f'<td class="{cls}"{style} title="{esc(tip)}" data-marks="{esc(marks)}" '
-                       f'data-cases="{esc(" ".join(c["name"] for c in cell["cases"]))}">'
-                       f'<a href="#{esc(case_anchor(worst["name"]))}">{text}{mk}</a></td>')
-        rows.append(f'<tr><th><a href="#model-{esc(base_name(m))}">{esc(m)}</a></th>{"".join(tds)}</tr>')
+        for col in columns:
+            cell = summary["cells"].get((m, col["id"]))
+            tds.append(_heat_cell(cell, cell_colour) if cell else '<td class="none"></td>')
+        label = summary["labels"].get(m, m)
+        body.append(f'<tr><th><a href="#model-{esc(base_name(m))}">{esc(label)}</a></th>{"".join(tds)}</tr>')
+    return (f'<div class="scroll"><table class="{css}"><thead><tr><th rowspan="2">model</th>{head1}</tr>'
+            f'<tr>{head2}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def flag_legend():
+    return "<dl class=\"flag-legend\">" + "".join(
+        f"<dt data-legend=\"{esc(code)}\">{chip(code, FLAG_MEANING[f])}</dt><dd><b>{esc(f.replace('_', '-'))}</b>: {esc(FLAG_MEANING[f])}</dd>"
+        for f, code in CHIPS.items()) + "</dl>"
+
+
+def summary_section(summary, sentences, figure=None):
     items = "".join(
         f"<li>{esc(s)}" + (" <span class=\"muted\">(" + ", ".join(
             f'<a href="#{esc(case_anchor(n))}">{esc(n)}</a>' for n in names) + ")</span>" if names else "")
         + "</li>" for s, names in sentences)
     img = (f' <a href="{esc(figure.stem)}.png">image</a>, <a href="{esc(figure.stem)}.svg">SVG</a>.'
            if figure else "")
-    legend = ", ".join(f"<b>{k}</b> {v}" for k, v in MARK_WORDS.items())
-    return (f'<div class="summary"><div><table class="heat"><thead><tr><th>model</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>'
-            f'<p class="muted">Throughput relative to {REFERENCE}, measured in the same round (paired), '
-            f'geometric mean over the scenario\'s cases, [interval]. Units: ratio of requests/s (×). '
-            f'{esc(summary_rounds(summary))}. Blue: better; red: worse; pale: the '
-            f'interval holds 1 (or one round only). Hatched and marked: {legend}. Click a cell for its case.{img}</p></div>'
-            f'<div class="takeaways"><h3>What to take away</h3><ol>{items or "<li>No rule had the data it needs in this run.</li>"}'
-            f'</ol><p class="muted">Written by rules from this run\'s data (plots/report_rules.py).</p></div></div>')
+    variants = ""
+    if summary["variant_rows"]:
+        vrows = []
+        for v in summary["variant_rows"]:
+            if base_name(v) not in vrows:
+                vrows.append(base_name(v))
+            vrows.append(v)
+        variants = (f'<h3 id="variants">Settings studies (variants)</h3><p class="muted">Each model run with other '
+                    f'arguments, under its own row as built by default; same ratios and rules as above. A row '
+                    f'marked "(= default)" has the very settings of the row above it: any difference between '
+                    f'the two is noise.</p>' + heat_table(summary, vrows, summary["variant_columns"], "heat small"))
+    take = (f'<div class="takeaways"><h3>What to take away</h3><ol>'
+            f'{items or "<li>No rule had the data it needs in this run.</li>"}</ol><p class="muted">Written by '
+            f'rules from this run\'s data (plots/report_rules.py).</p></div>')
+    return (f'<div class="summary">{take}<div class="heatwrap">'
+            f'{heat_table(summary, summary["rows"], summary["columns"])}'
+            f'<p class="lede"><b>How to read a cell:</b> the model\'s ratio to {REFERENCE}, measured in the same '
+            f'round (paired), with its interval ({esc(interval_words(summary))}). Closed-loop columns: req/s '
+            f'(blue: more than {REFERENCE}). Fixed-rate columns: the server CPU per message and the p99 (req/s '
+            f'equals the offered rate there by construction; blue: cheaper). {esc(floor_words(summary))} '
+            f'Grey <b>≈</b>: the loadgen was the limit (chips CL, CS), so a ratio near 1 means "cannot tell '
+            f'apart with this client", not "equal"; a clear loss there is still coloured. White: inside the '
+            f'noise. Click a cell for its case; hover a chip for its reason.{img}</p>'
+            f'{flag_legend()}{variants}</div></div>')
 
 
 def source_link(servers, model, out_dir):
@@ -165,14 +199,15 @@ def model_panel(model, servers, docs, run, by_id, headline, out_dir, logs=()):
         else '<p class="muted">No measured case.</p>'
     best, worst = best_worst(model, run, by_id)
 
-    def lst(items):
-        return "".join(f'<li>{case_link(c)}: <span class="{ratio_class(r)}">{ratio_text(r)}</span></li>'
-                       for c, r in items) or "<li>—</li>"
+    def lst(items, cls):
+        return "".join(f'<li>{case_link(c)}: {esc(metric)} <span class="{cls}">{ratio_text(r)}</span></li>'
+                       for c, r, metric in items) or "<li>none beyond the noise</li>"
     if model == REFERENCE:
-        ww = f"<p>The reference: every ratio in this report is a model's throughput over {REFERENCE}'s.</p>"
+        ww = f"<p>The reference: every ratio in this report is a model's figure over {REFERENCE}'s.</p>"
     else:
-        ww = (f'<div class="bw"><b>Wins most</b> (throughput / {REFERENCE}):<ul>{lst(best)}</ul>'
-              f'<b>Loses most</b>:<ul>{lst(worst)}</ul></div>')
+        ww = (f'<div class="bw"><b>Wins most</b> (÷ {REFERENCE}, same round; only ratios beyond the noise, '
+              f'CPU per message at a fixed rate):<ul>{lst(best, "better")}</ul>'
+              f'<b>Loses most</b>:<ul>{lst(worst, "worse")}</ul></div>')
     bad = [c for c in run["cases"] if c["server"] == model and c.get("status") in ("failed", "skipped")]
     if bad:
         ww += "<p><b>Not measured:</b> " + ", ".join(

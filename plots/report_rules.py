@@ -1,45 +1,33 @@
 """The report's judgements, as rules over the data: the summary cells, the
 takeaway sentences, each model's best and worst cases. Nothing here is typed
 per run; a rule whose data is absent says nothing rather than guess."""
-from report_data import (REFERENCE, is_variant, SCENARIOS, case_id, who, cost_per_message, describe, flags, geomean,
-                         med, paired_ratio, rounds, scenario, status, usable)
+import math
 
-MARKS = {"degraded": "D", "saturated": "S", "loadgen_bound": "L", "failed": "F", "outlier_rounds": "O"}
+from report_data import (REFERENCE, case_id, cost_per_message, describe, geomean, is_aa, is_variant, med,
+                         paired_ratio, same_as_default, scenario, usable, who)
+from report_flags import flags, limited, saturation
+from report_summary import case_metric, column_of, judge, noise_floors
 
-
-def case_marks(c):
-    """Short marks of a case's flags (D, S, L, F, O), in a fixed order."""
-    names = {f for f, _ in flags(c)}
-    if status(c) == "skipped":
-        names.discard("skipped")
-    return "".join(m for k, m in MARKS.items() if k in names)
+_FLOORS = {}
 
 
-def summary_cells(run, servers, by_id):
-    """{"models": [...], "scenarios": [...], "cells": {(model, scenario): cell}}.
-    A cell: geometric mean over the scenario's cases of the paired req/s ratio
-    to epoll_lt, its interval (geometric mean of the cases' intervals), the
-    cases it summarises and the union of their marks."""
-    groups = {}
-    for c in run["cases"]:
-        groups.setdefault((who(c), scenario(c.get("params", {}))), []).append(c)
-    models = servers.order({who(c) for c in run["cases"]})
-    scen = [s for s in SCENARIOS if any(k[1] == s for k in groups)]
-    cells = {}
-    for (m, s), cases in groups.items():
-        ratios = [(c, paired_ratio(c, by_id)) for c in cases if usable(c)]
-        ratios = [(c, r) for c, r in ratios if r]
-        marks = "".join(sorted({ch for c in cases for ch in case_marks(c)}))
-        cell = {"cases": cases, "marks": marks, "value": None, "lo": None, "hi": None,
-                "n_cases": len(ratios), "rounds": max((rounds(c) for c in cases), default=0),
-                "source": ratios[0][1]["source"] if ratios else None}
-        if ratios:
-            cell["value"] = geomean([r["median"] for _, r in ratios])
-            cell["lo"] = geomean([r["lo"] for _, r in ratios])
-            cell["hi"] = geomean([r["hi"] for _, r in ratios])
-        cells[(m, s)] = cell
-    return {"models": models, "scenarios": scen, "cells": cells}
+def floors_of(run, by_id):
+    """The A/A noise floor per case id, computed once per run."""
+    key = id(run)
+    if key not in _FLOORS:
+        cols = {}
+        for c in run["cases"]:
+            cols.setdefault(case_id(c), column_of(c))
+        _FLOORS.clear()
+        _FLOORS[key] = noise_floors(run, by_id, list(cols.values()))
+    return _FLOORS[key]
 
+
+def limit_words(c):
+    s = saturation(c)
+    parts = [f"{k.replace('_', '-')} in {s[k]} of {s['rounds']} rounds" for k in ("co_saturated", "client_limited")
+             if s[k]]
+    return " and ".join(parts)
 
 def verdict(value, lo, hi):
     """"better" / "worse" when the whole interval is past 1, else "same"."""
@@ -128,13 +116,18 @@ def rule_best_pipeline(run, by_id):
     if who(c) == REFERENCE:
         return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
                 f"no model beat {REFERENCE}.", [c["name"]])
-    if (r.get("n") or 0) >= 2 and r["lo"] <= 1.0:  # a highest median inside the noise is no winner
+    lim = ""
+    if limited(c):
+        lim = (f"; but the loadgen was the limit there ({limit_words(c)}), so this says the client went faster "
+               f"against {who(c)}, not that {who(c)} costs less")
+    if judge(r, floors_of(run, by_id).get(case_id(c), 0.0)) != "better":
+        # A highest median inside the noise is no winner.
         return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
                 f"no model served clearly more than {REFERENCE}; the highest median, {who(c)}'s {_iv(r)}, "
-                f"has an interval that includes 1.", [c["name"]])
+                f"is inside the noise.", [c["name"]])
     return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
             f"{who(c)} served the most, {_iv(r)} the throughput of {REFERENCE} "
-            f"(paired over {r['n']} rounds).", [c["name"]])
+            f"(paired over {r['n']} rounds){lim}.", [c["name"]])
 
 
 def rule_thread_per_connection(run, by_id):
@@ -172,6 +165,8 @@ def rule_best_overall(run, by_id):
     for m in models:
         per_s = {}
         for c, r in ranked_cases(m, run, by_id):
+            if c["params"].get("rate") or (limited(c) and r["lo"] <= 1):
+                continue  # req/s fixed by construction, or the client's ceiling
             per_s.setdefault(scenario(c["params"]), []).append(r["median"])
         if not per_s:
             continue
@@ -213,11 +208,81 @@ def rule_fewest_syscalls(run, by_id):
             f"{who(w)} the most ({hi:.2f}).", [c["name"], w["name"]])
 
 
-RULES = (rule_idle_loss, rule_best_pipeline, rule_thread_per_connection, rule_best_overall,
-         rule_fewest_syscalls)
+def _fixed_rate_cases(run):
+    """{rate: [cases]} of the fixed-load cases: issue 20's cost group when the
+    run has it, else every open-loop case."""
+    sel = [c for c in run["cases"] if usable(c) and c.get("params", {}).get("rate") and not is_variant(c)
+           and not is_aa(c)]
+    cost = [c for c in sel if c.get("group") == "cost"]
+    out = {}
+    for c in cost or sel:
+        out.setdefault(case_id(c), []).append(c)
+    return out
 
 
-def takeaways(run, by_id, limit=3):
+def rule_fixed_rate_cost(run, by_id):
+    """At equal delivered load, which models cost clearly less (or more)
+    server CPU per message than the reference: the one comparison a closed
+    loop on two saturated cores cannot make."""
+    groups = _fixed_rate_cases(run)
+    if not groups:
+        return None
+    floors = floors_of(run, by_id)
+
+    def kept(c):
+        return not any(f in ("saturated", "degraded") for f, _ in flags(c))
+    # The case where the most models kept the offered rate; among those, the highest rate.
+    cid = max(groups, key=lambda k: (sum(kept(c) for c in groups[k]), groups[k][0]["params"]["rate"]))
+    judged = []
+    for c in groups[cid]:
+        if who(c) == REFERENCE or not kept(c):
+            continue
+        r = paired_ratio(c, by_id, "server_cpu_us_per_request")
+        v = judge(r, floors.get(cid, 0.0), lower_better=True)
+        if v in ("better", "worse"):
+            judged.append((r["median"], who(c), r, c))
+    judged.sort()
+    rate = groups[cid][0]["params"]["rate"]
+    p = groups[cid][0]["params"]
+    nk = sum(kept(c) for c in groups[cid])
+    head = (f"At a fixed {rate:,.0f} req/s ({p.get('protocol', 'echo')} {p.get('size', 64)} B over "
+            f"{p.get('connections')} connections; {'all ' if nk == len(groups[cid]) else ''}{nk} models kept "
+            f"the rate), ")
+    cheaper = [(m, r) for x, m, r, _ in judged if x < 1]
+    dearer = [(m, r) for x, m, r, _ in judged if x > 1]
+    if cheaper:
+        head += (f"{cheaper[0][0]} used the least server CPU per message, {_iv(cheaper[0][1])} {REFERENCE}'s"
+                 + (f" (also cheaper: {', '.join(m for m, _ in cheaper[1:4])})" if len(cheaper) > 1 else "") + "; ")
+    else:
+        head += f"no model used clearly less server CPU per message than {REFERENCE}; "
+    if dearer:
+        head += "the dearest: " + ", ".join(f"{m} {r['median']:.2f}×" for m, r in dearer[::-1][:3]) + "."
+    else:
+        head += "none was clearly dearer."
+    return head, [c["name"] for *_, c in judged[:1] + judged[-1:]]
+
+
+def rule_client_limit(run, by_id):
+    """How much of the closed-loop table the client, not the server, decided."""
+    closed = [c for c in run["cases"] if usable(c) and not c.get("params", {}).get("rate") and not is_variant(c)
+              and not is_aa(c)]
+    if not closed:
+        return None
+    co = sum(1 for c in closed if saturation(c)["co_saturated"])
+    cl = sum(1 for c in closed if saturation(c)["client_limited"] and not saturation(c)["co_saturated"])
+    if not co and not cl:
+        return None
+    return (f"In {co + cl} of {len(closed)} closed-loop cases the loadgen was the limit ({co} co-saturated: both "
+            f"cores busy; {cl} client-limited). There a ratio near 1 means 'cannot tell apart with this client' "
+            f"(grey ≈ in the table), not 'equal'; a clear loss is still real. The fixed-rate columns compare "
+            f"the servers' cost at equal load.", [])
+
+
+RULES = (rule_fixed_rate_cost, rule_client_limit, rule_idle_loss, rule_best_pipeline, rule_thread_per_connection,
+         rule_best_overall, rule_fewest_syscalls)
+
+
+def takeaways(run, by_id, limit=4):
     """Up to `limit` sentences, the first rules that have data, each with the
     cases it cites."""
     out = []
@@ -230,13 +295,33 @@ def takeaways(run, by_id, limit=3):
     return out
 
 
+def scored_cases(model, run, by_id):
+    """[(score, case, ratio, metric)] of a model's cases (its variants too,
+    except those equal to the default) whose ratio is beyond the noise: a
+    ratio fixed by construction (req/s at a fixed rate) is replaced by CPU per
+    message, and a client-limited ratio counts only as a clear loss."""
+    floors = floors_of(run, by_id)
+    out = []
+    for c in run["cases"]:
+        if (who(c) != model and c["server"] != model) or is_aa(c) or same_as_default(c) or not usable(c):
+            continue
+        kind = column_of(c)["kind"]
+        r, _, lower = case_metric(c, by_id, kind)
+        v = judge(r, floors.get(case_id(c), 0.0), lower)
+        if v not in ("better", "worse") or (kind == "throughput" and limited(c) and v == "better"):
+            continue
+        score = math.log(r["median"]) * (-1 if lower else 1)
+        out.append((score, c, r, "CPU/msg" if lower else "req/s"))
+    return sorted(out, key=lambda t: -t[0])
+
+
 def best_worst(model, run, by_id, k=2):
-    """(best k, worst k) cases of a model by paired ratio, without overlap."""
-    rk = ranked_cases(model, run, by_id, variants=True)
+    """(best k, worst k) [(case, ratio, metric)] of a model beyond the noise."""
     if model == REFERENCE:
         return [], []
-    best = rk[:k]
-    worst = [x for x in rk[::-1][:k] if x not in best]
+    sc = scored_cases(model, run, by_id)
+    best = [(c, r, m) for s, c, r, m in sc if s > 0][:k]
+    worst = [(c, r, m) for s, c, r, m in sc[::-1] if s < 0][:k]
     return best, worst
 
 

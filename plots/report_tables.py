@@ -3,8 +3,9 @@ sight) and the context of the run (machine, versions, calibration, files)."""
 import os
 import statistics
 
-from report_data import (case_id, who, cost_per_message, describe, errors, flags, lost, med, rounds,
+from report_data import (case_id, who, cost_per_message, describe, errors, lost, med, rounds, row_label,
                          scenario, status, usable)
+from report_flags import CHIPS, FLAG_MEANING, flags
 from report_html import case_anchor, esc, paired_cell
 
 
@@ -26,7 +27,7 @@ def schedule_lag_p99(c):
 
 
 def cases_table(run, by_id):
-    head = [("case", "l"), ("model", "l"), ("scenario", "l"), ("status", "l"), ("flags and reasons", "l"),
+    head = [("case", "l"), ("model", "l"), ("scenario", "l"), ("status", "l"), ("flags", "l"),
             ("rounds", ""), ("req/s", ""), ("÷ epoll_lt [interval]", ""), ("p50 µs", ""), ("p99 µs", ""),
             ("p99.9 µs", ""), ("CPU µs/msg", ""), ("syscalls/msg", ""), ("wakeups/msg", ""),
             ("ctx sw/msg", ""), ("sched lag p99 µs", ""), ("lost+unsent", ""), ("errors", "")]
@@ -35,7 +36,9 @@ def cases_table(run, by_id):
         st = status(c)
         fl = flags(c)
         cls = " ".join(x for x in (st if st != "ok" else "", "flagged" if fl else "") if x)
-        flag_html = " ".join(f'<span title="{esc(r)}">{esc(f)}</span> <small>{esc(r)}</small>' for f, r in fl)
+        # A short chip per flag; its reason and what it means for a ratio on hover.
+        flag_html = " ".join(f'<span class="chip" title="{esc(f)}: {esc(r)}. {esc(FLAG_MEANING.get(f, ""))}">'
+                             f'{esc(CHIPS.get(f, f))}</span>' for f, r in fl)
         ok = usable(c)
         r, rtext, rcls = paired_cell(c, by_id)
         cpm = cost_per_message(c) if ok else None
@@ -43,7 +46,7 @@ def cases_table(run, by_id):
         rows.append(
             f'<tr id="{esc(case_anchor(c["name"]))}" class="{cls}" data-flags="{esc(",".join(f for f, _ in fl))}">'
             f'<td class="l" title="{esc(describe(c.get("params", {})))}">{esc(case_id(c))}</td>'
-            f'<td class="l"><a href="#model-{esc(c["server"])}">{esc(who(c))}</a></td>'
+            f'<td class="l"><a href="#model-{esc(c["server"])}">{esc(row_label(who(c), [c]))}</a></td>'
             f'<td class="l">{esc(scenario(c.get("params", {})))}</td><td class="l">{esc(st)}</td>'
             f'<td class="l flags">{flag_html}</td><td>{rounds(c)}</td>'
             + _num(med(c, "requests_per_s") if ok else None, "{:,.0f}")
@@ -58,8 +61,9 @@ def cases_table(run, by_id):
     n_flag = sum(1 for c in run["cases"] if flags(c))
     return (f'<p><label><input type="checkbox" id="only-flagged"> only the {n_flag} flagged case(s)</label> '
             f'<span class="muted">Click a heading to sort. Medians over rounds; hover a case for its '
-            f'parameters. Flagged rows are yellow, failed red.</span></p>'
-            f'<div class="scroll"><table class="cases sortable"><thead><tr>{ths}</tr></thead>'
+            f'parameters, a flag chip for its reason. Flagged rows are yellow, failed red. '
+            f'Chips: {", ".join(f"{v} {k.replace(chr(95), chr(45))}" for k, v in CHIPS.items())}.</span></p>'
+            f'<div class="scroll frame"><table class="cases sortable"><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 

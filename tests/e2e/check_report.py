@@ -13,11 +13,17 @@ with --run (the run.json the page was made from):
 - every case has a row (id="case-NAME"), and every flagged case (status not
   ok, loadgen_bound, saturated, outlier rounds, a round not ok) is marked:
   its row has class "flagged", and a degraded, saturated or loadgen-bound
-  case's summary cell carries a mark.
+  case's summary cell carries a mark;
+- every mark in a summary cell has its entry in the flag legend;
+- no summary cell inside the noise is coloured: a cell has a background
+  colour only when its paired ratio's interval (from run.json: req/s in closed
+  loop, server CPU per message at a fixed rate; checked where run.json has
+  one) excludes 1 and its effect is larger than the A/A row's in that column.
 Prints each problem; exit 1 if any, 0 if none, 2 on bad usage."""
 import argparse
 import html.parser
 import json
+import math
 import os
 import re
 import sys
@@ -101,12 +107,58 @@ def flagged(c):
     f = c.get("flags") or {}
     reps_bad = any(r.get("status") not in (None, "ok") or (r.get("flags") or {}).get("calibration_outlier")
                    for r in c.get("repetitions", []))
-    return (c.get("status", "ok") != "ok" or bool(f.get("loadgen_bound")) or bool(f.get("saturated"))
+    limited = f.get("loadgen_bound") or f.get("client_limited") or f.get("co_saturated")
+    return (c.get("status", "ok") != "ok" or bool(limited) or bool(f.get("saturated"))
             or bool(f.get("outlier_rounds")) or reps_bad)
 
 
-def check_run(p, run):
+def _row_and_id(name):
+    close = name.find("]") if -1 < name.find("[") < name.find("/") else -1
+    cut = name.find("/", close + 1) if close != -1 else name.find("/")
+    return (name[:cut], name[cut + 1:]) if cut != -1 else ("", name)
+
+
+def _interval(c):
+    """(median, lo, hi) of the ratio a summary cell shows, from run.json."""
+    key = "server_cpu_us_per_request" if (c.get("params") or {}).get("rate") else "requests_per_s"
+    r = ((c.get("aggregate") or {}).get("paired_ratio") or {}).get(key) or {}
+    if r.get("median") is None:
+        return None
+    return r["median"], r.get("lo", r.get("min")), r.get("hi", r.get("max"))
+
+
+def check_cells(p, run):
+    """Marks have legends; no cell inside the noise floor is coloured."""
     problems = []
+    legend = {a.get("data-legend") for tag, a in p.elements if a.get("data-legend")}
+    cells = [a for tag, a in p.elements if tag == "td" and "data-cases" in a]
+    for a in cells:
+        for m in (a.get("data-marks") or "").split():
+            if m not in legend:
+                problems.append(f"summary cell {a['data-cases']}: mark {m} has no entry in the flag legend")
+    by_name = {c["name"]: c for c in run["cases"]}
+    floor = {}
+    for c in run["cases"]:
+        if c.get("aa") or "[A/A]" in _row_and_id(c["name"])[0]:
+            iv = _interval(c)
+            if iv:
+                floor[_row_and_id(c["name"])[1]] = abs(math.log(iv[0]))
+    for a in cells:
+        c = by_name.get(a["data-cases"])
+        if not c or "background" not in (a.get("style") or ""):
+            continue
+        iv = _interval(c)
+        if not iv:
+            continue  # iomodels.run/1: no paired ratio in the file to judge the colour by
+        med, lo, hi = iv
+        if lo <= 1 <= hi or abs(math.log(med)) <= floor.get(_row_and_id(c["name"])[1], 0.0):
+            problems.append(f"summary cell {c['name']}: coloured, but {med:.2f} [{lo:.2f}-{hi:.2f}] is inside "
+                            "the noise")
+    return problems
+
+
+def check_run(p, run):
+    problems = check_cells(p, run)
     by_id = {a.get("id"): (tag, a) for tag, a in p.elements if a.get("id")}
     for server in sorted({c["server"] for c in run["cases"]}):
         el = by_id.get(f"model-{server}")
@@ -124,7 +176,8 @@ def check_run(p, run):
         # A server_args variant (io_uring --setup, libuv --try-write) is a
         # side-by-side study, not a summary scenario: its marked row is enough.
         in_summary = not c.get("server_args")
-        if in_summary and (c.get("status") == "degraded" or f.get("saturated") or f.get("loadgen_bound")):
+        limited = f.get("loadgen_bound") or f.get("client_limited") or f.get("co_saturated")
+        if in_summary and (c.get("status") == "degraded" or f.get("saturated") or limited):
             mine = [a for a in cells if c["name"] in a["data-cases"].split()]
             if not mine:
                 problems.append(f"case {c['name']}: in no summary cell")

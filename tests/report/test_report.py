@@ -17,7 +17,9 @@ sys.path[:0] = [HERE, os.path.join(ROOT, "plots"), os.path.join(ROOT, "tests", "
 import check_report  # noqa: E402
 import fixture  # noqa: E402
 import report_data  # noqa: E402
+import report_flags  # noqa: E402
 import report_rules  # noqa: E402
+import report_summary  # noqa: E402
 
 PY = "/usr/bin/python3"
 
@@ -65,28 +67,104 @@ class Rules(unittest.TestCase):
         self.assertAlmostEqual(cpm["syscalls"]["recv"], 1.0)
         self.assertAlmostEqual(cpm["syscalls_total"], 2.5)
 
-    def test_summary_cells_mark_flagged_cases(self):
-        s = report_rules.summary_cells(self.run, self.servers, self.by)
-        self.assertEqual(s["cells"][("select", "protocol")]["marks"], "D")
-        self.assertIn("S", s["cells"][("blocking_threads", "concurrency")]["marks"])
-        self.assertIn("L", s["cells"][("io_uring", "pipeline")]["marks"])
-        self.assertIn("F", s["cells"][("blocking_threads", "rate")]["marks"])
-        self.assertIsNone(s["cells"][("blocking_threads", "rate")]["value"])
-        self.assertEqual(s["cells"][("epoll_lt", "idle")]["marks"], "")
+    def summary(self, run=None):
+        run = run or self.run
+        return report_summary.summary_cells(run, self.servers, report_data.index_cases(run))
 
-    def test_summary_cell_is_geometric_mean_of_the_cases(self):
-        s = report_rules.summary_cells(self.run, self.servers, self.by)
-        # blocking_threads: 0.6 at c1 and c64, 1.0 at c16 (the idle base case).
-        self.assertAlmostEqual(s["cells"][("blocking_threads", "concurrency")]["value"], (0.6 * 0.6) ** (1 / 3))
+    def test_summary_cells_mark_flagged_cases(self):
+        cells = self.summary()["cells"]
+        self.assertEqual(cells[("select", "http/c64/s64")]["marks"], ["D"])
+        self.assertIn("S", cells[("blocking_threads", "echo/c64/s64")]["marks"])
+        self.assertIn("CL", cells[("io_uring", "echo/c64/s64/p16")]["marks"])
+        self.assertEqual(cells[("blocking_threads", "echo/c16/s64/r10000")]["state"], "failed")
+        self.assertEqual(cells[("epoll_lt", "echo/c16/s64/idle1000")]["marks"], [])
+
+    def test_a_column_per_connection_count_and_cpu_per_message_at_a_fixed_rate(self):
+        s = self.summary()
+        labels = [c["label"] for c in s["columns"] if c["scenario"] == "concurrency"]
+        self.assertEqual(labels, ["c1", "c16", "c64"])
+        self.assertAlmostEqual(s["cells"][("blocking_threads", "echo/c1/s64")]["value"], 0.6)
+        # Open loop: req/s is the offered rate by construction; the cell is CPU per message.
+        for r in self.case("io_uring", "echo/c16/s64/r10000")["repetitions"]:
+            r["server_cpu"]["us_per_request"] *= 0.5
+        cell = self.summary()["cells"][("io_uring", "echo/c16/s64/r10000")]
+        self.assertEqual(cell["column"]["kind"], "fixed_rate")
+        self.assertAlmostEqual(cell["value"], 0.5)
+        self.assertEqual((cell["verdict"], cell["state"]), ("better", "sig"))
+
+    def test_client_limited_cell_is_grey_unless_a_clear_loss(self):
+        self.assertEqual(self.summary()["cells"][("io_uring", "echo/c64/s64/p16")]["state"], "limited")
+        self.case("io_uring", "echo/c64/s64/p16")["aggregate"]["paired_ratio"]["requests_per_s"].update(
+            median=0.5, lo=0.45, hi=0.55)
+        self.assertEqual(self.summary()["cells"][("io_uring", "echo/c64/s64/p16")]["state"], "sig")
+
+    def test_aa_row_sets_the_noise_floor(self):
+        import copy
+        for c in [c for c in self.run["cases"] if c["server"] == "epoll_lt"]:
+            aa = copy.deepcopy(c)
+            aa["name"], aa["aa"] = "epoll_lt[A/A]/" + c["name"].split("/", 1)[1], True
+            aa["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": {
+                "median": 1.12, "lo": 1.05, "hi": 1.2, "n": 3, "confidence": 0.95}}
+            self.run["cases"].append(aa)
+        s = self.summary()
+        self.assertTrue(s["has_aa"])
+        self.assertEqual(s["rows"][:2], ["blocking_threads", "epoll_lt"] if s["rows"][0] == "blocking_threads"
+                         else s["rows"][:2])
+        self.assertEqual(s["rows"][s["rows"].index("epoll_lt") + 1], "epoll_lt[A/A]")
+        self.assertEqual(s["cells"][("epoll_lt[A/A]", "echo/c1/s64")]["state"], "aa")
+        # io_uring's 1.10x [1.04-1.16] excludes 1 but is inside the A/A row's 12%: not coloured.
+        self.assertEqual(s["cells"][("io_uring", "echo/c64/s64")]["state"], "noise")
+        # blocking_threads' 0.6x is far beyond it.
+        self.assertEqual(s["cells"][("blocking_threads", "echo/c1/s64")]["state"], "sig")
+        best, _ = report_rules.best_worst("io_uring", self.run, report_data.index_cases(self.run))
+        self.assertNotIn("io_uring/echo/c64/s64", [c["name"] for c, _, _ in best])
+
+    def test_saturated_reason_is_read_from_the_rounds(self):
+        c = self.case("blocking_threads", "echo/c64/s64")
+        c["repetitions"][1]["flags"].update(saturated=True, saturated_reason="2.2% of sends held back")
+        why = dict(report_flags.flags(c))["saturated"]
+        self.assertIn("1 of 3 round(s)", why)
+        self.assertIn("round 1: 2.2% of sends held back", why)
+
+    def test_loadgen_bound_rounds_split_into_client_limited_and_co_saturated(self):
+        c = self.case("epoll_lt", "echo/c64/s64")
+        c["flags"]["loadgen_bound"] = True
+        for i, r in enumerate(c["repetitions"]):
+            r["flags"]["loadgen_bound"] = True
+            r["loadgen"]["summary"]["loadgen_thread_cpu_max"] = 0.97
+            r["server_cpu"].update(window_s=1.0, cpu_ns=int((0.92 if i < 2 else 0.5) * 1e9))
+        sat = report_flags.saturation(c)
+        self.assertEqual((sat["co_saturated"], sat["client_limited"]), (2, 1))
+        f = dict(report_flags.flags(c))
+        self.assertIn("2 of 3 round(s)", f["co_saturated"])
+        self.assertIn("97%", f["co_saturated"])
+
+    def test_variant_with_default_arguments_is_labelled(self):
+        import copy
+        v = copy.deepcopy(self.case("io_uring", "echo/c64/s64"))
+        v["name"], v["server_args"] = "io_uring[--setup defer]/echo/c64/s64", ["--setup", "defer"]
+        self.run["cases"].append(v)
+        w = copy.deepcopy(v)
+        w["name"], w["server_args"] = "io_uring[--setup plain]/echo/c64/s64", ["--setup", "plain"]
+        self.run["cases"].append(w)
+        s = self.summary()
+        self.assertEqual(s["labels"]["io_uring[--setup defer]"], "io_uring[--setup defer] (= default)")
+        self.assertEqual(s["labels"]["io_uring[--setup plain]"], "io_uring[--setup plain]")
+        self.assertNotIn("io_uring[--setup defer]", s["rows"])
+        self.assertIn("io_uring[--setup defer]", s["variant_rows"])
 
     def test_takeaways_name_the_right_models(self):
-        t = report_rules.takeaways(self.run, self.by)
-        self.assertEqual(len(t), 3)
-        idle, pipe, threads = (s for s, _ in t)
+        t = [s for s, _ in report_rules.takeaways(self.run, self.by)]
+        self.assertEqual(len(t), 4)
+        fixed, limit, idle, pipe = t
+        self.assertIn("At a fixed 10,000 req/s", fixed)
+        self.assertIn("1 of 24 closed-loop cases the loadgen was the limit", limit)
         self.assertIn("cost select 70%", idle)
         self.assertIn("io_uring served the most, 1.80×", pipe)
-        self.assertIn("blocking_threads", threads)
-        self.assertIn("20.0 µs", threads)
+        self.assertIn("but the loadgen was the limit there", pipe)  # the caveat a limited case needs
+        t = [s for s, _ in report_rules.takeaways(self.run, self.by, limit=5)]
+        self.assertIn("blocking_threads", t[4])
+        self.assertIn("20.0 µs", t[4])
 
     def test_pipeline_takeaway_skips_variants_and_names_no_winner_inside_the_noise(self):
         import copy
@@ -96,11 +174,12 @@ class Rules(unittest.TestCase):
         v["server"] = "libuv"
         v["aggregate"]["paired_ratio"]["requests_per_s"].update(median=3.0, lo=2.9, hi=3.1)
         self.run["cases"].append(v)
-        t = report_rules.takeaways(self.run, report_data.index_cases(self.run))
-        self.assertIn("io_uring served the most", t[1][0])  # the variant's 3.0x is not a model's figure
+        def pipe_sentence():
+            t = report_rules.takeaways(self.run, report_data.index_cases(self.run), limit=9)
+            return next(s for s, _ in t if s.startswith("Pipelining"))
+        self.assertIn("io_uring served the most", pipe_sentence())  # the variant's 3.0x is not a model's figure
         pipe["aggregate"]["paired_ratio"]["requests_per_s"].update(lo=0.9)
-        t = report_rules.takeaways(self.run, report_data.index_cases(self.run))
-        self.assertIn("no model served clearly more than epoll_lt", t[1][0])
+        self.assertIn("no model served clearly more than epoll_lt", pipe_sentence())
 
     def test_takeaways_fall_back_to_other_rules(self):
         run = fixture.make_run(2)
@@ -113,31 +192,39 @@ class Rules(unittest.TestCase):
         import copy
         v = copy.deepcopy(self.case("io_uring", "echo/c64/s64"))
         v["name"], v["server_args"] = "io_uring[--setup plain]/echo/c64/s64", ["--setup", "plain"]
-        v["aggregate"]["paired_ratio"]["requests_per_s"]["median"] = 0.5
+        v["aggregate"]["paired_ratio"]["requests_per_s"].update(median=0.5, lo=0.45, hi=0.55)
         self.run["cases"].append(v)
         by = report_data.index_cases(self.run)
         self.assertIs(by[("io_uring", "echo/c64/s64")], self.case("io_uring", "echo/c64/s64"))
         self.assertIs(by[("io_uring[--setup plain]", "echo/c64/s64")], v)
-        s = report_rules.summary_cells(self.run, self.servers, by)
-        self.assertIn("io_uring[--setup plain]", s["models"])
-        self.assertAlmostEqual(s["cells"][("io_uring[--setup plain]", "concurrency")]["value"], 0.5)
+        s = self.summary()
+        self.assertIn("io_uring[--setup plain]", s["variant_rows"])
+        self.assertNotIn("io_uring[--setup plain]", s["rows"])
+        self.assertAlmostEqual(s["cells"][("io_uring[--setup plain]", "echo/c64/s64")]["value"], 0.5)
         worst = report_rules.best_worst("io_uring", self.run, by)[1]
-        self.assertIn(v["name"], [c["name"] for c, _ in worst])
+        self.assertIn(v["name"], [c["name"] for c, _, _ in worst])
 
     def test_verdict_needs_the_whole_interval(self):
         self.assertEqual(report_rules.verdict(1.2, 1.05, 1.3), "better")
         self.assertEqual(report_rules.verdict(1.2, 0.95, 1.3), "same")
         self.assertEqual(report_rules.verdict(0.8, 0.7, 0.9), "worse")
 
-    def test_best_and_worst_do_not_overlap(self):
+    def test_best_and_worst_leave_out_the_client_limit_and_do_not_overlap(self):
         best, worst = report_rules.best_worst("io_uring", self.run, self.by)
-        self.assertEqual(best[0][0]["name"], "io_uring/echo/c64/s64/p16")
-        self.assertFalse({c["name"] for c, _ in best} & {c["name"] for c, _ in worst})
+        # p16's 1.8x is client-limited: a higher ratio there is the client's, not the server's.
+        self.assertEqual([c["name"] for c, _, _ in best], ["io_uring/echo/c1/s64", "io_uring/echo/c64/s64"])
+        self.assertFalse({c["name"] for c, _, _ in best} & {c["name"] for c, _, _ in worst})
+        # A ratio fixed by construction (req/s at a fixed rate) is never listed; its CPU per message may be.
+        for c in self.run["cases"]:
+            if c["params"]["rate"] and c["server"] == "io_uring":
+                c["aggregate"]["paired_ratio"]["requests_per_s"].update(median=2.0, lo=1.9, hi=2.1)
+        best, _ = report_rules.best_worst("io_uring", self.run, self.by)
+        self.assertNotIn("io_uring/echo/c16/s64/r10000", [c["name"] for c, _, _ in best])
 
     def test_flags_carry_reasons(self):
-        f = dict(report_data.flags(self.case("io_uring", "echo/c64/s64/p16")))
-        self.assertIn("99%", f["loadgen_bound"])
-        f = dict(report_data.flags(self.case("select", "http/c64/s64")))
+        f = dict(report_flags.flags(self.case("io_uring", "echo/c64/s64/p16")))
+        self.assertIn("99%", f["client_limited"])
+        f = dict(report_flags.flags(self.case("select", "http/c64/s64")))
         self.assertEqual(f["degraded"], "12 requests lost (timeout)")
 
 
@@ -184,7 +271,7 @@ class Page(unittest.TestCase):
         with open(os.path.join(self.dir, "index.html")) as f:
             page = f.read()
         for s in ("io_uring served the most", "summary_heatmap.png", "spectrum-case", "Calibration per round",
-                  "Units: ratio of requests/s (×). 3 rounds."):  # the summary states units and rounds too
+                  "3 rounds; interval: 95% confidence"):  # the summary states rounds and confidence too
             self.assertIn(s, page)
 
     def test_v1_page_works_and_says_what_it_lacks(self):
@@ -212,11 +299,16 @@ class Page(unittest.TestCase):
                                        '<a href="#no-such-id">y</a></body>')
         page = page.replace('class="degraded flagged"', 'class="degraded"', 1)
         page = page.replace('id="model-sel', 'id="xmodel-sel', 1)
+        # A cell inside the noise given a colour, and a mark whose legend entry is gone.
+        page = page.replace('<td class="noise" title="io_uring/echo/c16/s64:',
+                            '<td class="noise" style="background-color:#2166ac" title="io_uring/echo/c16/s64:', 1)
+        page = page.replace('data-legend="D"', 'data-legend="gone"', 1)
         with open(path, "w") as f:
             f.write(page)
         problems = "\n".join(self.check())
         for want in ("needs the network", "nowhere.json", "no-such-id", "row is not marked",
-                     "server select: no panel"):
+                     "server select: no panel", "io_uring/echo/c16/s64: coloured, but 1.00 [0.95-1.05] is inside",
+                     "select/http/c64/s64: mark D has no entry in the flag legend"):
             self.assertIn(want, problems)
 
 
