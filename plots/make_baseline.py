@@ -6,11 +6,13 @@ usage: plots/make_baseline.py RESULTS_DIR [--class NAME] [--name default] [--rea
 
 Writes results/baselines/<class>/<name>/run.json (the run with its latency
 histograms at 2 significant digits, without time series and stop-time stats),
-servers.json (the list that made it) and context.json (CPU model, kernel,
+servers.json (the list that made it), micro.json (the micro-benchmarks, when
+the run has them) and context.json (CPU model, kernel,
 commit, date, suite, where it came from). <class> defaults to the CPU model and
 count, e.g. intel-xeon-processor-2cpu: figures from one class are not comparable
-with another's. With --readme, rewrites that README's results table
-(plots/table.py --markdown) from the new baseline."""
+with another's. With --readme, rewrites that README's results table and notes
+(plots/table.py --markdown) and its figures (plots/readme_figures.py) from the
+new baseline."""
 import json
 import os
 import re
@@ -81,6 +83,12 @@ def main(argv):
         json.dump(slim(run), f, separators=(",", ":"))
         f.write("\n")
     shutil.copyfile(os.path.join(src, "servers.json"), os.path.join(out, "servers.json"))
+    # The micro-benchmarks too: the README's readiness-cost figure is drawn from them.
+    if os.path.exists(os.path.join(src, "micro.json")):
+        shutil.copyfile(os.path.join(src, "micro.json"), os.path.join(out, "micro.json"))
+    else:
+        print("make_baseline.py: no micro.json in the run: the README's readiness-cost figure keeps the "
+              "baseline's old one", file=sys.stderr)
     context = {"machine_class": cls, "cpu_model": ctx.get("cpu_model"), "cpus": ctx.get("cpus"),
                "kernel": ctx.get("kernel"), "commit": ctx.get("git_sha"), "date": ctx.get("date"),
                "suite": run.get("suite", {}).get("name"), "from": os.path.abspath(src), "note": opts["--note"]}
@@ -89,6 +97,10 @@ def main(argv):
         f.write("\n")
     print(f"make_baseline.py: wrote {rel}/ (run.json {os.path.getsize(os.path.join(out, 'run.json')) // 1024} KiB)")
     if opts["--readme"]:
+        import readme_figures
+        img = os.path.join(os.path.dirname(os.path.abspath(opts["--readme"])), "docs", "img")
+        for n in readme_figures.draw(out, img):
+            print(f"make_baseline.py: {os.path.join(img, n)}")
         return readme_table.main([rel, "--write", opts["--readme"]])
     return 0
 

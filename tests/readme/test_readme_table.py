@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""README and baseline agree: the README's results table is exactly what
-`plots/table.py --markdown` renders from the baseline its marker names, and a
-README whose table was edited by hand (or left behind by a new baseline) fails.
+"""README and baseline agree: the README's results table and the notes under
+its figures are exactly what `plots/table.py --markdown` renders from the
+baseline its marker names, and a README whose table or notes were edited by
+hand (or left behind by a new baseline) fails.
 
 usage: test_readme_table.py SOURCE_DIR"""
 import os
@@ -35,10 +36,23 @@ def main(argv):
         r2 = check(table_py, f.name)
     finally:
         os.unlink(f.name)
-    if r2.returncode != 1 or "differs" not in r2.stderr:
+    if r2.returncode != 1 or "differ" not in r2.stderr:
         print(f"FAIL: an edited table was not caught (exit {r2.returncode}): {r2.stdout}{r2.stderr}", file=sys.stderr)
         return 1
-    print(r.stdout.strip() + "; an edited copy is caught")
+    # And a figure in the generated notes edited by hand.
+    notes = text.index("<!-- results-notes: generated")
+    digit = next(i for i in range(text.index("\n- ", notes), len(text)) if text[i].isdigit())
+    edited = text[:digit] + str((int(text[digit]) + 1) % 10) + text[digit + 1:]
+    with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as f:
+        f.write(edited)
+    try:
+        r3 = check(table_py, f.name)
+    finally:
+        os.unlink(f.name)
+    if r3.returncode != 1:
+        print(f"FAIL: an edited note was not caught (exit {r3.returncode})", file=sys.stderr)
+        return 1
+    print(r.stdout.strip() + "; an edited table cell and an edited note are caught")
     return 0
 
 

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""The README's figures, drawn from a committed baseline and nothing else.
+
+usage: plots/readme_figures.py BASELINE_DIR OUT_DIR     draw them into OUT_DIR
+       plots/readme_figures.py --check README.md        exit 1 if any README figure differs
+
+The baseline folder (run.json, servers.json, micro.json) is the one the
+README's results-table marker names. Each figure the README shows as
+docs/img/NAME.png is drawn by the same code as the report's (plots/plot.py);
+--check draws them again into a temporary folder and compares them with the
+committed files byte for byte (matplotlib's PNGs carry no date), so a README
+figure that no longer follows from the baseline, or from the plotting code,
+fails the CTest readme_figures. Regenerate with
+  plots/readme_figures.py BASELINE_DIR docs/img"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from report_data import index_cases, load_run, load_servers  # noqa: E402
+from report_figures import fig_cost, fig_micro, fig_throughput  # noqa: E402
+from report_heatmap import fig_summary  # noqa: E402
+from report_summary import summary_cells  # noqa: E402
+import readme_table  # noqa: E402
+
+IMG = re.compile(r"!\[[^\]]*\]\((docs/img/[\w.-]+\.png)\)")
+
+
+def draw(baseline, out):
+    """Draws every README figure of `baseline` into `out`; returns the PNG names."""
+    work = tempfile.mkdtemp(prefix="readme-figures-")
+    try:
+        for f in ("run.json", "servers.json", "micro.json"):
+            if os.path.exists(os.path.join(baseline, f)):
+                shutil.copyfile(os.path.join(baseline, f), os.path.join(work, f))
+        run, servers = load_run(work), load_servers(work)
+        by_id = index_cases(run)
+        ctx = run["context"]
+        title = f"suite {run['suite'].get('name')}, {ctx.get('date', '?')[:10]}, commit {ctx.get('git_sha', '?')}"
+        figs = [fig_summary(summary_cells(run, servers, by_id), work, f"Each model ÷ epoll_lt, paired per round — "
+                                                                        f"{title}")]
+        figs += [f(run, servers, by_id, work) for f in (fig_throughput, fig_cost, fig_micro)]
+        names = []
+        for fig in figs:
+            if fig:
+                shutil.copyfile(os.path.join(work, fig.stem + ".png"), os.path.join(out, fig.stem + ".png"))
+                names.append(fig.stem + ".png")
+        return names
+    finally:
+        shutil.rmtree(work)
+
+
+def check(readme):
+    text = open(readme).read()
+    m = readme_table.BEGIN_RE.search(text)
+    if not m:
+        print(f"{readme}: no results-table marker naming the baseline", file=sys.stderr)
+        return 1
+    root = os.path.dirname(os.path.abspath(readme))
+    baseline = os.path.join(root, m.group(1))
+    wanted = IMG.findall(text)
+    tmp = tempfile.mkdtemp(prefix="readme-figures-check-")
+    bad = 0
+    try:
+        drawn = set(draw(baseline, tmp))
+        for rel in wanted:
+            name = os.path.basename(rel)
+            if name not in drawn:
+                print(f"{readme}: {rel} is not drawn from {m.group(1)} (drawn: {', '.join(sorted(drawn))})",
+                      file=sys.stderr)
+                bad += 1
+                continue
+            with open(os.path.join(root, rel), "rb") as a, open(os.path.join(tmp, name), "rb") as b:
+                if a.read() != b.read():
+                    print(f"{readme}: {rel} differs from the one drawn from {m.group(1)}; regenerate with\n"
+                          f"  plots/readme_figures.py {m.group(1)} docs/img", file=sys.stderr)
+                    bad += 1
+    finally:
+        shutil.rmtree(tmp)
+    if not wanted:
+        print(f"{readme}: shows no docs/img figure", file=sys.stderr)
+        return 1
+    print(f"{readme}: {len(wanted) - bad} of {len(wanted)} figure(s) follow from {m.group(1)}")
+    return 1 if bad else 0
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "--check":
+        return check(argv[2])
+    if len(argv) == 3 and not argv[1].startswith("-"):
+        os.makedirs(argv[2], exist_ok=True)
+        for n in draw(argv[1], argv[2]):
+            print(f"readme_figures.py: {os.path.join(argv[2], n)}")
+        return 0
+    print(__doc__.strip())
+    return 0 if len(argv) == 2 and argv[1] in ("-h", "--help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
