@@ -164,22 +164,46 @@ def source_link(servers, model, out_dir):
     return f"<code>{esc(src)}</code>"
 
 
-def cost_table(cpm):
+def cost_table(cpm, kernel=None):
+    """Per message: the server's own counts, and beside them the kernel's
+    (issue 20's syscall tracepoints) when the run has them."""
     if not cpm:
         return '<p class="muted">No cost per message: this case has no server counters.</p>'
-    rows = [f"<tr><td>{esc(n)}</td><td>{v:.2f}</td></tr>"
-            for n, v in sorted(cpm["syscalls"].items(), key=lambda kv: -kv[1]) if v >= 0.005]
+    kb = (kernel or {}).get("by_name") or {}
+    names = sorted(set(cpm["syscalls"]) | set(kb), key=lambda n: -max(cpm["syscalls"].get(n, 0), kb.get(n, 0)))
 
-    def num(k, fmt="{:.2f}"):
-        v = cpm.get(k)
+    def k(n):
+        return f"<td>{kb[n]:.2f}</td>" if n in kb else ("<td>—</td>" if kernel else "")
+    rows = [f"<tr><td>{esc(n)}</td><td>{cpm['syscalls'].get(n, 0.0):.2f}</td>{k(n)}</tr>"
+            for n in names if max(cpm["syscalls"].get(n, 0), kb.get(n, 0)) >= 0.005]
+    pad = "<td></td>" if kernel else ""
+
+    def num(key, fmt="{:.2f}"):
+        v = cpm.get(key)
         return "—" if v is None else fmt.format(v)
-    rows += [f'<tr><th>syscalls, all</th><th>{num("syscalls_total")}</th></tr>',
-             f'<tr><td>wakeups</td><td>{num("wakeups")}</td></tr>',
-             f'<tr><td>events</td><td>{num("events")}</td></tr>',
-             f'<tr><td>context switches</td><td>{num("context_switches")}</td></tr>',
-             f'<tr><td>server CPU µs</td><td>{num("cpu_us")}</td></tr>']
-    return (f'<table><tr><th>per message</th><th></th></tr>{"".join(rows)}</table>'
-            f'<p class="muted">Counts from {esc(cpm.get("source", ""))}.</p>')
+    total_k = (f"<th>{kernel['total']:.2f}</th>" if kernel and kernel.get("total") is not None
+               else ("<th>—</th>" if kernel else ""))
+    rows += [f'<tr><th>syscalls, all</th><th>{num("syscalls_total")}</th>{total_k}</tr>',
+             f'<tr><td>wakeups</td><td>{num("wakeups")}</td>{pad}</tr>',
+             f'<tr><td>events</td><td>{num("events")}</td>{pad}</tr>',
+             f'<tr><td>context switches</td><td>{num("context_switches")}</td>{pad}</tr>',
+             f'<tr><td>server CPU µs</td><td>{num("cpu_us")}</td>{pad}</tr>']
+    head = "<th>server's count</th><th>kernel's count</th>" if kernel else "<th></th>"
+    return (f'<table><tr><th>per message</th>{head}</tr>{"".join(rows)}</table>'
+            f'<p class="muted">Counts from {esc(cpm.get("source", ""))}'
+            f'{"; kernel: syscall tracepoints, server process only" if kernel else ""}.</p>')
+
+
+def callgrind_line(run, model):
+    """User-space instructions per message (issue 20's run.callgrind), or ""."""
+    cg = run.get("callgrind") or {}
+    per = (cg.get("servers") or {}).get(model) or {}
+    if not per:
+        return (f'<p class="muted">No instruction counts: {esc(cg["reason"])}.</p>'
+                if cg.get("available") is False and cg.get("reason") else "")
+    items = ", ".join(f"{esc(k)} {v['instructions_per_message']:,.0f}" for k, v in sorted(per.items())
+                      if isinstance(v, dict) and v.get("instructions_per_message") is not None)
+    return f"<p>User-space instructions per message (callgrind, exact): {items}.</p>" if items else ""
 
 
 def model_panel(model, servers, docs, run, by_id, headline, out_dir, logs=()):
@@ -195,7 +219,9 @@ def model_panel(model, servers, docs, run, by_id, headline, out_dir, logs=()):
     if hc is None or not usable(hc):
         measured = [c for c in run["cases"] if c["server"] == model and usable(c)]
         hc = measured[0] if measured else None
-    cost = (f'<h4>Measured cost, case {case_link(hc)}</h4>' + cost_table(cost_per_message(hc))) if hc \
+    cost = (f'<h4>Measured cost, case {case_link(hc)}</h4>' + cost_table(
+        cost_per_message(hc), hc.get("aggregate", {}).get("kernel_syscalls_per_message")) +
+        callgrind_line(run, model)) if hc \
         else '<p class="muted">No measured case.</p>'
     best, worst = best_worst(model, run, by_id)
 

@@ -18,7 +18,8 @@ from report_data import (REFERENCE, case_id, is_aa, is_variant, paired_ratio, ro
                          usable, who)
 from report_flags import CHIPS, flags, limited
 
-SCENARIO_ORDER = ["concurrency", "idle", "message size", "pipeline", "protocol", "rate", "churn", "other"]
+SCENARIO_ORDER = ["fixed load", "concurrency", "idle", "message size", "pipeline", "protocol", "rate", "churn",
+                  "other"]
 
 
 def _size_label(size):
@@ -31,12 +32,13 @@ def _size_label(size):
 def column_of(c):
     """{"id", "scenario", "label", "kind", "sort"} of a case's column."""
     p = c.get("params", {})
-    s = scenario(p)
+    s = "fixed load" if c.get("group") == "cost" else scenario(p)
     conns = p.get("connections", 0)
-    if s == "rate":
+    if s in ("rate", "fixed load"):
         label, kind = f"{p['rate'] / 1000:g}k req/s", "fixed_rate"
         if c.get("group") == "cost":
-            label = f"fixed {p['rate'] / 1000:g}k, {_size_label(p.get('size', 64))}"
+            label = f"{p['rate'] / 1000:g}k/s {_size_label(p.get('size', 64))} c{conns}" + (
+                f" +{p['idle_connections']} idle" if p.get("idle_connections") else "")
     else:
         kind = "throughput"
         label = {"concurrency": f"c{conns}", "idle": f"c{conns} +{p.get('idle_connections', 0)} idle",

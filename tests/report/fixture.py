@@ -165,3 +165,45 @@ def to_v1(run):
             for k in ("lost", "unsent", "loadgen_thread_cpu_max"):
                 s.pop(k, None)
     return old
+
+
+def add_cost_fields(run):
+    """The fields issue 20 adds (names from /work/coord/cost-api.md, the cost
+    helper's plan): an A/A row, client_limited / co_saturated flags with
+    per-round busy fractions, kernel-counted syscalls, callgrind instruction
+    counts and a fixed-load "cost" group. Made-up numbers, as above."""
+    by = {(c["server"], c["name"].split("/", 1)[1]): c for c in run["cases"]}
+    aa_rows = []
+    for c in [c for c in run["cases"] if c["server"] == "epoll_lt"]:
+        aa = copy.deepcopy(c)
+        aa["name"], aa["aa"] = "epoll_lt[A/A]/" + c["name"].split("/", 1)[1], True
+        aa["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": {
+            "median": 1.04, "lo": 0.97, "hi": 1.09, "n": 5, "confidence": 0.95},
+            "server_cpu_us_per_request": {"median": 1.03, "lo": 0.98, "hi": 1.08, "n": 5, "confidence": 0.95}}
+        aa_rows.append(aa)
+    run["cases"] += aa_rows
+    co = by[("select", "echo/c64/s64")]
+    co["flags"].update(co_saturated=True, co_saturated_rounds=3, loadgen_bound=True)
+    for r in co["repetitions"]:
+        r["flags"].update(co_saturated=True, loadgen_bound=True)
+        r["busy"] = {"server": 0.93, "loadgen": 0.97}
+    for c in run["cases"]:
+        cpm = c["aggregate"].get("cost_per_message")
+        if cpm:
+            names = dict(cpm["syscalls"])
+            c["aggregate"]["kernel_syscalls_per_message"] = {"total": sum(names.values()), "by_name": names}
+    run["callgrind"] = {"available": True, "reason": "", "servers": {
+        m: {"echo/c1/s64": {"instructions_per_message": 600.0 + 10 * i}} for i, m in enumerate(MODELS)}}
+    for model in MODELS:
+        base = by[(model, "echo/c16/s64/r10000")]
+        if base["status"] == "failed":
+            continue
+        cost = copy.deepcopy(base)
+        cost["params"]["rate"] = 25000.0
+        cost["name"], cost["group"] = cost["name"].replace("r10000", "r25000"), "cost"
+        factor = {"io_uring": 0.8, "blocking_threads": 1.5}.get(model, 1.0)
+        cost["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "server_cpu_us_per_request": {
+            "median": factor, "lo": factor * 0.97, "hi": factor * 1.03, "n": 5, "confidence": 0.95},
+            "p99_us": {"median": 1.0, "lo": 0.9, "hi": 1.1, "n": 5, "confidence": 0.95}}
+        run["cases"].append(cost)
+    return run

@@ -274,6 +274,24 @@ class Page(unittest.TestCase):
                   "3 rounds; interval: 95% confidence"):  # the summary states rounds and confidence too
             self.assertIn(s, page)
 
+    def test_page_with_the_cost_issue_fields(self):
+        run = fixture.add_cost_fields(fixture.make_run(2))
+        r = self.plot(run)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.check(), [])
+        with open(os.path.join(self.dir, "index.html")) as f:
+            page = f.read()
+        for s in ('href="#model-epoll_lt">epoll_lt[A/A]</a>', "kernel's count",
+                  "User-space instructions per message (callgrind, exact): echo/c1/s64 610",
+                  '<th colspan="1" class="grp">fixed load: CPU/msg and p99 ÷ ref</th>',
+                  "At a fixed 25,000 req/s", "io_uring used the least server CPU per message, 0.80×",
+                  "A/A row: a second copy of epoll_lt"):
+            self.assertIn(s, page)
+        s = report_summary.summary_cells(run, report_data.Servers([], "t"), report_data.index_cases(run))
+        self.assertEqual(s["cells"][("select", "echo/c64/s64")]["marks"], ["CS"])
+        self.assertEqual(s["cells"][("select", "echo/c64/s64")]["state"], "limited")
+        self.assertEqual(s["columns"][0]["scenario"], "fixed load")
+
     def test_v1_page_works_and_says_what_it_lacks(self):
         r = self.plot(fixture.make_run(1))
         self.assertEqual(r.returncode, 0, r.stderr)
