@@ -12,6 +12,7 @@ from report_data import (REFERENCE, case_id, who, cost_per_message, describe, is
 from report_flags import flags
 from report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
                                rounds_text, save)
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator
 
 
@@ -208,12 +209,24 @@ def fig_open_loop(run, servers, by_id, out):
                         marker=marker(servers, m), markersize=4, capsize=2, linewidth=1.0,
                         linestyle=":" if ref else "-", label=m + (" (reference)" if ref else ""))
         ax.set_title(fam, fontsize=10, fontweight="bold", loc="left")
-        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles[2:], labels[2:], fontsize=7, loc="upper left", frameon=False)  # the models only
     for ax, x, y, m in saturated:
         ax.annotate("S", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, fontweight="bold",
                     color="#a00")
+    band = axes[0][0].get_legend_handles_labels()
     for k in range(len(fams), nrow * ncol):
         axes[k // ncol][k % ncol].set_visible(False)
+        # The panel above an empty slot shows its own x labels.
+        axes[k // ncol - 1][k % ncol].tick_params(labelbottom=True)
+        axes[k // ncol - 1][k % ncol].set_xlabel("offered requests/s (log)")
+    # One key for what every panel shares, in an empty slot when there is one, else below.
+    extra = [Line2D([], [], linestyle="none", marker="$S$", color="#a00", label="S: saturated in some round"),
+             Line2D([], [], color="#888888", linestyle=":", marker="v", label=f"{REFERENCE}, dotted in other panels")]
+    where = dict(loc="center", bbox_to_anchor=(0.84, 0.27)) if len(fams) < nrow * ncol else \
+        dict(loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4)
+    fig.legend(band[0][:2] + extra, band[1][:2] + [e.get_label() for e in extra], fontsize=9, frameon=False,
+               title="in every panel", title_fontsize=9, **where)
     for row in axes:
         for ax in row:
             ax.set_xscale("log")

@@ -272,5 +272,12 @@ def spectrum_html(spectra, default_id):
 
 
 def paired_cell(c, by_id):
+    """The case table's ratio: req/s in closed loop; at a fixed rate (req/s is
+    the offered rate by construction) the server CPU per message, so marked,
+    and judged lower-is-better."""
+    if c.get("params", {}).get("rate") and usable(c):
+        r = paired_ratio(c, by_id, "server_cpu_us_per_request")
+        cls = {"better": "worse", "worse": "better"}.get(ratio_class(r), ratio_class(r))
+        return r, ("CPU/msg " + ratio_text(r)) if r and r["source"] != "reference" else ratio_text(r), cls
     r = paired_ratio(c, by_id) if usable(c) else None
     return r, ratio_text(r), ratio_class(r)

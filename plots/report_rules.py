@@ -165,8 +165,8 @@ def rule_best_overall(run, by_id):
     for m in models:
         per_s = {}
         for c, r in ranked_cases(m, run, by_id):
-            if c["params"].get("rate") or (limited(c) and r["lo"] <= 1):
-                continue  # req/s fixed by construction, or the client's ceiling
+            if c["params"].get("rate") or (limited(c) and r["hi"] >= 1):
+                continue  # req/s fixed by construction, or the client's ceiling (only a clear loss counts)
             per_s.setdefault(scenario(c["params"]), []).append(r["median"])
         if not per_s:
             continue

@@ -27,10 +27,11 @@ def schedule_lag_p99(c):
 
 
 def cases_table(run, by_id):
-    head = [("case", "l"), ("model", "l"), ("scenario", "l"), ("status", "l"), ("flags", "l"),
+    # Headings with spaces so they wrap: the table fits 1400 px (and scrolls in its own frame when not).
+    head = [("case", "l"), ("model", "l wrap"), ("status", "l"), ("flags", "l"),
             ("rounds", ""), ("req/s", ""), ("÷ epoll_lt [interval]", ""), ("p50 µs", ""), ("p99 µs", ""),
-            ("p99.9 µs", ""), ("CPU µs/msg", ""), ("syscalls/msg", ""), ("wakeups/msg", ""),
-            ("ctx sw/msg", ""), ("sched lag p99 µs", ""), ("lost+unsent", ""), ("errors", "")]
+            ("p99.9 µs", ""), ("CPU µs per msg", ""), ("syscalls per msg", ""), ("wakeups per msg", ""),
+            ("ctx sw per msg", ""), ("send lag p99 µs", ""), ("lost + unsent", ""), ("errors", "")]
     rows = []
     for c in run["cases"]:
         st = status(c)
@@ -45,9 +46,10 @@ def cases_table(run, by_id):
         g = (lambda k: cpm.get(k) if cpm else None)
         rows.append(
             f'<tr id="{esc(case_anchor(c["name"]))}" class="{cls}" data-flags="{esc(",".join(f for f, _ in fl))}">'
-            f'<td class="l" title="{esc(describe(c.get("params", {})))}">{esc(case_id(c))}</td>'
-            f'<td class="l"><a href="#model-{esc(c["server"])}">{esc(row_label(who(c), [c]))}</a></td>'
-            f'<td class="l">{esc(scenario(c.get("params", {})))}</td><td class="l">{esc(st)}</td>'
+            f'<td class="l" title="{esc(scenario(c.get("params", {})))}: {esc(describe(c.get("params", {})))}">'
+            f'{esc(case_id(c))}</td>'
+            f'<td class="l wrap"><a href="#model-{esc(c["server"])}">{esc(row_label(who(c), [c]))}</a></td>'
+            f'<td class="l">{esc(st)}</td>'
             f'<td class="l flags">{flag_html}</td><td>{rounds(c)}</td>'
             + _num(med(c, "requests_per_s") if ok else None, "{:,.0f}")
             + (f'<td data-sort="{r["median"]}" class="{rcls}">{esc(rtext)}</td>' if r else '<td data-sort="">—</td>')
