@@ -97,7 +97,7 @@ def fig_cost(run, servers, by_id, out):
     xs, labels = family_positions(servers, models)
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(WIDTH, 8.6), sharex=True)
     names = sorted({n for _, k in costs for n in k["syscalls"]},
-                   key=lambda n: -max(k["syscalls"].get(n, 0) for _, k in costs))
+                   key=lambda n: (-max(k["syscalls"].get(n, 0) for _, k in costs), n))  # ties by name: a stable figure
     cmap = plt.get_cmap("tab20")
     bottom = [0.0] * len(models)
     for i, n in enumerate(names):
@@ -269,7 +269,8 @@ def fig_variants(run, servers, by_id, out):
     for ax, b in zip(axes[0], bases):
         # Only cases with a ratio: one the reference did not run has none.
         mine = {case_id(c): c for c in var if c["server"] == b and paired_ratio(c, by_id)}
-        ids = sorted(mine, key=lambda i: (mine[i]["params"].get("pipeline", 1), mine[i]["params"].get("connections", 0)))
+        ids = sorted(mine, key=lambda i: (mine[i]["params"].get("pipeline", 1),
+                                          mine[i]["params"].get("connections", 0), i))
         rows = [b] + sorted({who(c) for c in var if c["server"] == b})
         w = 0.8 / len(rows)
         for k, row in enumerate(rows):

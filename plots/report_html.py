@@ -170,7 +170,7 @@ def cost_table(cpm, kernel=None):
     if not cpm:
         return '<p class="muted">No cost per message: this case has no server counters.</p>'
     kb = (kernel or {}).get("by_name") or {}
-    names = sorted(set(cpm["syscalls"]) | set(kb), key=lambda n: -max(cpm["syscalls"].get(n, 0), kb.get(n, 0)))
+    names = sorted(set(cpm["syscalls"]) | set(kb), key=lambda n: (-max(cpm["syscalls"].get(n, 0), kb.get(n, 0)), n))
 
     def k(n):
         return f"<td>{kb[n]:.2f}</td>" if n in kb else ("<td>—</td>" if kernel else "")
