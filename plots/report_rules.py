@@ -259,6 +259,13 @@ def rule_fixed_rate_cost(run, by_id):
         head += "the dearest: " + ", ".join(f"{m} {r['median']:.2f}×" for m, r in dearer[::-1][:3]) + "."
     else:
         head += "none was clearly dearer."
+    confs = {r.get("confidence") for *_, r, _ in judged}
+    if not floors or (confs - {None} and min(confs - {None}) < 0.95):
+        # Say how much to trust a small difference: without an A/A row (or
+        # with intervals under 95%) a few percent may be noise.
+        head += (" Intervals here are " + ("/".join(f"{x:.0%}" for x in sorted(confs - {None})) or "min–max")
+                 + (" and this run has no A/A row" if not floors else "") + ", so a difference of a few percent "
+                 "may still be noise.")
     return head, [c["name"] for *_, c in judged[:1] + judged[-1:]]
 
 
