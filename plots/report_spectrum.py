@@ -76,6 +76,7 @@ def fig_spectra(run, servers, out):
         ax.xaxis.set_major_locator(FixedLocator(TICKS))
         ax.xaxis.set_major_formatter(FuncFormatter(
             lambda x, _: TICK_LABELS[TICKS.index(x)] if x in TICKS else ""))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,g}"))  # 1,000 reads; 10^3 does not
         ax.set_xlabel("percentile (x = 1/(1-p), log)")
         ax.set_ylabel("latency (µs, log)")
         ax.grid(True, which="both", alpha=0.3)
