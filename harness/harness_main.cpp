@@ -18,6 +18,7 @@
 #include "core/version.h"
 #include "harness/ab.h"
 #include "harness/ab_build.h"
+#include "harness/ci_reports.h"
 #include "harness/compare.h"
 #include "harness/process.h"
 #include "harness/results.h"
@@ -43,6 +44,7 @@ constexpr const char* kUsage =
     "       harness compare BASE CURRENT [--threshold 5%] [--reference epoll_lt] [--alpha 0.05] [--html OUT.html]\n"
     "       harness ab --suite FILE [--base REV] [--head REV|worktree] [--base-bin DIR] [--head-bin DIR]\n"
     "                  [--cpu-threshold 5%] [--p99-threshold 10%] [--accept 'CASE: REASON'] [--out DIR]\n"
+    "                  (writes ab.json, ab.html, ab.md, ab.junit.xml; --bencher-json F, --benchmark-action-json F)\n"
     "       harness micro --out DIR [--bin-dir DIR] [--min-time T] [--filter REGEX]\n"
     "       harness --help | --version\n";
 
@@ -67,7 +69,7 @@ po::variables_map parse(const po::options_description& desc, const std::vector<s
 
 int cmd_run(const std::vector<std::string>& args) {
   RunOptions o;
-  std::string servers, resume_dir;
+  std::string servers, resume_dir, bencher, benchmark_action;
   po::options_description d("harness run");
   d.add_options()("help,h", "this help")
       ("suite", po::value(&o.suite_path), "suite JSON file (harness/suites/NAME.json)")
@@ -89,7 +91,10 @@ int cmd_run(const std::vector<std::string>& args) {
       ("topology", po::value(&o.topology)->default_value("loopback"),
        "loopback | netns (root: namespaces in 198.18.0.0/15) | hosts:FILE (docs/multihost.md)")
       ("clients", po::value(&o.clients)->default_value(1), "client namespaces/loadgens (netns)")
-      ("link", po::value(&o.link), "netns link emulation: \"delay=5ms,jitter=0.5ms,loss=0.1%,rate=1gbit\"");
+      ("link", po::value(&o.link), "netns link emulation: \"delay=5ms,jitter=0.5ms,loss=0.1%,rate=1gbit\"")
+      ("bencher-json", po::value(&bencher), "also write the case medians as Bencher's metric format (BMF JSON) to FILE")
+      ("benchmark-action-json", po::value(&benchmark_action),
+       "also write github-action-benchmark's customSmallerIsBetter JSON (CPU/request, p50, p99) to FILE");
   if (wants_help(args)) {
     std::cout << d;
     return 0;
@@ -102,7 +107,8 @@ int cmd_run(const std::vector<std::string>& args) {
     // The run goes on as it was started: any other option would make its two
     // parts different runs.
     for (const auto& [name, value] : vm)
-      if (!value.defaulted() && name != "resume" && name != "progress")
+      if (!value.defaulted() && name != "resume" && name != "progress" && name != "bencher-json" &&
+          name != "benchmark-action-json")
         throw po::error("--resume takes the run's own options from its run.json; --" + name + " cannot be given with it");
     o = resume_options(resume_dir, o.progress);
   } else if (o.suite_path.empty()) {
@@ -144,6 +150,7 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   std::cerr << "harness run: " << ok << " ok, " << degraded << " degraded, " << failed << " failed, " << skipped << " skipped; wrote "
             << out << "/run.json and gbench.json\n";
+  write_run_reports(run, bencher, benchmark_action);
   return 0;
 }
 
@@ -217,6 +224,10 @@ int cmd_ab(const std::vector<std::string>& args) {
       ("accept", po::value(&accept), "'CASE-GLOB: REASON': let a known cost through (repeatable)")
       ("calibration-ms", po::value(&o.calibration_ms)->default_value(0), "host calibration per repetition (0: none)")
       ("no-trailers", "ignore Perf-accepted: trailers in the head commit's message")
+      ("bencher-json", po::value(&o.bencher_path),
+       "also write head's medians and the head/base ratios as Bencher's metric format (BMF JSON) to FILE")
+      ("benchmark-action-json", po::value(&o.benchmark_action_path),
+       "also write github-action-benchmark's customSmallerIsBetter JSON to FILE")
       ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off");
   if (wants_help(args)) {
     std::cout << d;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/socket_util.h"
+#include "loadgen/hdr_log.h"
 
 namespace iomodels::loadgen {
 namespace po = boost::program_options;
@@ -36,7 +37,7 @@ po::options_description describe(Options& o, Counts& n, std::string& protocol, s
   po::options_description d(
       "loadgen: load generator for the iomodels servers (echo, framed, http)\n\n"
       "usage: loadgen --target HOST:PORT [options]\n"
-      "       loadgen merge A.json B.json ...   (merged result JSON on stdout)\n\n"
+      "       loadgen merge A.json B.hlog ...   (merged result JSON on stdout; .hlog: HdrHistogram interval logs)\n\n"
       "options");
   d.add_options()
       ("help,h", "print this help and exit")
@@ -83,6 +84,14 @@ po::options_description describe(Options& o, Counts& n, std::string& protocol, s
        "in flight on it is counted lost, and it is reopened")
       ("output,o", po::value(&o.output),
        "write the result JSON to FILE (atomically: FILE.tmp then rename); default stdout")
+      ("hdr-log", po::value(&o.hdr_log),
+       "also write HdrHistogram's interval log (format 1.3) to FILE: the latency histogram of each second, "
+       "in ns, compressed, one tagged line per interval (HistogramLogProcessor, hdr-histogram-js)")
+      ("hdr-tag", po::value(&o.hdr_tag),
+       "the tag of those lines (letters, digits, ._-/:=); default PROTOCOL/cCONNECTIONS/sSIZE[/rRATE]")
+      ("hgrm", po::value(&o.hgrm),
+       "also write the percentile distribution as wrk2 --latency and HdrHistogram print it (.hgrm), "
+       "values in microseconds")
       ("progress", po::value(&progress)->default_value("auto"),
        "auto (a line a second when stderr is a terminal) | on | off")
       ("seed", po::value(&n.seed)->default_value(1),
@@ -218,6 +227,9 @@ ParsedCommand parse_options(const std::vector<std::string>& args) {
     if ((fl & O_ACCMODE) == O_RDONLY)
       bad("notify-fd", std::to_string(o.notify_fd) + " is not open for writing");
   }
+  if (vm.count("hdr-tag") && !valid_hdr_tag(o.hdr_tag))
+    bad("hdr-tag", "'" + o.hdr_tag + "' must be letters, digits and ._-/:= only (no comma, no space)");
+  if (vm.count("hdr-tag") && o.hdr_log.empty()) bad("hdr-tag", "needs --hdr-log");
   if (progress == "auto") o.progress = ProgressMode::kAuto;
   else if (progress == "on") o.progress = ProgressMode::kOn;
   else if (progress == "off") o.progress = ProgressMode::kOff;

@@ -37,6 +37,9 @@ struct Options {
   int idle_connections = 0;
   double timeout_s = 5;
   std::string output;           // empty: JSON to stdout
+  std::string hdr_log;          // HdrHistogram interval log (loadgen/hdr_log.h); empty: none
+  std::string hdr_tag;          // its tag; empty: default_hdr_tag()
+  std::string hgrm;             // percentile distribution (.hgrm); empty: none
   ProgressMode progress = ProgressMode::kAuto;
   CloseMode close_mode = CloseMode::kFin;
   int source_addresses = 0;     // 0: automatic (loopback target + churn or many connections)

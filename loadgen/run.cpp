@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/socket_util.h"
 #include "loadgen/connector.h"
+#include "loadgen/hdr_log.h"
 #include "loadgen/report.h"
 #include "loadgen/window.h"
 #include "loadgen/worker.h"
@@ -193,12 +194,42 @@ RunResult run_load(const Options& opt) {
   return result;
 }
 
+// The HdrHistogram files asked for (--hdr-log, --hgrm). The log's StartTime
+// is the wall-clock time of the window's start, taken back from now by the
+// monotonic time since (the window is measured on CLOCK_MONOTONIC).
+static void write_hdr_files(const Options& opt, const RunResult& r) {
+  if (!opt.hdr_log.empty()) {
+    timespec wall{};
+    ::clock_gettime(CLOCK_REALTIME, &wall);
+    const double wall_now = static_cast<double>(wall.tv_sec) + static_cast<double>(wall.tv_nsec) / 1e9;
+    const double start = wall_now - static_cast<double>(now_ns() - r.window_start_ns) / 1e9;
+    write_file_atomic(opt.hdr_log, interval_log(r, opt.hdr_tag.empty() ? default_hdr_tag(r) : opt.hdr_tag, start));
+  }
+  if (!opt.hgrm.empty()) write_file_atomic(opt.hgrm, percentile_distribution(r.corrected));
+}
+
 nlohmann::json merge_files(const std::vector<std::string>& paths) {
   RunResult merged;
   bool first = true;
   for (const auto& p : paths) {
     std::ifstream in(p);
     if (!in) throw std::runtime_error(p + ": cannot open");
+    std::string first_line;
+    if (std::getline(in, first_line) && looks_like_interval_log(first_line)) {
+      in.seekg(0);
+      RunResult r;
+      try {
+        r = read_interval_log(in);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(p + ": " + e.what());
+      }
+      if (first) merged = std::move(r);
+      else merged.merge(r);
+      first = false;
+      continue;
+    }
+    in.clear();
+    in.seekg(0);
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(in);
@@ -244,6 +275,7 @@ int loadgen_main(const std::vector<std::string>& args) {
     }
     RunResult r = run_load(cmd.options);
     std::cerr << human_summary(r);
+    write_hdr_files(cmd.options, r);
     std::string text = to_json(r).dump() + "\n";
     if (cmd.options.output.empty()) std::cout << text << std::flush;
     else write_file_atomic(cmd.options.output, text);
