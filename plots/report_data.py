@@ -102,10 +102,17 @@ SERVER_DEFAULTS = {
 }
 
 
+def is_cost_group(c):
+    """A fixed-load case of issue 20's cost groups ("cost", "cost_idle")."""
+    return str(c.get("group") or "").startswith("cost")
+
+
 def is_variant(c):
     """A server_args variant (io_uring[--setup plain]/...): a study of one
-    model's settings beside the model as built by default."""
-    return bool(c.get("server_args"))
+    model's settings beside the model as built by default; also a variant
+    group's own copy of the reference ("epoll_lt[ref io_uring_setup]/...",
+    role group_reference), shown beside the variants it is paired with."""
+    return bool(c.get("server_args")) or c.get("role") == "group_reference" or "[ref " in c["name"].split("/")[0]
 
 
 def is_aa(c):

@@ -7,7 +7,8 @@ import os
 import re
 import statistics
 
-from report_data import (REFERENCE, case_id, who, cost_per_message, describe, is_variant, med, paired_ratio,
+from report_data import (REFERENCE, case_id, who, cost_per_message, describe, is_cost_group, is_variant, med,
+                         paired_ratio,
                          row_label, same_as_default, scenario, usable)
 from report_flags import flags
 from report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
@@ -156,7 +157,7 @@ def fig_open_loop(run, servers, by_id, out):
     highest round, and a grey band is the loadgen's own send lag (p99): a
     server cannot be told apart from the client below it."""
     sel = [c for c in run["cases"] if usable(c) and c.get("params", {}).get("rate", 0) > 0 and not is_variant(c)
-           and c.get("group") != "cost"]
+           and not is_cost_group(c)]
     if not sel:
         return None
     models = servers.order({who(c) for c in sel})

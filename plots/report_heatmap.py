@@ -12,8 +12,9 @@ from report_fig_common import WIDTH, plt, save
 from report_flags import CHIPS
 from report_summary import cell_text, floor_words, interval_words
 
+HINT = {"better": "#1a5fb4", "worse": "#c01c28"}  # text only: an interval under 95% colours no cell
 FILL = {"limited": "#d9d9d9", "aa": "#ececec", "failed": "#f3d0d0", "none": "#f4f4f4", "ref": "#ffffff",
-        "noise": "#ffffff"}
+        "noise": "#ffffff", "hint": "#ffffff"}
 
 
 def cell_colour(value):
@@ -50,9 +51,10 @@ def fig_summary(summary, out, title, stem="summary_heatmap"):
             main, sub = cell_text(cell)
             marks = " ".join(cell["marks"])
             dark = st == "sig" and is_dark(face)
-            colour = "white" if dark else ("#555555" if st in ("limited", "aa", "noise") else "black")
+            colour = "white" if dark else ("#555555" if st in ("limited", "aa", "noise") else
+                                           HINT.get(cell["verdict"], "black") if st == "hint" else "black")
             ax.text(j + 0.5, i + 0.36, main, ha="center", va="center", fontsize=7.5, color=colour,
-                    fontweight="bold" if st == "sig" else "normal")
+                    fontweight="bold" if st in ("sig", "hint") else "normal")
             small = " ".join(x for x in (sub.split("\n")[0] if sub else "", marks) if x)
             ax.text(j + 0.5, i + 0.74, small, ha="center", va="center", fontsize=5.8, color=colour)
     ax.set_xlim(0, len(cols))
@@ -77,9 +79,11 @@ def fig_summary(summary, out, title, stem="summary_heatmap"):
             start = j
     wrap = int(width * 15)
     ax.set_title(textwrap.fill(f"{title}; {interval_words(summary)}", wrap), fontsize=9, pad=58)
-    legend = ("Closed loop: req/s ÷ {ref}; fixed rate: server CPU per message ÷ {ref} (lower is better). Blue: "
-              "better, red: worse, white: inside the noise. Grey ≈: the loadgen was the limit, so near 1 means "
-              "'cannot tell apart', not 'equal'. ").format(ref=REFERENCE) + floor_words(summary) + " Chips: " + \
+    legend = ("Closed loop: req/s ÷ {ref}; fixed rate: server CPU per message ÷ {ref} (lower is better). Blue cell: "
+              "better, red: worse, on a 95% interval beyond the noise; blue/red text on white: the interval "
+              "excludes 1 only at a lower confidence; grey text: inside the noise. Grey ≈: the loadgen was the "
+              "limit, so near 1 means 'cannot tell apart', not 'equal'. ").format(ref=REFERENCE) + \
+        floor_words(summary) + " Chips: " + \
         ", ".join(f"{code} {f.replace('_', '-')}" for f, code in CHIPS.items()) + "."
     ax.set_xlabel(textwrap.fill(legend, wrap), fontsize=7.5)
     return save(fig, out, stem, "Summary: each model against " + REFERENCE,

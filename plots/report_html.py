@@ -81,7 +81,7 @@ def _heat_cell(cell, colour_of):
     if cell["r"]:
         tip += f' — {cell["r"]["source"]}'
     tip += "".join(f" — {f}: {why}" for f, why in cell["flags"])
-    cls, style = [st], ""
+    cls, style = [st] + ([cell["verdict"]] if st == "hint" else []), ""
     if st == "sig":
         rgba = colour_of(cell["value"] if not cell["lower_better"] else 1 / cell["value"])
         style = f' style="background-color:{to_hex(rgba)}"'
@@ -149,9 +149,11 @@ def summary_section(summary, sentences, figure=None):
             f'<p class="lede"><b>How to read a cell:</b> the model\'s ratio to {REFERENCE}, measured in the same '
             f'round (paired), with its interval ({esc(interval_words(summary))}). Closed-loop columns: req/s '
             f'(blue: more than {REFERENCE}). Fixed-rate columns: the server CPU per message and the p99 (req/s '
-            f'equals the offered rate there by construction; blue: cheaper). {esc(floor_words(summary))} '
+            f'equals the offered rate there by construction; blue: cheaper). A cell is coloured only when its '
+            f'95% interval excludes 1 and its effect is beyond the noise; blue or red <i>text</i> on white: the '
+            f'interval excludes 1 only at a lower confidence. {esc(floor_words(summary))} '
             f'Grey <b>≈</b>: the loadgen was the limit (chips CL, CS), so a ratio near 1 means "cannot tell '
-            f'apart with this client", not "equal"; a clear loss there is still coloured. White: inside the '
+            f'apart with this client", not "equal"; a clear loss there is still shown. Grey text: inside the '
             f'noise. Click a cell for its case; hover a chip for its reason.{img}</p>'
             f'{flag_legend()}{variants}</div></div>')
 

@@ -3,8 +3,8 @@ takeaway sentences, each model's best and worst cases. Nothing here is typed
 per run; a rule whose data is absent says nothing rather than guess."""
 import math
 
-from report_data import (REFERENCE, case_id, cost_per_message, describe, geomean, is_aa, is_variant, med,
-                         paired_ratio, same_as_default, scenario, usable, who)
+from report_data import (REFERENCE, case_id, cost_per_message, describe, geomean, is_aa, is_cost_group, is_variant,
+                         med, paired_ratio, same_as_default, scenario, usable, who)
 from report_flags import flags, limited, saturation
 from report_summary import case_metric, column_of, judge, noise_floors
 
@@ -213,7 +213,7 @@ def _fixed_rate_cases(run):
     run has it, else every open-loop case."""
     sel = [c for c in run["cases"] if usable(c) and c.get("params", {}).get("rate") and not is_variant(c)
            and not is_aa(c)]
-    cost = [c for c in sel if c.get("group") == "cost"]
+    cost = [c for c in sel if is_cost_group(c)]
     out = {}
     for c in cost or sel:
         out.setdefault(case_id(c), []).append(c)

@@ -14,8 +14,8 @@ show, the A/A noise floor per column, and one judged cell per row and column.
   one whose arguments are the defaults is labelled "(= default)"."""
 import math
 
-from report_data import (REFERENCE, case_id, is_aa, is_variant, paired_ratio, rounds, row_label, scenario,
-                         usable, who)
+from report_data import (REFERENCE, case_id, is_aa, is_cost_group, is_variant, paired_ratio, rounds, row_label,
+                         scenario, usable, who)
 from report_flags import CHIPS, flags, limited
 
 SCENARIO_ORDER = ["fixed load", "concurrency", "idle", "message size", "pipeline", "protocol", "rate", "churn",
@@ -32,11 +32,11 @@ def _size_label(size):
 def column_of(c):
     """{"id", "scenario", "label", "kind", "sort"} of a case's column."""
     p = c.get("params", {})
-    s = "fixed load" if c.get("group") == "cost" else scenario(p)
+    s = "fixed load" if is_cost_group(c) else scenario(p)
     conns = p.get("connections", 0)
     if s in ("rate", "fixed load"):
         label, kind = f"{p['rate'] / 1000:g}k req/s", "fixed_rate"
-        if c.get("group") == "cost":
+        if is_cost_group(c):
             label = f"{p['rate'] / 1000:g}k/s {_size_label(p.get('size', 64))} c{conns}" + (
                 f" +{p['idle_connections']} idle" if p.get("idle_connections") else "")
     else:
@@ -98,8 +98,13 @@ def make_cell(c, col, by_id, floor):
         cell["state"] = "aa"
     elif col["kind"] == "throughput" and limited(c) and cell["verdict"] != "worse":
         cell["state"] = "limited"  # near 1 (or above) with the client as the limit: cannot tell apart
+    elif cell["verdict"] in ("better", "worse"):
+        # Coloured only on a 95% interval (issue 20's rule); a narrower one
+        # (min-max of 3 rounds is ~75%) shows its direction in the text only.
+        conf = r.get("confidence")
+        cell["state"] = "sig" if conf is not None and conf >= 0.95 else "hint"
     else:
-        cell["state"] = "sig" if cell["verdict"] in ("better", "worse") else "noise"
+        cell["state"] = "noise"
     return cell
 
 
@@ -172,9 +177,7 @@ def interval_words(summary):
 
 def floor_words(summary):
     if not summary["has_aa"]:
-        return ("This run has no A/A row, so the noise floor is unknown: cells are coloured when their interval "
-                "excludes 1.")
+        return "This run has no A/A row, so the noise floor is unknown (taken as 0)."
     fl = summary["floors"].values()
     return (f"A/A row: a second copy of {REFERENCE}; its ratio is the noise floor of each column "
-            f"(here {min(fl) * 100:.0f}–{max(fl) * 100:.0f}%); a cell is coloured only when its interval excludes 1 "
-            f"and its effect is larger than the A/A row's in that column.") if fl else ""
+            f"(here {min(fl) * 100:.0f}–{max(fl) * 100:.0f}%).") if fl else ""

@@ -16,7 +16,7 @@ with --run (the run.json the page was made from):
   case's summary cell carries a mark;
 - every mark in a summary cell has its entry in the flag legend;
 - no summary cell inside the noise is coloured: a cell has a background
-  colour only when its paired ratio's interval (from run.json: req/s in closed
+  colour only when its paired ratio's 95% interval (from run.json: req/s in closed
   loop, server CPU per message at a fixed rate; checked where run.json has
   one) excludes 1 and its effect is larger than the A/A row's in that column.
 Prints each problem; exit 1 if any, 0 if none, 2 on bad usage."""
@@ -124,7 +124,7 @@ def _interval(c):
     r = ((c.get("aggregate") or {}).get("paired_ratio") or {}).get(key) or {}
     if r.get("median") is None:
         return None
-    return r["median"], r.get("lo", r.get("min")), r.get("hi", r.get("max"))
+    return r["median"], r.get("lo", r.get("min")), r.get("hi", r.get("max")), r.get("confidence")
 
 
 def check_cells(p, run):
@@ -150,10 +150,12 @@ def check_cells(p, run):
         iv = _interval(c)
         if not iv:
             continue  # iomodels.run/1: no paired ratio in the file to judge the colour by
-        med, lo, hi = iv
+        med, lo, hi, conf = iv
         if lo <= 1 <= hi or abs(math.log(med)) <= floor.get(_row_and_id(c["name"])[1], 0.0):
             problems.append(f"summary cell {c['name']}: coloured, but {med:.2f} [{lo:.2f}-{hi:.2f}] is inside "
                             "the noise")
+        elif conf is None or conf < 0.95:
+            problems.append(f"summary cell {c['name']}: coloured on an interval of {conf} confidence (needs 95%)")
     return problems
 
 

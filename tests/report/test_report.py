@@ -90,7 +90,28 @@ class Rules(unittest.TestCase):
         cell = self.summary()["cells"][("io_uring", "echo/c16/s64/r10000")]
         self.assertEqual(cell["column"]["kind"], "fixed_rate")
         self.assertAlmostEqual(cell["value"], 0.5)
-        self.assertEqual((cell["verdict"], cell["state"]), ("better", "sig"))
+        # Per-round ratios computed by the report carry no confidence: direction shown, cell not coloured.
+        self.assertEqual((cell["verdict"], cell["state"]), ("better", "hint"))
+
+    def test_a_cell_is_coloured_only_on_a_95_percent_interval(self):
+        pr = self.case("blocking_threads", "echo/c1/s64")["aggregate"]["paired_ratio"]["requests_per_s"]
+        self.assertEqual(self.summary()["cells"][("blocking_threads", "echo/c1/s64")]["state"], "sig")
+        pr["confidence"] = 0.75  # min-max of 3 rounds
+        self.assertEqual(self.summary()["cells"][("blocking_threads", "echo/c1/s64")]["state"], "hint")
+
+    def test_group_reference_and_cost_groups_as_cost_api_names_them(self):
+        import copy
+        ref = copy.deepcopy(self.case("epoll_lt", "echo/c64/s64"))
+        ref["name"], ref["role"] = "epoll_lt[ref io_uring_setup]/echo/c64/s64", "group_reference"
+        self.run["cases"].append(ref)
+        idle = copy.deepcopy(self.case("io_uring", "echo/c16/s64/r10000"))
+        idle["name"], idle["group"] = "io_uring/echo/c16/s64/i1000/r10000", "cost_idle"
+        idle["params"]["idle_connections"] = 1000
+        self.run["cases"].append(idle)
+        s = self.summary()
+        self.assertNotIn("epoll_lt[ref io_uring_setup]", s["rows"])  # a reference copy, not a model
+        self.assertIn("epoll_lt[ref io_uring_setup]", s["variant_rows"])
+        self.assertEqual(s["cells"][("io_uring", "echo/c16/s64/i1000/r10000")]["column"]["scenario"], "fixed load")
 
     def test_client_limited_cell_is_grey_unless_a_clear_loss(self):
         self.assertEqual(self.summary()["cells"][("io_uring", "echo/c64/s64/p16")]["state"], "limited")
@@ -323,10 +344,17 @@ class Page(unittest.TestCase):
         page = page.replace('data-legend="D"', 'data-legend="gone"', 1)
         with open(path, "w") as f:
             f.write(page)
+        # A coloured cell whose interval, says run.json, is only 75%.
+        with open(os.path.join(self.dir, "run.json")) as f:
+            run = json.load(f)
+        next(c for c in run["cases"] if c["name"] == "blocking_threads/echo/c1/s64")[
+            "aggregate"]["paired_ratio"]["requests_per_s"]["confidence"] = 0.75
+        write_run(self.dir, run)
         problems = "\n".join(self.check())
         for want in ("needs the network", "nowhere.json", "no-such-id", "row is not marked",
                      "server select: no panel", "io_uring/echo/c16/s64: coloured, but 1.00 [0.95-1.05] is inside",
-                     "select/http/c64/s64: mark D has no entry in the flag legend"):
+                     "select/http/c64/s64: mark D has no entry in the flag legend",
+                     "blocking_threads/echo/c1/s64: coloured on an interval of 0.75 confidence"):
             self.assertIn(want, problems)
 
 
