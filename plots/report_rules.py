@@ -187,7 +187,7 @@ def rule_fewest_syscalls(run, by_id):
     """Fewest syscalls per message at the headline case."""
     best = None
     for c in run["cases"]:
-        if not usable(c) or scenario(c.get("params", {})) != "concurrency":
+        if not usable(c) or scenario(c.get("params", {})) != "concurrency" or is_variant(c) or is_aa(c):
             continue
         cpm = cost_per_message(c)
         if cpm and cpm.get("syscalls_total"):
@@ -197,7 +197,7 @@ def rule_fewest_syscalls(run, by_id):
     if not best:
         return None
     conns = best[0][0]
-    cands = [(cost_per_message(c), c) for c in run["cases"] if usable(c)
+    cands = [(cost_per_message(c), c) for c in run["cases"] if usable(c) and not is_variant(c) and not is_aa(c)
              and scenario(c.get("params", {})) == "concurrency" and c["params"].get("connections") == conns]
     cands = sorted([(p["syscalls_total"], c) for p, c in cands if p and p.get("syscalls_total")],
                    key=lambda t: t[0])

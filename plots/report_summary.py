@@ -166,9 +166,11 @@ def cell_text(cell):
 
 def interval_words(summary):
     """How the intervals were made, with their confidence, for captions."""
-    confs = sorted(summary["confidence"])
+    confs = sorted(c for c in summary["confidence"] if c)  # one round records confidence 0: no interval
     ns = summary["rounds"]
     rnd = (f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}") if ns else "?"
+    if ns and ns[-1] < 2:
+        return f"{rnd} round: no interval, so nothing is coloured"
     if confs:
         conf = "/".join(f"{c:.0%}" for c in confs)
         return f"{rnd} rounds; interval: {conf} confidence"

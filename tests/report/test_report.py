@@ -224,6 +224,10 @@ class Rules(unittest.TestCase):
         self.assertAlmostEqual(s["cells"][("io_uring[--setup plain]", "echo/c64/s64")]["value"], 0.5)
         worst = report_rules.best_worst("io_uring", self.run, by)[1]
         self.assertIn(v["name"], [c["name"] for c, _, _ in worst])
+        # No takeaway names a variant as a model's figure (its syscalls here are the fewest of all).
+        v["aggregate"]["cost_per_message"]["syscalls_total"] = 0.01
+        said = " ".join(s for s, _ in report_rules.takeaways(self.run, by, limit=9))
+        self.assertNotIn("[--setup plain]", said)
 
     def test_verdict_needs_the_whole_interval(self):
         self.assertEqual(report_rules.verdict(1.2, 1.05, 1.3), "better")
