@@ -6,8 +6,7 @@
 # 2. checks the page (tests/e2e/check_report.py --run),
 # 3. screenshots it with headless Chromium: top (summary + takeaways), a model
 #    panel, the figures, full page,
-# 4. copies summary_heatmap.png (and the throughput and cost figures) into
-#    docs/img/ and puts the heatmap first among the README's pictures.
+# 4. (README figures come from the committed baseline: harness/measure/report_baseline.sh.)
 # Prints the results folder, the checker's verdict, the three takeaways and the
 # paths of the screenshots.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
@@ -32,15 +31,9 @@ snap summary 1100 "#only-summary"
 snap panel 1100 "#only-model-io_uring_multishot"
 snap figures 4000 "#only-figures"
 snap full 9000
-cp "$out/summary_heatmap.png" docs/img/summary_heatmap.png
-cp "$out/throughput_vs_connections.png" docs/img/throughput_vs_connections.png 2>/dev/null || true
-cp "$out/cost_per_message.png" docs/img/cost_per_message.png 2>/dev/null || true
-# The README shows the summary first (acceptance of issue 16); added once.
-grep -q 'docs/img/summary_heatmap.png' README.md || sed -i \
-  's|^!\[throughput vs connections\](docs/img/throughput_vs_connections.png)|![summary: throughput relative to epoll_lt, paired per round](docs/img/summary_heatmap.png)\n&|' README.md
-grep -q 'docs/img/cost_per_message.png' README.md || sed -i \
-  's|^!\[server CPU per request\](docs/img/server_cpu_per_request.png)|![cost per message](docs/img/cost_per_message.png)|' README.md
-echo "README images: $(grep -c 'docs/img/' README.md) (commit docs/img and README.md)"
+# README figures are no longer copied from a run: they are drawn from the
+# committed baseline (plots/make_baseline.py --readme, plots/readme_figures.py;
+# the CTest readme_figures checks them).
 echo "takeaways:"
 /usr/bin/python3 - "$out" <<'PY'
 import sys, os
