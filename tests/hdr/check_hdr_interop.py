@@ -130,8 +130,11 @@ def main():
                 not all(close_enough(x, y) for x, y in zip(*numbers)):
             failures.append(f".hgrm footer: ours {footers[0]}, HdrHistogram {footers[1]}")
         # merge reads the log back.
-        merged = json.loads(subprocess.run([a.loadgen, "merge", paths["hlog"]], check=True, timeout=60,
-                                           capture_output=True, text=True).stdout)["latency_us"]
+        m = subprocess.run([a.loadgen, "merge", paths["hlog"]], timeout=60, capture_output=True, text=True)
+        if m.returncode != 0:
+            failures.append(f"merge of the log: exit {m.returncode}: {m.stderr.strip()}")
+            m.stdout = json.dumps({"latency_us": {k: -1 for k in ["count"] + PERCENTILES}})
+        merged = json.loads(m.stdout)["latency_us"]
         if merged["count"] != ours["count"]:
             failures.append(f"merge of the log: count {merged['count']}, ours {ours['count']}")
         for p in PERCENTILES:
