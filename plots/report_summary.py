@@ -181,5 +181,8 @@ def floor_words(summary):
     if not summary["has_aa"]:
         return "This run has no A/A row, so the noise floor is unknown (taken as 0)."
     fl = summary["floors"].values()
-    return (f"A/A row: a second copy of {REFERENCE}; its ratio is the noise floor of each column "
-            f"(here {min(fl) * 100:.0f}–{max(fl) * 100:.0f}%).") if fl else ""
+    missing = [c["label"] for c in summary["columns"] if c["id"] not in summary["floors"]]
+    tail = (f" Columns the A/A row did not run ({len(missing)} of {len(summary['columns'])}) have no measured floor "
+            f"(taken as 0)." if missing else "")
+    return (f"A/A row: a second copy of {REFERENCE}; its ratio is the noise floor of its column "
+            f"(here {min(fl) * 100:.0f}–{max(fl) * 100:.0f}%).{tail}") if fl else ""
