@@ -52,6 +52,10 @@ class ServerSession {
   // Memory held for them (the staging buffer's capacity): what the server's
   // buffer budget charges (servers/common/buffer_budget.h).
   virtual size_t buffered_capacity() const { return pending_bytes(); }
+  // Echo has no framing: a "message" is what one read delivered. A caller
+  // that feeds one read in several on_bytes calls (slices) then counts one
+  // message per read itself and ignores ServeResult::messages.
+  virtual bool message_per_read() const noexcept { return false; }
 };
 
 std::unique_ptr<ServerSession> make_server_session(Protocol p, const ProtocolLimits& limits);

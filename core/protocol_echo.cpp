@@ -19,6 +19,7 @@ class EchoServer final : public ServerSession {
     out.append(in.data(), in.size());
     return {ServeResult::After::kContinue, 1};
   }
+  bool message_per_read() const noexcept override { return true; }
 };
 
 void put_be32(char* p, uint32_t v) {

@@ -11,12 +11,13 @@
 // EPOLLOUT is added the first time a write would block, and stays), so there is
 // no epoll_ctl per message. Every operation is first tried at once (speculative
 // recv/send) and queued for an edge only if it would block. For reads that is
-// the cost: Asio (1.74) marks a socket drained only when a read returned 0
-// bytes, so the read started after each request is a recv that says EAGAIN when
+// the cost: Asio 1.18 (Boost 1.74) marks a socket drained only when a read
+// returned 0 bytes, so the read started after each request is a recv that says EAGAIN when
 // the next request is not there yet: in request/response traffic about one
-// failed recv per message (3 syscalls a message where epoll_lt makes 2). Asio
-// 1.38 added the opt-in config reactor.reset_edge_on_partial_read for exactly
-// this ("avoids unnecessary speculative reads"); Debian 12's 1.74 has no way.
+// failed recv per message (3 syscalls a message where epoll_lt makes 2). A
+// later Asio added the opt-in config reactor.reset_edge_on_partial_read for
+// exactly this ("avoids unnecessary speculative reads"); Debian 12's Boost
+// 1.74 ships Asio 1.18, which has no way.
 // What Asio adds per operation: an operation object (here from the
 // connection's recycled handler memory, not the heap), calls through
 // perform()/complete() function pointers, and for a speculative completion (our

@@ -14,11 +14,15 @@
 // only when no op in the kernel references it. Stop: a read SQE on the stop
 // eventfd, then a cancel per op in flight, and we wait for every completion.
 // Setup (--setup, io_uring_ring.h): defer = SINGLE_ISSUER|DEFER_TASKRUN by
-// default, coop where the kernel refuses it (logged, in the stats), plain on
-// request. CQEs are copied out and the CQ advanced before any is handled.
+// default, coop where the kernel refuses it, plain where it refuses that too
+// (5.7-5.18; logged, in the stats), plain on request. CQEs are copied out and the CQ advanced before any is handled.
 // Syscalls: io_uring_setup, io_uring_enter (counted), close. Needs Linux ≥ 5.7
 // (ACCEPT/RECV/SEND ops, FAST_POLL; else exit 2 naming what is missing) with
 // kernel.io_uring_disabled = 0, liburing.
+// Recv size (--recv-bytes, 64 KiB as the readiness models read): at 64 KiB
+// messages 1.2 io_uring_enter per message against 2.5 with the old 16 KiB
+// (strace -c, harness/measure/best.sh); --poll-first 1 (IORING_RECVSEND_POLL_FIRST)
+// changed no count we could see and stays opt-in.
 // Bad at: a recv buffer per idle connection; a CQE per small message each way.
 // Try it: ./build/io_uring --port 7000 &  then  nc 127.0.0.1 7000
 #include <liburing.h>
@@ -43,17 +47,16 @@ constexpr unsigned kSqEntries = 1024;
 // A recv and a send per connection can complete in one batch: a large CQ keeps
 // overflow (the kernel's slow backlog list) off the normal path.
 constexpr unsigned kCqEntries = 16384;
-constexpr size_t kRecvBytes = 16 * 1024;
 constexpr uint64_t kStopGraceNs = 500'000'000;
 constexpr unsigned kBatch = 256;  // CQEs copied out per take
 
 enum Op : uint64_t { kIgnore = 0, kAccept = 1, kStop = 2, kBackoff = 3, kRecv = 4, kSend = 5, kTagMask = 7 };
 
 struct alignas(8) Conn {
-  explicit Conn(Connection conn) : c(std::move(conn)) {}
+  Conn(Connection conn, size_t recv_bytes) : c(std::move(conn)), in(new char[recv_bytes]) {}
   Connection c;
   Buffer wire;  // what the send in flight points at
-  std::unique_ptr<char[]> in{new char[kRecvBytes]};
+  std::unique_ptr<char[]> in;  // --recv-bytes: the recv's own buffer, pinned while it is in flight
   int inflight = 0;  // ops in the kernel that reference this object
   bool recv_armed = false, send_armed = false, dead = false, cancelled = false;
 };
@@ -68,6 +71,8 @@ struct Loop {
   int inflight = 0;  // every op, connection or not: the stop drains to zero
   LingerQueue lingers;  // refused connections draining before close, by Conn*
   bool stopping = false;
+  size_t recv_bytes = 0;
+  bool poll_first = false;
   uint64_t sqe_recv = 0, sqe_send = 0, short_sends = 0, cq_overflows = 0, retries = 0;
 
   static uint64_t tag(Conn& k, Op op) { return reinterpret_cast<uint64_t>(&k) | op; }
@@ -92,7 +97,11 @@ struct Loop {
   void arm_stop() { io_uring_prep_poll_add(sqe(kStop), ctx.stop_fd, POLLIN); }
   void arm_accept() { io_uring_prep_accept(sqe(kAccept), ctx.listener.get(), nullptr, nullptr, SOCK_CLOEXEC); }
   void arm_recv(Conn& k) {
-    io_uring_prep_recv(sqe(tag(k, kRecv)), k.c.fd(), k.in.get(), kRecvBytes, 0);
+    io_uring_sqe* s = sqe(tag(k, kRecv));
+    io_uring_prep_recv(s, k.c.fd(), k.in.get(), recv_bytes, 0);
+    // POLL_FIRST: arm the poll at once instead of trying the (usually empty,
+    // in request/response) socket first; a recv that finds no data is wasted.
+    if (poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
     k.recv_armed = true;
     ++k.inflight;
     ++sqe_recv;
@@ -112,7 +121,7 @@ struct Loop {
         ::close(res);
         st.count(Syscall::kClose);
       } else if (admit_accepted(res, conns.size(), st, ctx)) {
-        Conn* k = new Conn(Connection(Fd(res), ctx.new_session(), ctx.opt.out_buffer_cap));
+        Conn* k = new Conn(Connection(Fd(res), ctx.new_session(), ctx.opt.out_buffer_cap), recv_bytes);
         conns.insert(k);
         arm_recv(*k);
       }
@@ -264,6 +273,8 @@ struct Loop {
 int serve(ServerContext& ctx) {
   set_nonblocking(ctx.listener.get());  // the spare-fd shed must never block
   Loop loop{ctx, ctx.stats, {}, {}, {}};
+  loop.recv_bytes = size_t(ctx.opt.extra_int("recv-bytes"));
+  loop.poll_first = ctx.opt.extra_int("poll-first") != 0;
   RingRequest req{.setup = RingSetup(ctx.opt.extra_int("setup")),
                   .sq_entries = kSqEntries,
                   .cq_entries = kCqEntries,
@@ -281,6 +292,7 @@ int serve(ServerContext& ctx) {
     // Conn's buffer after the ring is gone, so close the sockets but leak the
     // memory on purpose (the process is exiting anyway).
     ctx.log("stop: leaking " + std::to_string(loop.conns.size()) + " connections' buffers still named by the kernel");
+    loop.st.extra["stop_ops_abandoned"] = uint64_t(loop.inflight);  // the give-up path, for the tests
     for (Conn* k : loop.conns) k->c.owned_fd().reset();
   } else {
     for (Conn* k : loop.conns) delete k;
@@ -305,5 +317,7 @@ int main(int argc, char** argv) {
                                 .extra_options = {
                                     {"setup", 2, "ring setup: defer (SINGLE_ISSUER|DEFER_TASKRUN) | coop | plain", 0, 2,
                                      iomodels::ring_setup_names()},
-                                    {"register-ring-fd", 1, "1: io_uring_register_ring_fd (enter skips the fd lookup)", 0, 1}}});
+                                    {"register-ring-fd", 1, "1: io_uring_register_ring_fd (enter skips the fd lookup)", 0, 1},
+                                    {"recv-bytes", 65536, "bytes per recv (each connection's own buffer; was 16384)", 512, 1 << 20},
+                                    {"poll-first", 0, "1: IORING_RECVSEND_POLL_FIRST on each recv (Linux >= 5.19)", 0, 1}}});
 }

@@ -74,12 +74,11 @@ int init_ring(io_uring& ring, const RingRequest& req, ServerContext& ctx, RingSe
     if (req.sqpoll) p.flags |= IORING_SETUP_SQPOLL, p.sq_thread_idle = 1000;
     return io_uring_queue_init_params(req.sq_entries, &ring, &p);
   };
-  int r = create(got);
-  if (r == -EINVAL && got == RingSetup::kDefer && !req.sqpoll) {
-    ctx.log("IORING_SETUP_DEFER_TASKRUN refused (Linux >= 6.1): falling back to COOP_TASKRUN|TASKRUN_FLAG");
-    ctx.stats.extra["setup_fallback_coop"] = 1;
-    r = create(got = RingSetup::kCoop);
-  }
+  int r = create_with_fallback(got, req.sqpoll, create, [&](RingSetup from, RingSetup to) {
+    ctx.log(from == RingSetup::kDefer ? "IORING_SETUP_DEFER_TASKRUN refused (Linux >= 6.1): falling back to coop"
+                                      : "IORING_SETUP_COOP_TASKRUN refused (Linux >= 5.19): falling back to plain");
+    ctx.stats.extra["setup_fallback_" + ring_setup_names()[size_t(to)]] = 1;
+  });
   if (r < 0) {
     std::string what = req.sqpoll ? "io_uring_setup(SQPOLL)" : "io_uring_setup";
     if (got != RingSetup::kPlain) what += got == RingSetup::kDefer ? "(DEFER_TASKRUN, Linux >= 6.1)" : "(COOP_TASKRUN, Linux >= 5.19)";

@@ -7,8 +7,9 @@
 // liburing's maintainers recommend for one thread that owns its ring:
 // completions run only inside our own io_uring_enter(GETEVENTS), in a batch,
 // never as task work that interrupts us between syscalls. A kernel that
-// refuses it gets `coop` (COOP_TASKRUN|TASKRUN_FLAG, Linux >= 5.19), logged
-// and counted in stats (extra.setup_fallback_coop). `plain` = no flags: each
+// refuses it gets `coop` (COOP_TASKRUN|TASKRUN_FLAG, Linux >= 5.19), and one
+// that refuses that too gets `plain` (ring_setup.h), logged and counted in
+// stats (extra.setup_fallback_coop, setup_fallback_plain). `plain` = no flags: each
 // completion is task work that IPIs/interrupts the thread, the historical
 // default, kept because its cost is part of the lesson.
 // Measured (harness/measure/models.sh: 2-vCPU VM, quiet, server cpu0, loadgen
@@ -41,15 +42,12 @@
 #include <string>
 #include <utility>
 
+#include "servers/ring_setup.h"
+
 namespace iomodels {
 
 class ServerContext;
 
-enum class RingSetup { kPlain = 0, kCoop = 1, kDefer = 2 };
-inline const std::vector<std::string>& ring_setup_names() {
-  static const std::vector<std::string> names = {"plain", "coop", "defer"};
-  return names;
-}
 
 struct RingRequest {
   RingSetup setup = RingSetup::kDefer;
@@ -62,7 +60,7 @@ struct RingRequest {
 
 // Creates `ring`. Returns 0, or 2 after logging "missing feature: ..." (the
 // model then exits 2, never running as a different model). `got` is the setup
-// actually used (defer may fall back to coop, said in the log and the stats).
+// actually used (defer may fall back to coop or plain, said in the log and the stats).
 int init_ring(io_uring& ring, const RingRequest& req, ServerContext& ctx, RingSetup& got);
 
 // Copies up to `max` CQEs out of the ring and marks them seen before any is

@@ -1,23 +1,26 @@
 // libevent — the libevent 2.x event API, as in the classic libevent echo servers.
 //
 // Model: one thread, one event_base. The listener is an EV_READ|EV_PERSIST
-// event; each connection owns one `struct event` embedded in its state (so
-// re-arming allocates nothing) whose interest follows the connection: EV_READ
-// while reading, EV_WRITE while output is pending (both while a reply is owed
-// and we may still read), re-armed with event_del + event_assign + event_add
-// on each read → write → read transition and left alone otherwise. A write is
-// tried straight after each read, so in the common echo case the event stays
-// EV_READ for the connection's life. SIGTERM/SIGINT arrive as evsignal events
-// (libevent's socketpair trick), whose callback stops the loop.
+// event. Each connection has libevent's usual pair, embedded in its state (no
+// allocation per change): a persistent read event, added while we read, and a
+// persistent write event, added only while output is pending (a write is
+// tried straight after each read, so in the common echo case only the read
+// event is ever added). libevent's epoll backend keeps one interest mask per
+// fd (evmap) and turns each add or delete into one epoll_ctl: ADD for the
+// first event of an fd, MOD while the other stays, DEL for the last.
+// --events one keeps the older single event whose interest is re-assigned
+// with event_del + event_assign + event_add on each transition: that is an
+// EPOLL_CTL_DEL then an ADD, two calls per change, from our pattern, not
+// libevent's (measured in docs/models.md). SIGTERM/SIGINT arrive as evsignal
+// events (libevent's socketpair trick), whose callback stops the loop.
 // Counters: events = callbacks run; wakeups = event_base_loop(EVLOOP_ONCE)
 // calls that returned (one backend wait each, roughly); recv/send/accept4/close
 // are ours; the backend's own epoll_wait/epoll_ctl are inside libevent and not
-// counted — stats.extra "event_rearms" counts our event_del/event_add pairs.
+// counted — stats.extra "event_rearms" counts our interest changes.
 // Syscalls: epoll_wait/epoll_ctl (libevent's epoll backend; EVENT_NOEPOLL=1
 // picks poll), accept4, recv, send, close; a socketpair + sigaction for signals.
-// Needs: libevent ≥ 2.0 (event_assign). Bad at: every interest change is
-// event_del+event_add (two epoll_ctl) where a hand-written loop would do one
-// EPOLL_CTL_MOD; a callback and timeout bookkeeping per event; one core only.
+// Needs: libevent ≥ 2.0 (event_assign). Bad at: a callback and timeout
+// bookkeeping per event, one recv per callback (level-triggered); one core only.
 // Try it: ./build/libevent --port 7000 &  then  nc 127.0.0.1 7000
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -42,11 +45,15 @@ struct Server;
 struct Conn {
   Server& srv;
   Connection c;
-  event ev{};      // the one event of this connection, re-assigned as its interest changes
-  short armed = 0; // EV_READ/EV_WRITE currently added; 0 = not added
+  event rd{}, wr{};  // --events two: persistent, added while wanted
+  bool rd_on = false, wr_on = false;
+  event ev{};        // --events one: re-assigned as the interest changes
+  short armed = 0;   // its EV_READ/EV_WRITE currently added; 0 = not added
   Conn(Server& s, Connection conn) : srv(s), c(std::move(conn)) {}
-  ~Conn() {
-    if (armed) event_del(&ev);  // before Connection closes the fd
+  ~Conn() {  // before Connection closes the fd
+    if (rd_on) event_del(&rd);
+    if (wr_on) event_del(&wr);
+    if (armed) event_del(&ev);
   }
 };
 
@@ -61,23 +68,44 @@ struct Server {
   event* resume_ev = nullptr;  // the pause's timer
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   uint64_t rearms = 0;
+  bool one_event = false;  // --events one
+
+  static timeval linger_left(const Connection& c) {
+    uint64_t now = now_ns(), end = c.linger_deadline_ns();
+    uint64_t us = end > now ? (end - now) / 1000 : 0;
+    return {time_t(us / 1'000'000), suseconds_t(us % 1'000'000)};
+  }
+  // A failed event_add (its epoll_ctl) throws; the callback catches it.
+  static void add(event* ev, const timeval* timeout) {
+    if (event_add(ev, timeout) != 0) throw std::runtime_error("event_add failed");
+  }
 
   void arm(Conn& k) {
+    if (one_event) return arm_one(k);
+    bool read = k.c.wants_read(), write = k.c.wants_write();
+    bool lingering = k.c.lingering();  // re-added too, to set the time left as its timeout
+    if (read != k.rd_on || (read && lingering)) {
+      timeval left = linger_left(k.c);
+      read ? add(&k.rd, lingering ? &left : nullptr) : void(event_del(&k.rd));
+      rearms += read != k.rd_on, k.rd_on = read;
+    }
+    if (write != k.wr_on) {
+      write ? add(&k.wr, nullptr) : void(event_del(&k.wr));
+      ++rearms, k.wr_on = write;
+    }
+  }
+
+  void arm_one(Conn& k) {
     short want = short((k.c.wants_read() ? EV_READ : 0) | (k.c.wants_write() ? EV_WRITE : 0));
-    bool lingering = k.c.lingering();  // also re-added to set the time left as its timeout
+    bool lingering = k.c.lingering();
     if (want == k.armed && !lingering) return;  // no transition: the persistent event stays as it is
     if (want != k.armed) {
       if (k.armed) event_del(&k.ev);
       event_assign(&k.ev, base.get(), k.c.fd(), short(want | EV_PERSIST), &on_conn_event, &k);
       ++rearms;
     }
-    timeval left{};
-    if (lingering) {
-      uint64_t now = now_ns(), end = k.c.linger_deadline_ns();
-      uint64_t us = end > now ? (end - now) / 1000 : 0;
-      left = {time_t(us / 1'000'000), suseconds_t(us % 1'000'000)};
-    }
-    if (event_add(&k.ev, lingering ? &left : nullptr) != 0) throw std::runtime_error("event_add failed");  // caught by the callback
+    timeval left = linger_left(k.c);
+    add(&k.ev, lingering ? &left : nullptr);
     k.armed = want;
   }
 
@@ -150,6 +178,8 @@ struct Server {
       try {
         auto k = std::make_unique<Conn>(s, Connection(std::move(owned), s.ctx.new_session(), s.ctx.opt.out_buffer_cap));
         Conn& ref = *k;
+        event_assign(&ref.rd, s.base.get(), fd, EV_READ | EV_PERSIST, &on_conn_event, &ref);
+        event_assign(&ref.wr, s.base.get(), fd, EV_WRITE | EV_PERSIST, &on_conn_event, &ref);
         s.conns.emplace(fd, std::move(k));
         s.arm(ref);
       } catch (const std::exception& e) {
@@ -187,6 +217,7 @@ using EventPtr = std::unique_ptr<event, decltype(&event_free)>;
 int serve(ServerContext& ctx) {
   set_nonblocking(ctx.listener.get());
   Server s{ctx, ctx.stats};
+  s.one_event = ctx.opt.extra_int("events") == 0;
   s.base.reset(event_base_new());
   if (!s.base) throw std::runtime_error("event_base_new failed");
   ctx.log(std::string("libevent ") + event_get_version() + ", backend " + event_base_get_method(s.base.get()));
@@ -226,5 +257,9 @@ int main(int argc, char** argv) {
                                 .summary = "echo/framed/http server on the libevent event API "
                                            "(one struct event per connection)",
                                 .serve = &iomodels::serve,
+                                .extra_options = {{"events", 1,
+                                                   "one: a single event re-assigned per change (del+add) | "
+                                                   "two: a read and a write event (libevent's usual pattern)",
+                                                   0, 1, {"one", "two"}}},
                                 .owns_signals = true});
 }

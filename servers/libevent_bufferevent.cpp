@@ -104,7 +104,7 @@ struct Server {
     st.bytes_in += n;
     if (k.closing) return;  // after "close", input is ignored; the owed reply still goes
     ServeResult r = k.session->on_bytes({p, n}, out);
-    st.messages += r.messages;
+    st.messages += k.session->message_per_read() ? 0 : r.messages;  // echo: counted per callback
     if (r.after == ServeResult::After::kProtocolError) ++st.protocol_errors;
     if (r.after != ServeResult::After::kContinue) k.closing = true;
   }
@@ -136,6 +136,8 @@ struct Server {
       return;
     }
     evbuffer_iovec vec[16];
+    // Echo: one message per read callback that carried data, not per evbuffer chain.
+    if (!k.closing && k.session->message_per_read() && evbuffer_get_length(in) > 0) ++s.st.messages;
     while (size_t len = evbuffer_get_length(in)) {
       int n = evbuffer_peek(in, -1, nullptr, vec, 16);
       size_t taken = 0;
@@ -244,6 +246,10 @@ struct Server {
       evbuffer_set_max_read(bufferevent_get_input(bev), size_t(m));  // 2.2 lifts the 4 KiB clamp
 #endif
     }
+    if (int64_t m = s.ctx.opt.extra_int("max-single-write"); m > 0) bufferevent_set_max_single_write(bev, size_t(m));
+    // What libevent took (the stats show the settings in force, for the tests).
+    s.st.extra["max_single_read"] = uint64_t(bufferevent_get_max_single_read(bev));
+    s.st.extra["max_single_write"] = uint64_t(bufferevent_get_max_single_write(bev));
     evbuffer_add_cb(bufferevent_get_input(bev), &on_input_changed, &s);
     evbuffer_add_cb(bufferevent_get_output(bev), &on_output_changed, &s);
     bufferevent_setcb(bev, &on_read, &on_write, &on_event, k.get());
@@ -253,7 +259,10 @@ struct Server {
       k.reset();  // if the map took it, the map already freed it
       return refuse("conns.emplace");
     }
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (bufferevent_enable(bev, EV_READ | EV_WRITE) != 0) {  // its event_add (epoll_ctl) failed: unwatched
+      count_connection_failure("bufferevent_enable", errno, s.st, s.ctx);
+      s.close_conn(*s.conns.at(int(fd)));
+    }
   }
 
   // accept4 failed with something other than EAGAIN/EINTR/ECONNABORTED.
@@ -331,6 +340,8 @@ int main(int argc, char** argv) {
        .summary = "echo/framed/http server on libevent's evconnlistener + bufferevent",
        .serve = &iomodels::serve,
        .extra_options = {{"max-single-read", 0, "bufferevent_set_max_single_read; 0 = libevent's default "
-                          "(16384 per callback; each readv clamped to 4096 in libevent 2.1)", 0, 1 << 30}},
+                          "(16384 per callback; each readv clamped to 4096 in libevent 2.1)", 0, 1 << 30},
+                         {"max-single-write", 0, "bufferevent_set_max_single_write; 0 = libevent's default "
+                          "(16384 per callback)", 0, 1 << 30}},
        .owns_signals = true});
 }

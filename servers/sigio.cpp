@@ -1,11 +1,12 @@
 // sigio — signal-driven I/O: O_ASYNC + F_SETOWN_EX + F_SETSIG, one thread
-// taking real-time signals with sigwaitinfo(2).
+// taking real-time signals from a signalfd (many per read(2)), or with
+// --wait sigwaitinfo one per sigwaitinfo(2) call.
 //
 // Model: the listener and every connection are O_ASYNC|O_NONBLOCK, owned by
 // the model thread (F_OWNER_TID, so the signal goes to this thread and not to
 // server_main's watcher) and set to raise SIGRTMIN+1 (F_SETSIG) instead of
 // SIGIO. Each state change queues one RT signal carrying si_fd and si_band; the
-// loop takes them with sigwaitinfo and treats them as edges: no second signal
+// loop takes them (see --wait) and treats them as edges: no second signal
 // comes for data already there, so it reads until the socket is empty. A read
 // that returns less than the buffer proves that (the short-read rule, as for
 // edge-triggered epoll: ~1 recv per message instead of 2); only a full read is
@@ -21,16 +22,20 @@
 // kernel raises plain SIGIO instead and events are lost. On SIGIO we drain the
 // queue with zero-timeout sigtimedwait, then try every connection and the
 // listener once, and count it in stats.extra["rt_overflows"].
-// Syscalls: fcntl, sigwaitinfo, sigtimedwait, accept4, recv, send, close;
-// stop wakes us with pthread_sigqueue (pthread_kill(SIGIO) if the queue is full).
-// Needs: Linux (F_SETSIG, F_SETOWN_EX ≥ 2.6.32). Bad at: one syscall per
-// event (no batching), an overflow costs a pass over every connection, and
-// signals are process-wide state a library cannot share.
+// Syscalls: fcntl, read (signalfd) + poll when idle, or sigwaitinfo and
+// sigtimedwait; accept4, recv, send, close; stop wakes us with
+// pthread_sigqueue (pthread_kill(SIGIO) if the queue is full).
+// Needs: Linux (F_SETSIG, F_SETOWN_EX ≥ 2.6.32; signalfd ≥ 2.6.22). Bad at:
+// a signal queued per event (the kernel's siginfo allocation), an overflow
+// costs a pass over every connection, and signals are process-wide state a
+// library cannot share.
 // Try it: ./build/sigio --port 7000 &  then  nc 127.0.0.1 7000
 //         prlimit --sigpending=8 ./build/sigio --port 7000   (forces overflows)
 #include <fcntl.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +55,7 @@ namespace iomodels {
 namespace {
 
 int io_signal() { return SIGRTMIN + 1; }  // SIGRTMIN itself may be glibc's
+constexpr size_t kBatch = 64;               // --wait signalfd: siginfo records per read
 
 // Bytes read from one connection per turn: a peer that never stops sending
 // must not starve the rest; a connection that used its budget goes on the
@@ -81,12 +87,12 @@ struct Loop {
 
   // Order matters: owner and signal first, O_ASYNC last, so no signal is ever
   // raised towards the wrong target or as plain SIGIO.
-  void arm(int fd) {
+  // False (errno set): the fd raises no signal and cannot be served.
+  bool arm(int fd) {
     f_owner_ex owner{F_OWNER_TID, ::gettid()};
     st.count(Syscall::kFcntl, 3);
-    if (::fcntl(fd, F_SETOWN_EX, &owner) != 0 || ::fcntl(fd, F_SETSIG, io_signal()) != 0 ||
-        ::fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC) != 0)
-      throw std::system_error(errno, std::generic_category(), "fcntl(O_ASYNC)");
+    return ::fcntl(fd, F_SETOWN_EX, &owner) == 0 && ::fcntl(fd, F_SETSIG, io_signal()) == 0 &&
+           ::fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC) == 0;
   }
 
   void accept_all() {
@@ -101,7 +107,13 @@ struct Loop {
         return;  // the backlog is empty (or out of fds with nothing to shed)
       }
       if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
-      arm(fd);
+      if (!arm(fd)) {  // this connection only: it is closed, the server goes on
+        count_connection_failure("fcntl(O_ASYNC)", errno, st, ctx);
+        ::close(fd);
+        st.count(Syscall::kClose);
+        ++st.closed;
+        continue;
+      }
       conns.emplace(fd, std::make_unique<SigConnection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       service(fd, Turn::kDrain);  // bytes that came before O_ASYNC was set raised no signal
     }
@@ -177,17 +189,26 @@ struct Loop {
 
   // The queue overflowed: which events were lost is unknown, so throw away
   // what is queued (it may be stale now) and look at everything once.
-  void on_overflow(const sigset_t& set) {
+  // sfd: the signalfd (--wait signalfd) or -1; either way the same queue.
+  void on_overflow(const sigset_t& set, int sfd) {
     ++st.extra["rt_overflows"];
     timespec zero{0, 0};
     siginfo_t si;
+    signalfd_siginfo batch[kBatch];
     for (;;) {
-      st.count(Syscall::kSigtimedwait);
-      if (::sigtimedwait(&set, &si, &zero) < 0) {
+      ssize_t n;
+      if (sfd >= 0) {
+        st.count(Syscall::kRead);
+        n = ::read(sfd, batch, sizeof batch);
+      } else {
+        st.count(Syscall::kSigtimedwait);
+        n = ::sigtimedwait(&set, &si, &zero) < 0 ? -1 : ssize_t(sizeof batch[0]);
+      }
+      if (n < 0) {
         if (errno == EINTR) continue;
         break;  // EAGAIN: the queue is empty
       }
-      ++st.extra["rt_discarded"];
+      st.extra["rt_discarded"] += uint64_t(n) / sizeof batch[0];
     }
     std::vector<int> fds;
     fds.reserve(conns.size());
@@ -218,7 +239,19 @@ int serve(ServerContext& ctx) {
   });
 
   Loop loop{ctx, ctx.stats, {}, {}, {}};
-  loop.arm(ctx.listener.get());
+  if (!loop.arm(ctx.listener.get())) throw std::system_error(errno, std::generic_category(), "fcntl(O_ASYNC) listener");
+  const bool batched = ctx.opt.extra_int("wait") == 1;
+  Fd sfd;  // --wait signalfd: the same RT signals, many siginfo records per read(2)
+  if (batched && !(sfd = Fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC))))
+    throw std::system_error(errno, std::generic_category(), "signalfd");
+  // One signal taken: false once a stop was asked for.
+  auto take = [&](int signo, int code, int fd) {
+    ++loop.st.events;
+    if (ctx.stop_requested()) return false;
+    if (signo == SIGIO) loop.on_overflow(set, sfd.get());
+    else if (code != SI_QUEUE) loop.on_fd(fd);  // SI_QUEUE: the stop hook's
+    return true;
+  };
   loop.accept_all();  // connections queued before O_ASYNC raised no signal
   while (!ctx.stop_requested()) {
     // With a backlog waiting, every signal pending now is served first (a
@@ -226,29 +259,50 @@ int serve(ServerContext& ctx) {
     // Lingering connections and an accept pause bound the nap.
     const bool nap = loop.backlog.empty();
     const int ms = loop.lingers.timeout_ms(loop.pause.wait_ms());
-    for (;;) {
-      siginfo_t si;
-      int got;
-      if (nap && ms < 0) {
-        loop.st.count(Syscall::kSigwaitinfo);
-        got = ::sigwaitinfo(&set, &si);
-      } else {
-        timespec wait{nap ? ms / 1000 : 0, nap ? (ms % 1000) * 1'000'000L : 0};
-        loop.st.count(Syscall::kSigtimedwait);
-        got = ::sigtimedwait(&set, &si, &wait);
+    if (batched) {
+      // Read first: under load records are waiting and one read takes them
+      // all (kBatch at most); only an empty queue costs a poll to nap in.
+      signalfd_siginfo batch[kBatch];
+      for (bool napped = !nap;;) {
+        loop.st.count(Syscall::kRead);
+        ssize_t n = ::read(sfd.get(), batch, sizeof batch);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN) throw std::system_error(errno, std::generic_category(), "read(signalfd)");
+        if (n < 0) {
+          if (napped) break;
+          napped = true;
+          pollfd p{sfd.get(), POLLIN, 0};
+          loop.st.count(Syscall::kPoll);
+          if (::poll(&p, 1, ms) <= 0) break;  // timed out (or EINTR): the turn's chores
+          continue;
+        }
+        ++loop.st.wakeups;
+        size_t got = size_t(n) / sizeof batch[0];
+        bool go = true;
+        for (size_t i = 0; i < got && go; ++i) go = take(int(batch[i].ssi_signo), batch[i].ssi_code, batch[i].ssi_fd);
+        if (!go || got < kBatch) break;  // a short read: the queue is empty now
       }
-      int err = errno;
-      if (got < 0) {
-        if (err == EINTR) continue;
-        if (err == EAGAIN) break;
-        throw std::system_error(err, std::generic_category(), "sigwaitinfo");
+    } else {
+      for (;;) {
+        siginfo_t si;
+        int got;
+        if (nap && ms < 0) {
+          loop.st.count(Syscall::kSigwaitinfo);
+          got = ::sigwaitinfo(&set, &si);
+        } else {
+          timespec wait{nap ? ms / 1000 : 0, nap ? (ms % 1000) * 1'000'000L : 0};
+          loop.st.count(Syscall::kSigtimedwait);
+          got = ::sigtimedwait(&set, &si, &wait);
+        }
+        int err = errno;
+        if (got < 0) {
+          if (err == EINTR) continue;
+          if (err == EAGAIN) break;
+          throw std::system_error(err, std::generic_category(), "sigwaitinfo");
+        }
+        ++loop.st.wakeups;
+        if (!take(got, si.si_code, si.si_fd) || nap) break;
       }
-      ++loop.st.wakeups;
-      ++loop.st.events;
-      if (ctx.stop_requested()) break;
-      if (got == SIGIO) loop.on_overflow(set);
-      else if (si.si_code != SI_QUEUE) loop.on_fd(si.si_fd);  // SI_QUEUE: the stop hook's
-      if (nap) break;
     }
     if (loop.pause.end_if_due()) loop.accept_all();
     loop.run_backlog();
@@ -266,5 +320,9 @@ int main(int argc, char** argv) {
                                {.name = "sigio",
                                 .summary = "echo/framed/http server on O_ASYNC + F_SETSIG RT signals, one thread",
                                 .serve = &iomodels::serve,
+                                .extra_options = {{"wait", 1,
+                                                   "sigwaitinfo: one signal per call | "
+                                                   "signalfd: many siginfo records per read(2)",
+                                                   0, 1, {"sigwaitinfo", "signalfd"}}},
                                 .blocked_signals = {iomodels::io_signal(), SIGIO}});
 }

@@ -11,7 +11,10 @@
 namespace iomodels {
 
 Connection::Connection(Fd fd, std::unique_ptr<ServerSession> session, size_t out_cap)
-    : fd_(std::move(fd)), session_(std::move(session)), out_cap_(out_cap) {}
+    : fd_(std::move(fd)),
+      session_(std::move(session)),
+      out_cap_(out_cap),
+      message_per_read_(session_ && session_->message_per_read()) {}
 
 namespace {
 // Replies can be several times larger than their requests (an 18-byte GET
@@ -30,6 +33,7 @@ void Connection::on_received(const char* data, size_t n, ServerStats& stats) {
   // Once the protocol said "close", anything more the peer sends is ignored:
   // the reply owed (a 400, or the answer to "Connection: close") goes out first.
   if (closing_) return;
+  stats.messages += message_per_read_ && n > 0;
   if (!held_in_.empty()) {
     held_in_.append(data, n);  // after what waits already, in order
   } else {
@@ -60,7 +64,7 @@ size_t Connection::serve(const char* data, size_t n, ServerStats& stats) {
     size_t slice = std::min(n - used, std::max(kMinSlice, room / kAmplification));
     ServeResult r = session_->on_bytes({data + used, slice}, out_);
     used += slice;
-    stats.messages += r.messages;
+    stats.messages += message_per_read_ ? 0 : r.messages;
     switch (r.after) {
       case ServeResult::After::kContinue:
         break;

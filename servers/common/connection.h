@@ -101,6 +101,7 @@ class Connection {
   size_t out_cap_;
   size_t in_flight_ = 0;  // set_in_flight(): reply bytes a completion model is sending
   Buffer held_in_{0};     // input read but not served yet: its replies would pass the cap
+  bool message_per_read_;  // echo: stats.messages counts reads, not the slices serve() makes
   bool peer_eof_ = false;
   bool closing_ = false;  // protocol said close (Connection: close, 400, oversize frame)
   bool lingering_ = false;
