@@ -14,7 +14,7 @@
 #                         parent) beside this build, run the regress suite with
 #                         both interleaved, exit 1 on a regression (harness ab)
 #   ./run_all.sh sanitize only the ASan+UBSan and TSan phases of `test`
-#   ./run_all.sh wan      the wan suite in a netns lab at RTT 0, 1, 10 ms (root; netem or delay line)
+#   ./run_all.sh wan      the wan suite in a netns lab at RTT 0, 1, 10 ms and 10 ms with 0.1% loss (root; netem or delay line)
 set -euo pipefail
 
 # Interrupts. bash runs a trap only after its foreground command ends, and a
@@ -79,6 +79,8 @@ PACKAGES=(
   "util-linux:/usr/bin/taskset"
   "procps:/usr/bin/ps"
   "iproute2:/usr/sbin/ip"
+  "openssh-server:/usr/sbin/sshd"
+  "openssh-client:/usr/bin/ssh"
   "clang:/usr/bin/clang++"
   "libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
 )
@@ -247,15 +249,16 @@ run_regress() {  # $1 = base revision
   return $rc
 }
 
-run_wan() {  # the wan suite at RTT 0, 1 and 10 ms in a netns lab (root; sch_netem or the delay line)
-  local stamp dirs=() rtt link
+run_wan() {  # the wan suite at RTT 0, 1, 10 ms and 10 ms with 0.1% loss, in a netns lab (root; sch_netem or the delay line)
+  local stamp dirs=() run link
   stamp=$(date +%Y%m%d-%H%M%S)
-  for rtt in 0 1 10; do
+  # name:--link; loss is per direction, as netem's (0.1% each way: ~0.2% of round trips)
+  for run in rtt0: rtt1:delay=0.5ms rtt10:delay=5ms rtt10-loss0.1:delay=5ms,loss=0.1%; do
     link=()
-    [[ $rtt != 0 ]] && link=(--link "delay=$(awk "BEGIN{print $rtt/2}")ms")
+    [[ -n ${run#*:} ]] && link=(--link "${run#*:}")
     "$BUILD/harness" run --suite "$ROOT/harness/suites/wan.json" --topology netns \
-      --out "$ROOT/results/$stamp-wan-rtt$rtt" "${link[@]}"
-    dirs+=("$ROOT/results/$stamp-wan-rtt$rtt")
+      --out "$ROOT/results/$stamp-wan-${run%%:*}" "${link[@]}"
+    dirs+=("$ROOT/results/$stamp-wan-${run%%:*}")
   done
   /usr/bin/python3 "$ROOT/plots/wan.py" "$ROOT/results/$stamp-wan" "${dirs[@]}"
 }

@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 #include <system_error>
 
@@ -18,53 +20,113 @@ namespace {
   throw std::system_error(err, std::generic_category(), what);
 }
 
-// "localhost" is the one name accepted: resolving names would drag in the
-// resolver (and its files and sockets) for a project that only talks to loopback.
-bool parse_ipv4(const std::string& host, in_addr& out) {
-  const char* h = host == "localhost" ? "127.0.0.1" : host.c_str();
-  return ::inet_pton(AF_INET, h, &out) == 1;
+// Only the literal forms: a numeric host never touches the resolver.
+bool parse_numeric(const std::string& host, uint16_t port, Endpoint& out) {
+  out = Endpoint{};
+  std::string h = host == "localhost" ? "127.0.0.1" : host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
+  if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    out.len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
+  if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    out.len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
 }
 
-sockaddr_in local_sockaddr(int fd) {
-  sockaddr_in sa{};
-  socklen_t len = sizeof sa;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) throw_errno("getsockname");
-  return sa;
+Endpoint local_sockaddr(int fd) {
+  Endpoint e;
+  e.len = sizeof e.storage;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&e.storage), &e.len) != 0) throw_errno("getsockname");
+  return e;
 }
 
 }  // namespace
 
+uint16_t Endpoint::port() const noexcept {
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+}
+
+bool Endpoint::is_loopback() const noexcept {
+  if (family() == AF_INET)
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr.s_addr) >> 24) == 127;
+  if (family() != AF_INET6) return false;
+  const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr;
+  return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+}
+
+std::string Endpoint::to_string() const {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (family() == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(port());
+  }
+  ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, host, sizeof host);
+  return std::string(host) + ":" + std::to_string(port());
+}
+
+const char* family_name(int family) noexcept {
+  return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "unknown";
+}
+
+Endpoint resolve_endpoint(const std::string& host, uint16_t port) {
+  Endpoint e;
+  if (host.empty()) throw std::invalid_argument("empty host");
+  if (parse_numeric(host, port, e)) return e;
+  if (host.front() == '[') throw std::invalid_argument("'" + host + "' is not an IPv6 address");
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0 || found == nullptr)
+    throw std::invalid_argument("cannot resolve '" + host + "': " + ::gai_strerror(rc));
+  std::memcpy(&e.storage, found->ai_addr, found->ai_addrlen);
+  e.len = found->ai_addrlen;
+  ::freeaddrinfo(found);
+  if (e.family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&e.storage)->sin6_port = htons(port);
+  else reinterpret_cast<sockaddr_in*>(&e.storage)->sin_port = htons(port);
+  return e;
+}
+
 Fd make_listener(const ListenerOptions& opt) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(opt.port);
-  if (!parse_ipv4(opt.bind, sa.sin_addr)) {
+  Endpoint sa;
+  try {
+    sa = resolve_endpoint(opt.bind, opt.port);
+  } catch (const std::invalid_argument& e) {
     throw std::system_error(EINVAL, std::generic_category(),
-                            "inet_pton: bad IPv4 bind address '" + opt.bind + "'");
+                            "bad bind address '" + opt.bind + "' (want an IPv4 or IPv6 address): " + e.what());
   }
   int flags = SOCK_STREAM | SOCK_CLOEXEC | (opt.nonblocking ? SOCK_NONBLOCK : 0);
-  Fd fd(::socket(AF_INET, flags, 0));
+  Fd fd(::socket(sa.family(), flags, 0));
   if (!fd) throw_errno("socket");
-  int one = 1;
+  int one = 1, zero = 0;
   // SO_REUSEADDR: a restarted server must not wait out TIME_WAIT on its port.
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
     throw_errno("setsockopt(SO_REUSEADDR)");
   if (opt.reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     throw_errno("setsockopt(SO_REUSEPORT)");
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
-    throw_errno("bind " + opt.bind + ":" + std::to_string(opt.port));
+  // "::" means both families here, not whatever net.ipv6.bindv6only defaults to.
+  if (sa.family() == AF_INET6 && ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
+    throw_errno("setsockopt(IPV6_V6ONLY)");
+  if (::bind(fd.get(), sa.addr(), sa.len) != 0) throw_errno("bind " + sa.to_string());
   if (::listen(fd.get(), opt.backlog) != 0) throw_errno("listen");
   return fd;
 }
 
-uint16_t local_port(int fd) { return ntohs(local_sockaddr(fd).sin_port); }
+uint16_t local_port(int fd) { return local_sockaddr(fd).port(); }
 
-std::string local_address(int fd) {
-  sockaddr_in sa = local_sockaddr(fd);
-  char host[INET_ADDRSTRLEN];
-  if (::inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host) == nullptr) throw_errno("inet_ntop");
-  return std::string(host) + ":" + std::to_string(ntohs(sa.sin_port));
-}
+std::string local_address(int fd) { return local_sockaddr(fd).to_string(); }
+
+int socket_family(int fd) { return local_sockaddr(fd).family(); }
 
 void set_nonblocking(int fd, bool on) {
   int flags = ::fcntl(fd, F_GETFL);
@@ -79,13 +141,17 @@ void set_nodelay(int fd) {
     throw_errno("setsockopt(TCP_NODELAY)");
 }
 
-sockaddr_in parse_endpoint(const std::string& host_port) {
+Endpoint parse_endpoint(const std::string& host_port) {
   auto colon = host_port.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) {
     throw std::invalid_argument("endpoint '" + host_port +
-                                "' is not HOST:PORT (e.g. 127.0.0.1:7000)");
+                                "' is not HOST:PORT (e.g. 127.0.0.1:7000 or [::1]:7000)");
   }
   std::string host = host_port.substr(0, colon);
+  // A bare IPv6 address has colons of its own: "::1:7000" is ambiguous.
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    throw std::invalid_argument("endpoint '" + host_port + "': write an IPv6 host in brackets, [::1]:7000");
+  }
   const char* first = host_port.data() + colon + 1;
   const char* last = host_port.data() + host_port.size();
   unsigned port = 0;
@@ -93,13 +159,11 @@ sockaddr_in parse_endpoint(const std::string& host_port) {
   if (ec != std::errc() || ptr != last || port == 0 || port > 65535) {
     throw std::invalid_argument("endpoint '" + host_port + "': port must be a number in 1..65535");
   }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  if (!parse_ipv4(host, sa.sin_addr)) {
-    throw std::invalid_argument("endpoint '" + host_port + "': host must be an IPv4 address or localhost");
+  try {
+    return resolve_endpoint(host, static_cast<uint16_t>(port));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("endpoint '" + host_port + "': " + e.what());
   }
-  return sa;
 }
 
 uint64_t raise_nofile_limit() {

@@ -2,6 +2,7 @@
 // throw std::system_error naming the call; none of these wait for readiness.
 #pragma once
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <string>
@@ -10,8 +11,34 @@
 
 namespace iomodels {
 
+// An IPv4 or IPv6 socket address, whichever the text named.
+struct Endpoint {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  int family() const noexcept { return storage.ss_family; }
+  const sockaddr* addr() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
+  uint16_t port() const noexcept;
+  // 127.0.0.0/8, ::1, or an IPv4-mapped 127.x address.
+  bool is_loopback() const noexcept;
+  // "127.0.0.1:7000" or "[::1]:7000" (brackets, so the port stays separable).
+  std::string to_string() const;
+};
+
+// "ipv4" or "ipv6" (what run.json records), "unknown" otherwise.
+const char* family_name(int family) noexcept;
+
+// A host and a port to an Endpoint. The host is an IPv4 address, an IPv6
+// address with or without [brackets], "localhost" (always 127.0.0.1, so a
+// run's family never depends on /etc/hosts or gai.conf), or a name, resolved
+// through getaddrinfo in either family (the first answer wins). Throws
+// std::invalid_argument saying what is wrong.
+Endpoint resolve_endpoint(const std::string& host, uint16_t port);
+
 struct ListenerOptions {
-  std::string bind = "127.0.0.1";  // loopback unless told otherwise
+  // loopback unless told otherwise; "::1" for IPv6, "::" for every address of
+  // both families (dual-stack: IPV6_V6ONLY is cleared explicitly, whatever the
+  // net.ipv6.bindv6only sysctl says).
+  std::string bind = "127.0.0.1";
   uint16_t port = 0;               // 0: the kernel picks
   bool nonblocking = false;
   bool reuseport = false;          // SO_REUSEPORT, for one listener per thread
@@ -22,13 +49,16 @@ struct ListenerOptions {
 Fd make_listener(const ListenerOptions& opt);
 // The port a bound socket ended up on (for --port 0).
 uint16_t local_port(int fd);
-// "127.0.0.1:40123"
+// "127.0.0.1:40123" or "[::1]:40123"
 std::string local_address(int fd);
+// AF_INET or AF_INET6: the family a socket was made in.
+int socket_family(int fd);
 
 void set_nonblocking(int fd, bool on = true);
 void set_nodelay(int fd);
-// Parse "host:port" (IPv4 dotted quad or "localhost"); throws std::invalid_argument.
-sockaddr_in parse_endpoint(const std::string& host_port);
+// Parse "HOST:PORT" or "[IPV6]:PORT" (HOST as resolve_endpoint takes it);
+// throws std::invalid_argument.
+Endpoint parse_endpoint(const std::string& host_port);
 // Raise RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 uint64_t raise_nofile_limit();
 // Open /dev/null on any of fds 0, 1, 2 that the parent left closed. Without it

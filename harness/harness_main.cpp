@@ -91,7 +91,9 @@ int cmd_run(const std::vector<std::string>& args) {
       ("topology", po::value(&o.topology)->default_value("loopback"),
        "loopback | netns (root: namespaces in 198.18.0.0/15) | hosts:FILE (docs/multihost.md)")
       ("clients", po::value(&o.clients)->default_value(1), "client namespaces/loadgens (netns)")
-      ("link", po::value(&o.link), "netns link emulation: \"delay=5ms,jitter=0.5ms,loss=0.1%,rate=1gbit\"")
+      ("family", po::value(&o.family)->default_value("ipv4"),
+       "ipv4 | ipv6: loopback over 127.0.0.1 or ::1; netns over 198.18.0.0/15 or the ULA fd00:198:18::/64")
+      ("link", po::value(&o.link), "netns link emulation: \"delay=5ms,jitter=0.5ms,distribution=normal,loss=0.1%,rate=1gbit\"")
       ("bencher-json", po::value(&bencher), "also write the case medians as Bencher's metric format (BMF JSON) to FILE")
       ("benchmark-action-json", po::value(&benchmark_action),
        "also write github-action-benchmark's customSmallerIsBetter JSON (CPU/request, p50, p99) to FILE");

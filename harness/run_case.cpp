@@ -175,8 +175,9 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
 
   std::string target, why;
-  auto server_child = start_server(server_argv(server_path, p, stats_path, server_args), env.server_cpus, server_log,
-                                   env.start_timeout_ms, &target, &why);
+  std::vector<std::string> argv = server_argv(server_path, p, stats_path, server_args);
+  if (!env.server_bind.empty()) argv.insert(argv.begin() + 1, {"--bind", env.server_bind});
+  auto server_child = start_server(std::move(argv), env.server_cpus, server_log, env.start_timeout_ms, &target, &why);
   if (!server_child) return failed(why);
   Child& srv = *server_child;
 

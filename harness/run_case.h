@@ -26,6 +26,8 @@ struct CaseEnv {
   // The loadgen announces its window (--notify-fd); else the harness times
   // the window itself from warmup and duration, and says so.
   bool loadgen_notify = false;
+  // Loopback: the server's --bind ("::1" for an IPv6 run); empty: its default, 127.0.0.1.
+  std::string server_bind;
 };
 
 struct CaseRun {

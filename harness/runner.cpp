@@ -17,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/clock.h"
+#include "core/socket_util.h"
 #include "harness/calibration.h"
 #include "harness/case_record.h"
 #include "harness/paired.h"
@@ -116,12 +117,19 @@ void check_topology(const RunOptions& opt) {
   if (!opt.link.empty() && t != "netns")
     throw std::invalid_argument("--link: only with --topology netns (other links are real)");
   if (opt.clients < 1 || opt.clients > 64) throw std::invalid_argument("--clients: must be 1..64");
+  if (opt.family != "ipv4" && opt.family != "ipv6")
+    throw std::invalid_argument("--family: '" + opt.family + "' is not ipv4 or ipv6");
+  if (opt.family != "ipv4" && t.rfind("hosts:", 0) == 0)
+    throw std::invalid_argument("--family: a hosts file sets the family by its server.address");
   if (t == "netns") {
     std::string why;
     if (!netns_supported(&why)) throw std::invalid_argument("--topology netns: " + why);
     LinkSpec l = parse_link(opt.link);
-    if (!l.empty() && choose_link_emulation(l, opt.bin_dir.empty() ? self_dir() : opt.bin_dir, &why).empty())
+    std::string emulation;
+    if (!l.empty() && (emulation = choose_link_emulation(l, opt.bin_dir.empty() ? self_dir() : opt.bin_dir, &why)).empty())
       throw std::invalid_argument(why);
+    if (emulation == "delayline" && opt.family == "ipv6")
+      throw std::invalid_argument("--link with --family ipv6 needs tc netem: the userspace delay line is IPv4 only");
   }
   if (t.rfind("hosts:", 0) == 0) load_hosts_file(t.substr(6));
 }
@@ -184,7 +192,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   if (opt.topology == "netns") {
     set_fatal_signal_hook(&NetnsLab::remove_all_registered);
     lab = std::make_unique<NetnsLab>(opt.clients, parse_link(opt.link), bin_dir, env.server_cpus,
-                                     env.loadgen_cpus, env.log_dir);
+                                     env.loadgen_cpus, env.log_dir, opt.family == "ipv6" ? AF_INET6 : AF_INET);
     topo = lab->topology();
     if (topo.link_emulation == "delayline")
       std::cerr << "harness: --link " << opt.link << ": no sch_netem in this kernel, so the userspace delay line "
@@ -192,6 +200,8 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
                 << ", counters in " << env.log_dir << "/delayline.log)\n";
   } else if (opt.topology.rfind("hosts:", 0) == 0) {
     topo = load_hosts_file(opt.topology.substr(6));
+  } else if (opt.family == "ipv6") {
+    env.server_bind = "::1";
   }
   if (topo.remote() && !help_mentions(loadgen, "--start-barrier"))
     throw std::runtime_error(loadgen + " has no --start-barrier: a remote topology needs a newer loadgen");
@@ -203,6 +213,8 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   run["schema"] = "iomodels.run/2";
   run["context"] = build_context(server_cpus, loadgen_cpus);
   run["context"]["topology"] = topo.kind;
+  // What the clients connect over: the family of the address the server listens on.
+  run["context"]["address_family"] = topo.remote() ? address_family(topo.server.address) : opt.family;
   run["context"]["link"] = opt.link.empty() ? json(nullptr) : json(opt.link);
   run["context"]["link_params"] = topo.link.to_json();
   run["context"]["link_emulation"] = topo.link_emulation.empty() ? json(nullptr) : json(topo.link_emulation);

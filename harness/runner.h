@@ -27,6 +27,7 @@ struct RunOptions {
   std::string topology = "loopback";
   std::string link;                    // --link "delay=5ms,..." (netns only)
   int clients = 1;                     // client namespaces (netns)
+  std::string family = "ipv4";         // --family ipv4 | ipv6: loopback ::1, netns a ULA prefix
   int calibration_ms = 50;             // host calibration per CPU and repetition; 0: none
   bool resume = false;                 // out_dir holds an interrupted run: finish it (resume.h)
 };

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/socket_util.h"
 #include "harness/process.h"
 
 namespace iomodels::harness {
@@ -66,16 +67,6 @@ void must(const std::vector<std::string>& argv) {
     throw std::runtime_error("netns setup: `" + join(argv) + "` failed: " + out);
 }
 
-double parse_ms(const std::string& key, const std::string& v) {
-  size_t used = 0;
-  double x = -1;
-  try { x = std::stod(v, &used); } catch (const std::logic_error&) {}
-  std::string unit = v.substr(used);
-  if (x < 0 || (unit != "ms" && unit != "us" && unit != "s"))
-    throw std::invalid_argument("--link " + key + "=" + v + ": want a time like 5ms, 500us or 1s");
-  return unit == "ms" ? x : unit == "us" ? x / 1000 : x * 1000;
-}
-
 // Signal-safe registry of the namespaces this process made: fixed storage, no
 // allocation, read by remove_all_registered() from a signal handler.
 constexpr int kMaxRegistered = 64;
@@ -96,55 +87,6 @@ void remove_ns_path(const char* path) noexcept {
 }
 
 }  // namespace
-
-std::vector<std::string> LinkSpec::netem_args() const {
-  std::vector<std::string> a{"netem"};
-  auto ms = [](double v) { std::ostringstream o; o << v << "ms"; return o.str(); };
-  if (delay_ms > 0 || jitter_ms > 0) {
-    a.push_back("delay");
-    a.push_back(ms(delay_ms));
-    if (jitter_ms > 0) a.push_back(ms(jitter_ms));
-  }
-  if (loss_pct > 0) { std::ostringstream o; o << loss_pct << "%"; a.push_back("loss"); a.push_back(o.str()); }
-  if (!rate.empty()) { a.push_back("rate"); a.push_back(rate); }
-  return a;
-}
-
-nlohmann::json LinkSpec::to_json() const {
-  if (empty()) return nullptr;
-  return {{"delay_ms", delay_ms}, {"jitter_ms", jitter_ms}, {"loss_pct", loss_pct},
-          {"rate", rate}, {"rtt_ms", 2 * delay_ms}};
-}
-
-LinkSpec parse_link(const std::string& text) {
-  LinkSpec l;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument("--link: '" + item + "' is not key=value");
-    std::string k = item.substr(0, eq), v = item.substr(eq + 1);
-    if (k == "delay") l.delay_ms = parse_ms(k, v);
-    else if (k == "jitter") l.jitter_ms = parse_ms(k, v);
-    else if (k == "loss") {
-      size_t used = 0;
-      double x = -1;
-      try { x = std::stod(v, &used); } catch (const std::logic_error&) {}
-      if (x < 0 || x > 100 || v.substr(used) != "%")
-        throw std::invalid_argument("--link loss=" + v + ": want a percentage like 0.1%");
-      l.loss_pct = x;
-    } else if (k == "rate") {
-      size_t digits = v.find_first_not_of("0123456789.");
-      std::string unit = digits == std::string::npos ? "" : v.substr(digits);
-      if (digits == 0 || (unit != "kbit" && unit != "mbit" && unit != "gbit" && unit != "bit"))
-        throw std::invalid_argument("--link rate=" + v + ": want e.g. 100mbit or 1gbit");
-      l.rate = v;
-    } else {
-      throw std::invalid_argument("--link: unknown key '" + k + "' (delay, jitter, loss, rate)");
-    }
-  }
-  return l;
-}
 
 nlohmann::json Host::to_json() const {
   return {{"name", name}, {"transport", join(prefix)}, {"cpus", cpus}, {"bin_dir", bin_dir},
@@ -198,23 +140,38 @@ Topology load_hosts_file(const std::string& path) {
   return parse_hosts(j, path);
 }
 
+std::string address_family(const std::string& address) {
+  try {
+    return family_name(resolve_endpoint(address, 1).family());
+  } catch (const std::invalid_argument&) {
+    return "unknown";
+  }
+}
+
 nlohmann::json describe_hosts(const Topology& t) {
   auto probe = [](const Host& h, const std::string& role) {
     nlohmann::json j = h.to_json();
     j["role"] = role;
+    // Words without quotes or spaces: ssh joins its arguments into one line
+    // for the far shell, `ip netns exec` runs them as they are; both must
+    // mean the same command (model.name: the regex dot stands for the space).
     std::vector<std::string> argv = h.prefix;
-    argv.insert(argv.end(), {"sh", "-c", "uname -sr; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-"});
+    argv.insert(argv.end(), {"uname", "-sr"});
     std::string out;
     if (run_command(argv, &out) != 0) {
       j["kernel"] = "unreachable: " + out.substr(0, 200);
       return j;
     }
-    std::istringstream in(out);
-    std::string kernel, cpu;
-    std::getline(in, kernel);
-    std::getline(in, cpu);
-    j["kernel"] = kernel;
-    j["cpu_model"] = cpu.empty() ? cpu : cpu.substr(cpu.find_first_not_of(' '));
+    j["kernel"] = out.substr(0, out.find('\n'));
+    argv.resize(h.prefix.size());
+    argv.insert(argv.end(), {"grep", "-m1", "model.name", "/proc/cpuinfo"});
+    std::string cpu;
+    run_command(argv, &cpu);
+    cpu = cpu.substr(0, cpu.find('\n'));
+    size_t colon = cpu.find(':');
+    cpu = colon == std::string::npos ? "" : cpu.substr(colon + 1);
+    size_t first = cpu.find_first_not_of(' ');
+    j["cpu_model"] = first == std::string::npos ? "" : cpu.substr(first);
     return j;
   };
   nlohmann::json hosts = nlohmann::json::array({probe(t.server, "server")});
@@ -244,8 +201,8 @@ bool netem_available() {
 std::string choose_link_emulation(const LinkSpec& link, const std::string& bin_dir, std::string* why) {
   if (netem_available()) return "netem";
   const std::string base = "--link needs tc netem, and this kernel lacks sch_netem (CONFIG_NET_SCH_NETEM); ";
-  if (link.jitter_ms > 0 || link.loss_pct > 0 || !link.rate.empty())
-    *why = base + "the userspace delay line emulates a fixed delay only (no jitter, loss or rate)";
+  if (std::string beyond = link.beyond_delayline(); !beyond.empty())
+    *why = base + "the userspace delay line emulates delay, jitter (uniform or normal) and loss, not " + beyond;
   else if (::access("/dev/net/tun", R_OK | W_OK) != 0)
     *why = base + "nor can the delay line open /dev/net/tun (CONFIG_TUN)";
   else if (::access((bin_dir + "/delayline").c_str(), X_OK) != 0)
@@ -257,11 +214,14 @@ std::string choose_link_emulation(const LinkSpec& link, const std::string& bin_d
 
 NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir,
                    const std::vector<int>& server_cpus, const std::vector<int>& client_cpus,
-                   const std::string& log_dir) {
+                   const std::string& log_dir, int family) {
   if (clients < 1 || clients > 200) throw std::invalid_argument("netns: clients must be 1..200");
+  const bool v6 = family == AF_INET6;
   std::string why;
   if (!link.empty() && (topo_.link_emulation = choose_link_emulation(link, bin_dir, &why)).empty())
     throw std::runtime_error(why);
+  if (v6 && topo_.link_emulation == "delayline")
+    throw std::runtime_error("netns: --link over IPv6 needs tc netem; the userspace delay line is IPv4 only");
   cleanup_leftovers();
   static int serial = 0;  // two labs in one process never share a name
   const std::string base = kPrefix + std::to_string(::getpid()) + "-" + std::to_string(++serial) + "-";
@@ -282,7 +242,10 @@ NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir
       const std::string port = "p" + std::to_string(index);
       must({"ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns", sw});
       must({"ip", "-n", sw, "link", "set", port, "master", "br0", "up"});
-      must({"ip", "-n", ns, "addr", "add", addr + "/16", "dev", "eth0"});
+      // nodad: a fresh IPv6 address is otherwise "tentative" (unusable) for a
+      // second or two while duplicate detection runs on a bridge only we are on.
+      if (v6) must({"ip", "-n", ns, "addr", "add", addr + "/64", "dev", "eth0", "nodad"});
+      else must({"ip", "-n", ns, "addr", "add", addr + "/16", "dev", "eth0"});
       must({"ip", "-n", ns, "link", "set", "eth0", "up"});
       if (topo_.link_emulation == "netem") {
         std::vector<std::string> tc{"ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root"};
@@ -292,12 +255,13 @@ NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir
     };
     const std::string srv = base + "srv";
     add_ns(srv);
-    attach(srv, 0, "198.18.0.1");
-    topo_.server = Host{"server", {"ip", "netns", "exec", srv}, server_cpus, bin_dir, "198.18.0.1"};
+    const std::string server_addr = v6 ? "fd00:198:18::1" : "198.18.0.1";
+    attach(srv, 0, server_addr);
+    topo_.server = Host{"server", {"ip", "netns", "exec", srv}, server_cpus, bin_dir, server_addr};
     for (int i = 0; i < clients; ++i) {
       const std::string ns = base + "c" + std::to_string(i + 1);
       add_ns(ns);
-      const std::string addr = "198.18.1." + std::to_string(i + 1);
+      const std::string addr = (v6 ? "fd00:198:18::1:" : "198.18.1.") + std::to_string(i + 1);
       attach(ns, i + 1, addr);
       topo_.clients.push_back(Host{"client" + std::to_string(i + 1), {"ip", "netns", "exec", ns},
                                    client_cpus, bin_dir, addr});
@@ -311,11 +275,19 @@ NetnsLab::NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir
 }
 
 void NetnsLab::start_delayline(const std::string& bin_dir, const std::vector<int>& cpus, const std::string& log_dir) {
-  std::ostringstream delay;
-  delay << topo_.link.delay_ms * 1000 << "us";
+  auto us = [](double ms) { std::ostringstream o; o << ms * 1000 << "us"; return o.str(); };
   SpawnOptions o;
-  o.argv = {bin_dir + "/delayline", "--delay", delay.str(), "--server-ns", topo_.server.prefix.back(),
+  o.argv = {bin_dir + "/delayline", "--delay", us(topo_.link.delay_ms), "--server-ns", topo_.server.prefix.back(),
             "--server-addr", topo_.server.address};
+  if (topo_.link.jitter_ms > 0) {
+    o.argv.insert(o.argv.end(), {"--jitter", us(topo_.link.jitter_ms)});
+    if (!topo_.link.distribution.empty()) o.argv.insert(o.argv.end(), {"--distribution", topo_.link.distribution});
+  }
+  if (topo_.link.loss_pct > 0) {
+    std::ostringstream loss;
+    loss << topo_.link.loss_pct << "%";
+    o.argv.insert(o.argv.end(), {"--loss", loss.str()});
+  }
   for (const auto& c : topo_.clients) o.argv.insert(o.argv.end(), {"--client", c.prefix.back() + "=" + c.address});
   o.cpus = cpus;
   o.capture_stdout = true;

@@ -3,7 +3,8 @@
 //   loopback  everything on this machine over 127.0.0.1 (the default)
 //   netns     a server namespace and N client namespaces joined by veth pairs
 //             through a bridge that lives in a namespace of its own, with
-//             addresses from the benchmarking range 198.18.0.0/15 (RFC 2544)
+//             addresses from the benchmarking range 198.18.0.0/15 (RFC 2544),
+//             or with --family ipv6 from the unique local prefix fd00:198:18::/64
 //   hosts     a file naming a server host and client hosts, each reached
 //             through a command prefix (default `ssh -o BatchMode=yes HOST`)
 //
@@ -12,6 +13,7 @@
 // touches the root namespace's links or addresses: deleting the namespaces
 // deletes every veth and the bridge with them.
 #pragma once
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <memory>
@@ -22,16 +24,21 @@
 
 namespace iomodels::harness {
 
-// --link "delay=5ms,jitter=0.5ms,loss=0.1%,rate=1gbit": netem on every host's
-// link, in its egress direction, so delay is one way and a round trip pays it
-// twice (delay=5ms gives 10 ms RTT).
+// --link "delay=5ms,jitter=0.5ms,distribution=normal,loss=0.1%,rate=1gbit":
+// netem on every host's link, in its egress direction, so delay is one way
+// and a round trip pays it twice (delay=5ms gives 10 ms RTT); loss too is per
+// direction (loss=1% loses about 2% of round trips). The userspace delay line
+// applies the same delay, jitter (uniform or normal) and loss, but not rate.
 struct LinkSpec {
   double delay_ms = 0;
   double jitter_ms = 0;
+  std::string distribution;  // of the jitter: "" (netem's default, uniform) | uniform | normal | pareto | paretonormal
   double loss_pct = 0;
   std::string rate;  // as tc writes it: "1gbit", "100mbit"; empty = unlimited
   bool empty() const { return delay_ms == 0 && jitter_ms == 0 && loss_pct == 0 && rate.empty(); }
-  std::vector<std::string> netem_args() const;  // "delay 5ms 0.5ms loss 0.1% rate 1gbit"
+  std::vector<std::string> netem_args() const;  // "delay 5ms 0.5ms distribution normal loss 0.1% rate 1gbit"
+  // What the delay line cannot emulate ("" when it can all of it).
+  std::string beyond_delayline() const;
   nlohmann::json to_json() const;
 };
 // Throws std::invalid_argument naming the key that is wrong.
@@ -65,6 +72,10 @@ struct Topology {
 Topology parse_hosts(const nlohmann::json& j, const std::string& file);
 Topology load_hosts_file(const std::string& path);
 
+// "ipv4" or "ipv6": the family of a host's address (a name resolves as the
+// loadgen would resolve it); "unknown" when it does not parse or resolve.
+std::string address_family(const std::string& address);
+
 // Each host of a remote topology with its role, transport, CPUs, and the
 // kernel and CPU model it reports through its transport ("unreachable: ..."
 // when the transport fails).
@@ -74,7 +85,7 @@ nlohmann::json describe_hosts(const Topology& t);
 bool netem_available();
 
 // How a netns lab emulates `link`: "netem" when the kernel has it, else
-// "delayline" (bin_dir/delayline over TUN devices: a fixed delay only), else
+// "delayline" (bin_dir/delayline over TUN devices: delay, jitter, loss), else
 // "" with the reason in *why.
 std::string choose_link_emulation(const LinkSpec& link, const std::string& bin_dir, std::string* why);
 
@@ -93,9 +104,11 @@ class Child;
 // log_dir/delayline.log, or to the harness's stderr when log_dir is empty.
 class NetnsLab {
  public:
+  // family AF_INET6: the lab's addresses come from the ULA prefix
+  // fd00:198:18::/64 instead of 198.18.0.0/15 (server ::1, client i ::1:i).
   NetnsLab(int clients, const LinkSpec& link, const std::string& bin_dir,
            const std::vector<int>& server_cpus, const std::vector<int>& client_cpus,
-           const std::string& log_dir = "");
+           const std::string& log_dir = "", int family = AF_INET);
   ~NetnsLab();
   NetnsLab(const NetnsLab&) = delete;
   NetnsLab& operator=(const NetnsLab&) = delete;

@@ -15,12 +15,9 @@
 
 namespace iomodels::loadgen {
 
-bool is_loopback(const sockaddr_in& a) noexcept {
-  return (ntohl(a.sin_addr.s_addr) >> 24) == 127;
-}
-
 Connector::Connector(const Options& opt) : target_(opt.addr) {
-  if (!is_loopback(target_)) return;  // elsewhere we cannot know which sources are ours
+  // Elsewhere we cannot know which sources are ours; IPv6 loopback is one address.
+  if (!target_.is_loopback() || target_.family() != AF_INET) return;
   if (opt.source_addresses > 0) {
     sources_ = opt.source_addresses;
   } else if (opt.requests_per_connection > 0 ||
@@ -33,7 +30,7 @@ Connector::Connector(const Options& opt) : target_(opt.addr) {
 }
 
 int Connector::start(uint64_t serial) const noexcept {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  int fd = ::socket(target_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return -1;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -54,7 +51,7 @@ int Connector::start(uint64_t serial) const noexcept {
   }
   int rc;
   do {
-    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&target_), sizeof target_);
+    rc = ::connect(fd, target_.addr(), target_.len);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0 && errno != EINPROGRESS) {
     int e = errno;

@@ -24,7 +24,7 @@ class Connector {
   int source_addresses() const noexcept { return sources_; }
 
  private:
-  sockaddr_in target_;
+  Endpoint target_;
   int sources_ = 0;
 };
 
@@ -41,7 +41,5 @@ struct IdleSet {
 IdleSet open_idle_connections(const Options& opt, const Connector& c, int count, double timeout_s);
 // How many of them the peer has closed (read would return EOF or an error).
 uint64_t count_closed(const IdleSet& idle);
-
-bool is_loopback(const sockaddr_in& a) noexcept;
 
 }  // namespace iomodels::loadgen

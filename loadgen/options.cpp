@@ -43,7 +43,8 @@ po::options_description describe(Options& o, Counts& n, std::string& protocol, s
       ("help,h", "print this help and exit")
       ("version", "print the version and exit")
       ("target", po::value(&o.target)->default_value(o.target),
-       "server to load, HOST:PORT (IPv4 or localhost)")
+       "server to load, HOST:PORT: 127.0.0.1:7000, [::1]:7000, or a name in either family "
+       "(localhost is always 127.0.0.1)")
       ("protocol", po::value(&protocol)->default_value("echo"),
        "echo | framed | http (http sends a fixed GET, --size is ignored)")
       ("connections,c", po::value(&o.connections)->default_value(o.connections),
@@ -219,6 +220,9 @@ ParsedCommand parse_options(const std::vector<std::string>& args) {
   if (o.idle_connections > 1'000'000) bad("idle-connections", "must be <= 1000000");
   if (o.source_addresses < 0 || o.source_addresses > 65000)
     bad("source-addresses", "must be in 0..65000");
+  // IPv6 has one loopback address, ::1: there is no ::/8 to spread over.
+  if (o.source_addresses > 0 && o.addr.family() != AF_INET)
+    bad("source-addresses", "needs an IPv4 loopback target (IPv6 loopback is the one address ::1)");
   if (o.start_barrier && !vm.count("notify-fd")) bad("start-barrier", "needs --notify-fd to say 'ready'");
   if (vm.count("notify-fd")) {
     if (o.notify_fd < 0) bad("notify-fd", "must be >= 0");

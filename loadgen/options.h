@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/protocol.h"
+#include "core/socket_util.h"
 
 namespace iomodels::loadgen {
 
@@ -21,7 +22,7 @@ enum class CloseMode { kFin, kRst };
 
 struct Options {
   std::string target = "127.0.0.1:7000";
-  sockaddr_in addr{};
+  Endpoint addr;                // IPv4 or IPv6, from --target
   Protocol protocol = Protocol::kEcho;
   int connections = 10;
   int threads = 1;

@@ -114,6 +114,7 @@ json context_json() {
 
 json config_json(const Options& o, int source_addresses) {
   return {{"target", o.target},
+          {"address_family", family_name(o.addr.family())},
           {"protocol", protocol_name(o.protocol)},
           {"connections", o.connections},
           {"threads", o.threads},

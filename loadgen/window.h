@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "core/socket_util.h"
+
 namespace iomodels::loadgen {
 
 // Writes "WHAT NS\n" lines to a file descriptor, each with one write(2) so it
@@ -26,10 +28,10 @@ class Notifier {
 // Connections waiting in the accept queue of the listener(s) at `target`
 // (the kernel's count, NETLINK_SOCK_DIAG), or nullopt when no such listener
 // is visible from here (another host or network namespace).
-std::optional<uint64_t> accept_queue_length(const sockaddr_in& target);
+std::optional<uint64_t> accept_queue_length(const Endpoint& target);
 
 // Waits until that queue is empty, polling every millisecond up to
 // `deadline_ns` (CLOCK_MONOTONIC). Returns "empty", "not_visible" or "timeout".
-std::string settle_accept_queue(const sockaddr_in& target, uint64_t deadline_ns);
+std::string settle_accept_queue(const Endpoint& target, uint64_t deadline_ns);
 
 }  // namespace iomodels::loadgen

@@ -4,10 +4,11 @@
     plots/wan.py OUT_DIR RUN_DIR [RUN_DIR ...]
 
 Each RUN_DIR is one `harness run --suite harness/suites/wan.json --topology netns
-[--link delay=...]` (run.json's context.link_params gives its RTT). Writes
-OUT_DIR/throughput_vs_rtt.{png,svg} (one panel per connection count, one line per
-model, median req/s with the min-max of its rounds) and prints the table as
-markdown. Needs Debian's python3-matplotlib (/usr/bin/python3).
+[--link delay=...[,loss=...]]` (run.json's context.link_params gives its RTT and
+loss). Writes OUT_DIR/throughput_vs_rtt.{png,svg} (one panel per connection
+count, one line per model over the loss-free links, median req/s; a lossy link
+is a hollow marker at its RTT) and prints the table as markdown, one column per
+link ("RTT 10 ms, 0.1% loss"). Needs Debian's python3-matplotlib (/usr/bin/python3).
 """
 import json
 import os
@@ -15,14 +16,20 @@ import sys
 
 
 def load(run_dir):
+    """(run, link) with link = (rtt ms, loss %): the column the run fills."""
     with open(os.path.join(run_dir, "run.json")) as f:
         run = json.load(f)
     link = run.get("context", {}).get("link_params") or {}
-    return run, float(link.get("rtt_ms", 0.0))
+    return run, (float(link.get("rtt_ms", 0.0)), float(link.get("loss_pct", 0.0)))
+
+
+def label(link):
+    rtt, loss = link
+    return f"RTT {rtt:g} ms" + (f", {loss:g}% loss" if loss else "")
 
 
 def table(runs):
-    """{(server, connections): {rtt: (median req/s, median p99 us, status)}}"""
+    """{(server, connections): {link: (median req/s, median p99 us, status)}}"""
     out = {}
     for run, rtt in runs:
         for c in run.get("cases", []):
@@ -40,8 +47,8 @@ def main(argv):
     out_dir, run_dirs = argv[1], argv[2:]
     runs = [load(d) for d in run_dirs]
     rows = table(runs)
-    rtts = sorted({rtt for _, rtt in runs})
-    print("| server | conns | " + " | ".join(f"RTT {r:g} ms: req/s / p99 µs" for r in rtts) + " |")
+    rtts = sorted({link for _, link in runs})
+    print("| server | conns | " + " | ".join(f"{label(r)}: req/s / p99 µs" for r in rtts) + " |")
     print("|---|---|" + "---|" * len(rtts))
     for (server, conns), by_rtt in sorted(rows.items()):
         cells = []
@@ -59,9 +66,16 @@ def main(argv):
         for (server, c), by_rtt in sorted(rows.items()):
             if c != conns:
                 continue
-            xs = [r for r in rtts if by_rtt.get(r, (None,))[0] is not None]
-            ax.plot(xs, [by_rtt[r][0] for r in xs], marker="o", label=server)
-        ax.set_title(f"echo 64 B, {conns} connections (median of rounds)")
+            xs = [r for r in rtts if r[1] == 0 and by_rtt.get(r, (None,))[0] is not None]
+            line, = ax.plot([r[0] for r in xs], [by_rtt[r][0] for r in xs], marker="o", label=server)
+            lossy = [r for r in rtts if r[1] > 0 and by_rtt.get(r, (None,))[0] is not None]
+            ax.plot([r[0] for r in lossy], [by_rtt[r][0] for r in lossy], linestyle="none", marker="o",
+                    markerfacecolor="none", color=line.get_color())
+        for r in rtts:
+            if r[1] > 0:
+                ax.annotate(f"{r[1]:g}% loss", (r[0], 0), xycoords=("data", "axes fraction"),
+                            textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)
+        ax.set_title(f"echo 64 B, {conns} connections (median of rounds; hollow: lossy link)")
         ax.set_xlabel("round-trip time (ms)")
         ax.set_ylabel("requests/s")
         ax.grid(alpha=0.3)

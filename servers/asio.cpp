@@ -312,7 +312,9 @@ int serve(ServerContext& ctx) {
   set_nonblocking(ctx.listener.get());  // the spare-fd shed must never block
   count_wrapped_syscalls(&ctx.stats);
   Server s{ctx, ctx.stats};
-  s.acceptor.assign(asio::ip::tcp::v4(), ctx.listener.release());
+  // The listener is whichever family --bind named (IPv4 or IPv6).
+  auto family = socket_family(ctx.listener.get()) == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+  s.acceptor.assign(family, ctx.listener.release());
   s.signals.async_wait([&s](error_code ec, int) {
     ++s.st.events;
     if (!ec) s.stop();

@@ -1,12 +1,17 @@
-// delayline: a userspace link with a fixed one-way delay between network
-// namespaces, for kernels without sch_netem (the idea of Mahimahi's
+// delayline: a userspace link between network namespaces with netem's delay,
+// jitter and loss, for kernels without sch_netem (the idea of Mahimahi's
 // delayshell, written anew). For each client namespace it owns two TUN
 // devices: dlc<i> in the client namespace and dls<i> in the server namespace,
 // each with a point-to-point address whose peer is the other end, so the
 // kernel routes client->server traffic into dlc<i>. A packet read from one
-// TUN waits in a FIFO until now + delay (CLOCK_MONOTONIC), then is written to
-// the other TUN. Everything runs in one epoll loop with one timerfd; the delay
-// is the same for every packet, so each FIFO is already in deadline order.
+// TUN is dropped with probability --loss (netem's `loss random P%`: each
+// packet on its own), else waits until now + delay + a draw of the jitter
+// distribution (netem's `delay D J distribution uniform|normal`: uniform in
+// [D-J, D+J], or normal with mean D and deviation J, never below zero), then
+// is written to the other TUN. Like netem's time-ordered queue, packets leave
+// in deadline order, so jitter larger than the gap between packets reorders
+// them, as it does with netem. Everything runs in one epoll loop with one
+// timerfd. The random stream is seeded (--seed), so a run can be repeated.
 // TUN devices are not persistent: they vanish with this process's descriptors.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -27,20 +32,49 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
+#include <queue>
+#include <random>
 #include <string>
 #include <system_error>
 #include <vector>
 
 namespace {
 
-struct Packet { uint64_t due_ns; std::string bytes; };
+struct Packet {
+  uint64_t due_ns, serial;  // serial: equal deadlines leave in arrival order
+  std::string bytes;
+  bool operator>(const Packet& o) const { return due_ns != o.due_ns ? due_ns > o.due_ns : serial > o.serial; }
+};
 
 // One direction of one client's link: read from `in`, write to `out`.
+// drops: the queue was full or the write failed; lost: the emulated loss.
 struct Lane {
   int in = -1, out = -1;
-  std::deque<Packet> queue;
-  uint64_t packets = 0, bytes = 0, drops = 0, max_queue = 0;
+  std::priority_queue<Packet, std::vector<Packet>, std::greater<>> queue;  // earliest deadline on top
+  uint64_t packets = 0, bytes = 0, drops = 0, lost = 0, max_queue = 0, serial = 0;
+};
+
+// What happens to one packet: lost, or held for delay_ns().
+class Impairment {
+ public:
+  enum class Shape { kUniform, kNormal };
+  Impairment(int64_t delay_ns, int64_t jitter_ns, Shape shape, double loss, uint64_t seed)
+      : delay_(static_cast<double>(delay_ns)), jitter_(static_cast<double>(jitter_ns)), shape_(shape),
+        loss_(loss), rng_(seed) {}
+  bool lose() { return loss_ > 0 && unit_(rng_) < loss_; }
+  uint64_t delay_ns() {
+    if (jitter_ <= 0) return static_cast<uint64_t>(delay_);
+    double d = shape_ == Shape::kUniform ? delay_ + jitter_ * (2 * unit_(rng_) - 1)
+                                         : std::normal_distribution<double>(delay_, jitter_)(rng_);
+    return d > 0 ? static_cast<uint64_t>(d) : 0;  // a packet cannot leave before it came
+  }
+
+ private:
+  double delay_, jitter_;
+  Shape shape_;
+  double loss_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> unit_{0.0, 1.0};
 };
 
 [[noreturn]] void fail(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
@@ -127,18 +161,27 @@ void add_epoll(int ep, int fd, uint64_t tag) {
 }
 
 const char* kHelp =
-    "usage: delayline --delay D --server-ns NS --server-addr A --client NS=A [--client ...] [--queue N]\n"
+    "usage: delayline --delay D [--jitter J] [--distribution uniform|normal] [--loss P%] [--seed N]\n"
+    "                 --server-ns NS --server-addr A --client NS=A [--client ...] [--queue N]\n"
     "  --delay D         one-way delay applied in each direction (5ms, 500us, 0.01s)\n"
+    "  --jitter J        netem's `delay D J`: each packet's delay drawn around D (default 0)\n"
+    "  --distribution S  uniform (default, as netem without one: D-J..D+J) or normal (mean D, deviation J)\n"
+    "  --loss P%         netem's `loss random P%`: each packet dropped with probability P, in each direction\n"
+    "  --seed N          seed of the random stream (default 1): the same seed, the same draws\n"
     "  --server-ns NS    the server's namespace (a name under /run/netns)\n"
     "  --server-addr A   the server's IPv4 address (the clients' point-to-point peer)\n"
     "  --client NS=A     a client namespace and its IPv4 address (repeatable)\n"
     "  --queue N         packets held per direction before drops (default 20000)\n"
-    "Prints `ready` on stdout when routed; counters on stderr at SIGTERM/SIGINT.\n";
+    "Prints `ready` on stdout when routed; counters on stderr at SIGTERM/SIGINT\n"
+    "(lost: the emulated loss; drops: a full queue or a failed write).\n";
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  int64_t delay_ns = -1;
+  int64_t delay_ns = -1, jitter_ns = 0;
+  Impairment::Shape shape = Impairment::Shape::kUniform;
+  double loss = 0;
+  unsigned long long seed = 1;
   long queue_cap = 20000;
   std::string server_ns, server_addr;
   std::vector<std::pair<std::string, std::string>> clients;
@@ -149,6 +192,21 @@ int main(int argc, char** argv) try {
     std::string v = argv[++i];
     if (opt == "--delay") {
       if ((delay_ns = parse_duration_ns(v)) < 0) usage_error(opt, "'" + v + "' is not a delay like 5ms (0..10s)");
+    } else if (opt == "--jitter") {
+      if ((jitter_ns = parse_duration_ns(v)) < 0) usage_error(opt, "'" + v + "' is not a time like 1ms (0..10s)");
+    } else if (opt == "--distribution") {
+      if (v == "uniform") shape = Impairment::Shape::kUniform;
+      else if (v == "normal") shape = Impairment::Shape::kNormal;
+      else usage_error(opt, "'" + v + "' is not uniform or normal (netem's pareto tables are not emulated)");
+    } else if (opt == "--loss") {
+      char* end = nullptr;
+      loss = std::strtod(v.c_str(), &end) / 100;
+      if (end == v.c_str() || std::string(end) != "%" || loss < 0 || loss > 1)
+        usage_error(opt, "'" + v + "' is not a percentage like 0.1% (0..100%)");
+    } else if (opt == "--seed") {
+      char* end = nullptr;
+      seed = std::strtoull(v.c_str(), &end, 10);
+      if (*end || end == v.c_str() || v[0] == '-') usage_error(opt, "'" + v + "' is not a number >= 0");
     } else if (opt == "--queue") {
       char* end = nullptr;
       queue_cap = std::strtol(v.c_str(), &end, 10);
@@ -168,6 +226,7 @@ int main(int argc, char** argv) try {
   if (server_ns.empty()) usage_error("--server-ns", "missing");
   if (server_addr.empty()) usage_error("--server-addr", "missing");
   if (clients.empty() || clients.size() > 200) usage_error("--client", "give 1..200");
+  Impairment link(delay_ns, jitter_ns, shape, loss, seed);
 
   // Signals arrive through a signalfd, so the loop ends between packets.
   sigset_t mask;
@@ -213,21 +272,22 @@ int main(int argc, char** argv) try {
       for (int burst = 0; burst < 256; ++burst) {
         ssize_t got = ::read(lane.in, buf.data(), buf.size());
         if (got <= 0) break;
+        if (link.lose()) { ++lane.lost; continue; }
         if (lane.queue.size() >= static_cast<size_t>(queue_cap)) { ++lane.drops; continue; }
-        lane.queue.push_back({now_ns() + static_cast<uint64_t>(delay_ns), std::string(buf.data(), static_cast<size_t>(got))});
+        lane.queue.push({now_ns() + link.delay_ns(), lane.serial++, std::string(buf.data(), static_cast<size_t>(got))});
         lane.max_queue = std::max<uint64_t>(lane.max_queue, lane.queue.size());
       }
     }
     // Release everything due, then arm the timer for the earliest head.
     uint64_t now = now_ns(), next = 0;
     for (Lane& lane : lanes) {
-      while (!lane.queue.empty() && lane.queue.front().due_ns <= now) {
-        const std::string& p = lane.queue.front().bytes;
+      while (!lane.queue.empty() && lane.queue.top().due_ns <= now) {
+        const std::string& p = lane.queue.top().bytes;
         bool sent = ::write(lane.out, p.data(), p.size()) == static_cast<ssize_t>(p.size());
         sent ? (++lane.packets, lane.bytes += p.size()) : ++lane.drops;
-        lane.queue.pop_front();
+        lane.queue.pop();
       }
-      if (!lane.queue.empty() && (next == 0 || lane.queue.front().due_ns < next)) next = lane.queue.front().due_ns;
+      if (!lane.queue.empty() && (next == 0 || lane.queue.top().due_ns < next)) next = lane.queue.top().due_ns;
     }
     if (next != 0 && next != armed) {
       itimerspec its{};
@@ -238,9 +298,10 @@ int main(int argc, char** argv) try {
     }
   }
   for (size_t i = 0; i < lanes.size(); ++i)
-    std::fprintf(stderr, "delayline: client%zu %s packets=%llu bytes=%llu drops=%llu max_queue=%llu\n", i / 2 + 1,
-                 i % 2 ? "s2c" : "c2s", (unsigned long long)lanes[i].packets, (unsigned long long)lanes[i].bytes,
-                 (unsigned long long)lanes[i].drops, (unsigned long long)lanes[i].max_queue);
+    std::fprintf(stderr, "delayline: client%zu %s packets=%llu bytes=%llu drops=%llu lost=%llu max_queue=%llu\n",
+                 i / 2 + 1, i % 2 ? "s2c" : "c2s", (unsigned long long)lanes[i].packets,
+                 (unsigned long long)lanes[i].bytes, (unsigned long long)lanes[i].drops,
+                 (unsigned long long)lanes[i].lost, (unsigned long long)lanes[i].max_queue);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "delayline: %s\n", e.what());

@@ -26,7 +26,7 @@ SocketPairs make_socket_pairs(size_t n) {
   ListenerOptions lo;
   lo.backlog = 4096;
   Fd listener = make_listener(lo);
-  sockaddr_in addr = parse_endpoint(local_address(listener.get()));
+  Endpoint addr = parse_endpoint(local_address(listener.get()));
   SocketPairs pairs;
   pairs.watched.reserve(n);
   pairs.peers.reserve(n);
@@ -38,9 +38,9 @@ SocketPairs make_socket_pairs(size_t n) {
   for (size_t done = 0; done < n;) {
     size_t chunk = std::min(kChunk, n - done);
     for (size_t i = 0; i < chunk; ++i) {
-      Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      Fd c(::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
       if (!c) throw std::system_error(errno, std::generic_category(), "socket");
-      if (::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      if (::connect(c.get(), addr.addr(), addr.len) != 0)
         throw std::system_error(errno, std::generic_category(), "connect");
       close_with_reset(c.get());
       set_nodelay(c.get());  // one-byte sends must not wait for a delayed ACK (Nagle)

@@ -109,7 +109,8 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
       ("help,h", "show this help and exit")
       ("version", "print the version and exit")
       ("bind", po::value<std::string>()->default_value("127.0.0.1"),
-       "address to listen on (IPv4); loopback unless told otherwise")
+       "address to listen on: IPv4 (127.0.0.1), IPv6 (::1), or :: for both families (dual-stack); "
+       "loopback unless told otherwise")
       ("port", po::value<long long>()->default_value(0), "port to listen on; 0 = the kernel picks")
       ("protocol", po::value<std::string>()->default_value("echo"), "echo | framed | http")
       ("threads", po::value<long long>()->default_value(0),
@@ -153,6 +154,11 @@ ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& 
     return opt;
   }
   opt.bind = vm["bind"].as<std::string>();
+  try {
+    (void)resolve_endpoint(opt.bind, 0);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError{"--bind: '" + opt.bind + "' is not an address to listen on (" + e.what() + ")"};
+  }
   opt.port = ranged<uint16_t>(vm, "port", 0, 65535);
   auto proto = parse_protocol(vm["protocol"].as<std::string>());
   if (!proto) throw UsageError{"--protocol: must be echo, framed or http, got '" +

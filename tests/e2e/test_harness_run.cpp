@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_harness_util.h"
+#include "tests/support/test_support.h"
 
 namespace iomodels::test::harness {
 namespace {
@@ -129,6 +130,31 @@ TEST_F(HarnessRun, BadSuiteExits2NamingTheField) {
     EXPECT_EQ(r.exit_code, 2) << b.json << "\n" << r.output;
     EXPECT_NE(r.output.find(b.field), std::string::npos) << b.json << "\n" << r.output;
   }
+}
+
+// --family ipv6: the server binds ::1, the loadgen targets [::1]:PORT, and
+// run.json says so in its context and in each loadgen result.
+TEST_F(HarnessRun, FamilyIpv6RunsOverIpv6Loopback) {
+  REQUIRE_LOADGEN_AND("epoll_lt");
+  if (ipv6_loopback_missing()) GTEST_SKIP() << "this kernel has no IPv6 loopback (ipv6 disabled)";
+  write_file(dir_ + "/s.json", R"({"name": "v6", "repetitions": 1, "servers": ["epoll_lt"],
+      "defaults": {"protocol": "echo", "size": 64, "duration": 0.3, "warmup": 0.1},
+      "groups": [{"name": "c", "connections": 2}]})");
+  CmdResult r = run_cmd(kHarness + " run --suite " + dir_ + "/s.json --out " + dir_ + "/o --bin-dir " + kBin +
+                        " --progress off --no-micro --calibration-ms 0 --family ipv6", 60);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(validate_run_json(dir_ + "/o/run.json"), "");
+  auto run = nlohmann::json::parse(read_file(dir_ + "/o/run.json"));
+  EXPECT_EQ(run["context"]["address_family"], "ipv6");
+  const auto& c = run["cases"][0];
+  ASSERT_EQ(c["status"], "ok") << c["reason"];
+  const auto& lg = c["repetitions"][0]["loadgen"];
+  EXPECT_EQ(lg["config"]["address_family"], "ipv6");
+  EXPECT_EQ(lg["config"]["target"].get<std::string>().rfind("[::1]:", 0), 0u) << lg["config"];
+  EXPECT_EQ(c["repetitions"][0]["server_stats"]["options"]["bind"], "::1");
+  r = run_cmd(kHarness + " run --suite " + dir_ + "/s.json --out " + dir_ + "/o2 --bin-dir " + kBin + " --family ipv5", 30);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--family"), std::string::npos) << r.output;
 }
 
 // A group's server_args runs a server once per argument list (a variant), named

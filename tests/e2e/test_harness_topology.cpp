@@ -97,6 +97,30 @@ TEST_F(HarnessTopology, TwoClientNamespacesAreMergedAndBothServed) {
   EXPECT_TRUE(orphaned_namespaces().empty()) << "a finished run left namespaces behind";
 }
 
+// The same lab over IPv6: addresses from the ULA prefix fd00:198:18::/64,
+// both client namespaces served, the family recorded.
+TEST_F(HarnessTopology, TwoClientNamespacesOverIpv6) {
+  CmdResult r = harness("--suite " + suite(R"(["epoll_et"])", 0.5, 4) + " --out " + dir_ +
+                        "/out --topology netns --clients 2 --family ipv6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json run = json::parse(read_file(dir_ + "/out/run.json"));
+  EXPECT_EQ(run["context"]["address_family"], "ipv6");
+  EXPECT_EQ(run["context"]["hosts"][0]["address"], "fd00:198:18::1");
+  const json& c = run["cases"][0];
+  ASSERT_EQ(c["status"], "ok") << c["reason"];
+  const json& rep = c["repetitions"][0];
+  std::set<std::string> addresses;
+  for (const auto& part : rep["clients"]) {
+    EXPECT_GT(part["requests"].get<double>(), 0) << part;
+    addresses.insert(part["address"].get<std::string>());
+  }
+  EXPECT_EQ(addresses, (std::set<std::string>{"fd00:198:18::1:1", "fd00:198:18::1:2"}));
+  EXPECT_EQ(rep["loadgen"]["config"]["address_family"], "ipv6");
+  EXPECT_EQ(rep["server_stats"]["options"]["bind"], "fd00:198:18::1");
+  EXPECT_EQ(rep["server_stats"]["counters"]["accepted"], 4) << rep["server_stats"];
+  EXPECT_TRUE(orphaned_namespaces().empty()) << "a finished run left namespaces behind";
+}
+
 TEST_F(HarnessTopology, FiveMsDelayGivesATenMsRoundTrip) {
   bool netem = run_cmd("sh -c 'ip netns add iomns-probe-netem && ip netns exec iomns-probe-netem "
                        "tc qdisc add dev lo root netem delay 1ms; rc=$?; ip netns del iomns-probe-netem; exit $rc'", 20)
@@ -119,6 +143,41 @@ TEST_F(HarnessTopology, FiveMsDelayGivesATenMsRoundTrip) {
     std::string log = read_file(dir_ + "/out/logs/delayline.log");
     EXPECT_NE(log.find("c2s packets="), std::string::npos) << log;  // counters printed at its exit
   }
+}
+
+// The wan suite's lossy link (./run_all.sh wan: 10 ms RTT, 0.1% loss each
+// way), one server, one round: it runs over netem or the delay line, the link
+// is recorded, and the wan report shows it as a column of its own.
+TEST_F(HarnessTopology, LossyWanCaseRunsAndTheReportShowsIt) {
+  bool netem = run_cmd("sh -c 'ip netns add iomns-probe-netem && ip netns exec iomns-probe-netem "
+                       "tc qdisc add dev lo root netem delay 1ms; rc=$?; ip netns del iomns-probe-netem; exit $rc'", 20)
+                   .exit_code == 0;
+  if (!netem && ::access("/dev/net/tun", R_OK | W_OK) != 0)
+    GTEST_SKIP() << "kernel lacks sch_netem and /dev/net/tun: no link emulation here";
+  CmdResult r = harness("--suite " + std::string(IOMODELS_SOURCE_DIR) + "/harness/suites/wan.json --servers epoll_lt "
+                        "--repetitions 1 --out " + dir_ + "/lossy --topology netns --link delay=5ms,loss=0.1%", 170);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json run = json::parse(read_file(dir_ + "/lossy/run.json"));
+  EXPECT_EQ(run["context"]["link_params"]["loss_pct"], 0.1);
+  EXPECT_EQ(run["context"]["link_params"]["rtt_ms"], 10.0);
+  ASSERT_EQ(run["cases"].size(), 2u);  // 64 and 1,000 connections
+  for (const auto& c : run["cases"]) {
+    // A lost segment costs a retransmission, not a request: ok, or degraded
+    // with its reason, never failed.
+    EXPECT_NE(c["status"], "failed") << c["reason"];
+    ASSERT_FALSE(c["repetitions"].empty()) << c["name"];
+    EXPECT_GT(c["repetitions"][0]["loadgen"]["summary"]["requests"].get<double>(), 0) << c["name"];
+  }
+  if (!netem) {
+    std::string log = read_file(dir_ + "/lossy/logs/delayline.log");
+    EXPECT_NE(log.find("lost="), std::string::npos) << log;
+  }
+  CmdResult report = run_cmd("/usr/bin/python3 " + std::string(IOMODELS_SOURCE_DIR) + "/plots/wan.py " + dir_ +
+                                 "/report " + dir_ + "/lossy", 120);
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_NE(report.output.find("RTT 10 ms, 0.1% loss"), std::string::npos) << report.output;
+  EXPECT_NE(report.output.find("| epoll_lt | 1000 |"), std::string::npos) << report.output;
+  EXPECT_TRUE(fs::exists(dir_ + "/report/throughput_vs_rtt.png"));
 }
 
 TEST_F(HarnessTopology, LinkWithoutNetemOrRootExitsTwo) {

@@ -35,9 +35,10 @@ struct TestServerOptions {
   int hang_connection = -1;    // the k-th accepted connection (from 0) is read, never answered
   int accepts_per_ms = 0;      // > 0: a slow accept loop, at most this many accepts a millisecond
   bool http_503 = false;       // answer every http request (CRLFCRLF) with a 503, no echo
+  std::string bind = "127.0.0.1";  // "::1": the same server over IPv6
 };
 
-// Echo server on 127.0.0.1, port 0, one thread, with the misbehaviours
+// Echo server on 127.0.0.1 (or o.bind), port 0, one thread, with the misbehaviours
 // above. It notes (CLOCK_MONOTONIC) when it last accepted a connection and
 // when the first request bytes arrived.
 class TestEchoServer {
@@ -47,6 +48,7 @@ class TestEchoServer {
     ListenerOptions lo;
     lo.nonblocking = true;
     lo.backlog = 8192;
+    lo.bind = o.bind;
     listener_ = make_listener(lo);
     port_ = local_port(listener_.get());
     stop_fd_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -60,7 +62,7 @@ class TestEchoServer {
     thread_.join();
   }
   uint16_t port() const { return port_; }
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string target() const { return local_address(listener_.get()); }  // "127.0.0.1:P" or "[::1]:P"
   uint64_t accepted() const { return accepted_.load(); }
   uint64_t last_accept_ns() const { return last_accept_ns_.load(); }
   uint64_t first_data_ns() const { return first_data_ns_.load(); }

@@ -105,8 +105,9 @@ struct ConnectOptions {
   int rcvbuf = 0;                 // SO_RCVBUF before connect (0: kernel default)
   int sndbuf = 0;                 // SO_SNDBUF before connect
   bool nodelay = true;            // so a byte-by-byte test really sends single bytes
+  std::string host = "127.0.0.1"; // or "[::1]" (any host parse_endpoint takes)
 };
-// Blocking TCP connection to 127.0.0.1:port; throws std::runtime_error on failure.
+// Blocking TCP connection to host:port; throws std::runtime_error on failure.
 Fd connect_to(uint16_t port, const ConnectOptions& opt = {});
 
 // Send everything (short writes looped, EINTR retried, MSG_NOSIGNAL). false on error.
@@ -117,6 +118,9 @@ std::string recv_exact(int fd, size_t n, milliseconds deadline = milliseconds(50
 // Read until `terminator` has arrived (returns everything read, terminator
 // included), or EOF / error / deadline (returns what arrived).
 std::string recv_until(int fd, std::string_view terminator, milliseconds deadline = milliseconds(5000));
+// True when this kernel has no IPv6 loopback to bind (booted with ipv6.disable=1,
+// or built without IPv6): the one reason an IPv6 test may skip.
+bool ipv6_loopback_missing();
 // True when bytes are readable within `wait` (data, not EOF).
 bool data_within(int fd, milliseconds wait);
 

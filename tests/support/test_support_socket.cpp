@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/socket_util.h"
 #include "tests/support/test_support_poll.h"
 
 namespace iomodels::test {
@@ -61,7 +62,9 @@ using detail::poll_one;
 // ---- client sockets ----------------------------------------------------------------
 
 Fd connect_to(uint16_t port, const ConnectOptions& opt) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const std::string where = opt.host + ":" + std::to_string(port);
+  Endpoint sa = parse_endpoint(where);
+  Fd fd(::socket(sa.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) throw std::runtime_error(errno_text("socket"));
   timeval tv{};
   tv.tv_sec = opt.io_timeout.count() / 1000;
@@ -72,13 +75,18 @@ Fd connect_to(uint16_t port, const ConnectOptions& opt) {
   if (opt.sndbuf > 0) ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &opt.sndbuf, sizeof opt.sndbuf);
   int one = 1;
   if (opt.nodelay) ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    throw std::runtime_error(errno_text("connect") + " (127.0.0.1:" + std::to_string(port) + ")");
+  if (::connect(fd.get(), sa.addr(), sa.len) != 0)
+    throw std::runtime_error(errno_text("connect") + " (" + where + ")");
   return fd;
+}
+
+bool ipv6_loopback_missing() {
+  Fd s(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return true;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  return ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
 }
 
 bool send_all(int fd, std::string_view data) {

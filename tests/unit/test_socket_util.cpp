@@ -17,13 +17,23 @@ namespace iomodels {
 namespace {
 
 // A blocking client with a receive timeout, so no test can hang.
-Fd connect_to(uint16_t port) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+Fd connect_to(uint16_t port, const std::string& host = "127.0.0.1") {
+  Endpoint sa = parse_endpoint(host + ":" + std::to_string(port));
+  Fd fd(::socket(sa.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   timeval tv{2, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in sa = parse_endpoint("127.0.0.1:" + std::to_string(port));
-  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << errno;
+  EXPECT_EQ(::connect(fd.get(), sa.addr(), sa.len), 0) << errno;
   return fd;
+}
+
+// The kernel may be built or booted without IPv6 (ipv6.disable=1).
+bool ipv6_loopback_missing() {
+  Fd s(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return true;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  return ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
 }
 
 TEST(SocketUtil, ListenerOnPortZeroReportsARealPort) {
@@ -84,13 +94,78 @@ TEST(SocketUtil, NonblockingAndNodelay) {
 }
 
 TEST(SocketUtil, ParseEndpoint) {
-  sockaddr_in sa = parse_endpoint("127.0.0.1:7000");
-  EXPECT_EQ(ntohs(sa.sin_port), 7000);
-  EXPECT_EQ(ntohl(sa.sin_addr.s_addr), 0x7f000001u);
-  EXPECT_EQ(ntohl(parse_endpoint("localhost:1").sin_addr.s_addr), 0x7f000001u);
+  Endpoint sa = parse_endpoint("127.0.0.1:7000");
+  ASSERT_EQ(sa.family(), AF_INET);
+  EXPECT_EQ(sa.port(), 7000);
+  EXPECT_EQ(ntohl(reinterpret_cast<const sockaddr_in*>(sa.addr())->sin_addr.s_addr), 0x7f000001u);
+  EXPECT_EQ(sa.to_string(), "127.0.0.1:7000");
+  EXPECT_TRUE(sa.is_loopback());
+  Endpoint lh = parse_endpoint("localhost:1");  // always IPv4, whatever /etc/hosts says
+  ASSERT_EQ(lh.family(), AF_INET);
+  EXPECT_EQ(ntohl(reinterpret_cast<const sockaddr_in*>(lh.addr())->sin_addr.s_addr), 0x7f000001u);
   for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", ":80", "127.0.0.1:0", "127.0.0.1:65536",
-                          "127.0.0.1:80x", "example.com:80", "::1:80"}) {
+                          "127.0.0.1:80x", "no-such-host.invalid:80", "::1:80", "[::1]:", "[::1]",
+                          "[127.0.0.1x]:80", "[::g]:80"}) {
     EXPECT_THROW(parse_endpoint(bad), std::invalid_argument) << bad;
+  }
+}
+
+TEST(SocketUtil, ParseEndpointIpv6) {
+  Endpoint sa = parse_endpoint("[::1]:7000");
+  ASSERT_EQ(sa.family(), AF_INET6);
+  EXPECT_EQ(sa.len, sizeof(sockaddr_in6));
+  EXPECT_EQ(sa.port(), 7000);
+  EXPECT_TRUE(sa.is_loopback());
+  EXPECT_EQ(sa.to_string(), "[::1]:7000");
+  EXPECT_EQ(parse_endpoint("[fd00:1::2]:80").to_string(), "[fd00:1::2]:80");
+  EXPECT_FALSE(parse_endpoint("[fd00:1::2]:80").is_loopback());
+  EXPECT_EQ(resolve_endpoint("::1", 9).to_string(), "[::1]:9");  // a bare host has no port to confuse
+  EXPECT_STREQ(family_name(AF_INET6), "ipv6");
+  EXPECT_STREQ(family_name(AF_INET), "ipv4");
+}
+
+TEST(SocketUtil, Ipv6LoopbackListener) {
+  if (ipv6_loopback_missing()) GTEST_SKIP() << "this kernel has no IPv6 loopback (ipv6 disabled)";
+  ListenerOptions o;
+  o.bind = "::1";
+  Fd l = make_listener(o);
+  EXPECT_EQ(socket_family(l.get()), AF_INET6);
+  uint16_t port = local_port(l.get());
+  EXPECT_EQ(local_address(l.get()), "[::1]:" + std::to_string(port));
+  Fd c = connect_to(port, "[::1]");
+  Fd a(::accept(l.get(), nullptr, nullptr));
+  EXPECT_TRUE(a);
+}
+
+// "::" is both families: an IPv4 client reaches it too, whatever
+// net.ipv6.bindv6only says.
+TEST(SocketUtil, DualStackListenerTakesBothFamilies) {
+  if (ipv6_loopback_missing()) GTEST_SKIP() << "this kernel has no IPv6 loopback (ipv6 disabled)";
+  ListenerOptions o;
+  o.bind = "::";
+  Fd l = make_listener(o);
+  int v6only = -1;
+  socklen_t len = sizeof v6only;
+  ::getsockopt(l.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len);
+  EXPECT_EQ(v6only, 0);
+  uint16_t port = local_port(l.get());
+  EXPECT_EQ(local_address(l.get()), "[::]:" + std::to_string(port));
+  Fd c4 = connect_to(port, "127.0.0.1");
+  Fd a4(::accept(l.get(), nullptr, nullptr));
+  EXPECT_TRUE(a4);
+  Fd c6 = connect_to(port, "[::1]");
+  Fd a6(::accept(l.get(), nullptr, nullptr));
+  EXPECT_TRUE(a6);
+}
+
+TEST(SocketUtil, BadBindAddressNamesIt) {
+  ListenerOptions o;
+  o.bind = "::1::2";
+  try {
+    make_listener(o);
+    ADD_FAILURE() << "no throw";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("::1::2"), std::string::npos) << e.what();
   }
 }
 
