@@ -30,7 +30,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 tmp = tempfile.mkdtemp(prefix="measure_best.")
 
 CONFIGS = [  # (label, executable, args). Defaults before issue 22: recv16k, 256x4k, r0 w0, one, sigwaitinfo;
-    # after: recv64k, 256x64k, r0 w0, two, signalfd
+    # after: recv64k, 32x64k, r0 w0, two, signalfd
     ("epoll_lt", "epoll_lt", []),
     ("io_uring recv16k", "io_uring", ["--recv-bytes", "16384", "--poll-first", "0"]),
     ("io_uring recv64k", "io_uring", ["--recv-bytes", "65536", "--poll-first", "0"]),
@@ -40,6 +40,7 @@ CONFIGS = [  # (label, executable, args). Defaults before issue 22: recv16k, 256
     ("multishot 256x16k", "io_uring_multishot", ["--buffers", "256", "--buffer-size", "16384"]),
     ("multishot 256x64k", "io_uring_multishot", ["--buffers", "256", "--buffer-size", "65536"]),
     ("multishot 1024x16k", "io_uring_multishot", ["--buffers", "1024", "--buffer-size", "16384"]),
+    ("multishot 32x64k", "io_uring_multishot", ["--buffers", "32", "--buffer-size", "65536"]),
     ("bufferevent r0 w0", "libevent_bufferevent", ["--max-single-read", "0", "--max-single-write", "0"]),
     ("bufferevent r64k w64k", "libevent_bufferevent", ["--max-single-read", "65536", "--max-single-write", "65536"]),
     ("libevent one", "libevent", ["--events", "one"]),
