@@ -78,6 +78,7 @@ PACKAGES=(
   "python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py"
   "util-linux:/usr/bin/taskset"
   "procps:/usr/bin/ps"
+  "valgrind:/usr/bin/valgrind"
   "iproute2:/usr/sbin/ip"
   "openssh-server:/usr/sbin/sshd"
   "openssh-client:/usr/bin/ssh"
@@ -241,9 +242,15 @@ run_regress() {  # $1 = base revision
   out="$ROOT/results/$(date +%Y%m%d-%H%M%S)-regress"
   start=$SECONDS
   # It writes the verdict as a page too (ab.html: regressions first, model panels), for CI to publish.
+  # Three tiers (docs/harness.md): deterministic (every server's instructions and
+  # kernel-counted syscalls per message at fixed counts, base and head), then the
+  # suite's fixed-load and capacity cases. With a deterministic baseline in
+  # results/baselines/, head's costs are judged against it too (slow drift).
   # Beside them: ab.md (a CI job summary), ab.junit.xml, and head's figures for
   # Bencher (BMF) and github-action-benchmark (customSmallerIsBetter).
-  "$BUILD/harness" ab --base "$base" --suite "$ROOT/harness/suites/regress.json" --out "$out" \
+  local baseline=()
+  [[ -f $ROOT/results/baselines/deterministic.json ]] && baseline=(--against-baseline "$ROOT/results/baselines/deterministic.json")
+  "$BUILD/harness" ab --base "$base" --suite "$ROOT/harness/suites/regress.json" --out "$out" "${baseline[@]}" \
     --bencher-json "$out/bencher.json" --benchmark-action-json "$out/benchmark-action.json" || rc=$?
   log "regression gate took $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s; verdict: $out/ab.json, $out/ab.html, $out/ab.md"
   return $rc

@@ -56,6 +56,9 @@ class ServerSession {
   // that feeds one read in several on_bytes calls (slices) then counts one
   // message per read itself and ignores ServeResult::messages.
   virtual bool message_per_read() const noexcept { return false; }
+  // False: this protocol never holds input back (echo), so a server need not
+  // ask buffered_capacity() after every message.
+  virtual bool holds_input() const noexcept { return true; }
 };
 
 std::unique_ptr<ServerSession> make_server_session(Protocol p, const ProtocolLimits& limits);

@@ -20,6 +20,7 @@ class EchoServer final : public ServerSession {
     return {ServeResult::After::kContinue, 1};
   }
   bool message_per_read() const noexcept override { return true; }
+  bool holds_input() const noexcept override { return false; }
 };
 
 void put_be32(char* p, uint32_t v) {

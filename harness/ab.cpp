@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <iostream>
 #include <ostream>
@@ -11,6 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/clock.h"
 #include "harness/ab_build.h"
+#include "harness/ab_deterministic.h"
 #include "harness/case_record.h"
 #include "harness/ci_reports.h"
 #include "harness/compare.h"
@@ -100,6 +102,10 @@ void write_reports(const AbOptions& opt, const std::string& out_dir, const json&
 
 }  // namespace
 
+std::array<int, 2> round_order(int round) {
+  return round % 2 == 0 ? std::array<int, 2>{0, 1} : std::array<int, 2>{1, 0};
+}
+
 int run_ab(const AbOptions& opt, std::ostream& out) {
   const uint64_t started = now_ns();
   Suite suite = load_suite(opt.suite_path);
@@ -178,7 +184,10 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
       if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
       if (!opt.servers.empty() && std::find(opt.servers.begin(), opt.servers.end(), s) == opt.servers.end()) continue;
       for (const auto& args : c.variants(s)) {
-        Slot slot{case_name(s, args, c.params), s, c.group, &c.params, args, {}, {}, true};
+        // The fixed-load tier's cases carry the tier in their name, so that
+        // Perf-accepted globs (and the tables) tell the tiers apart.
+        Slot slot{(c.group == "fixed-load" ? "fixed-load/" : "") + case_name(s, args, c.params), s, c.group,
+                  &c.params, args, {}, {}, true};
         for (int i = 0; i < 2; ++i) {
           slot.record[i] = {{"name", slot.name}, {"server", s}, {"group", c.group}, {"params", c.params.to_json()},
                             {"status", "ok"}, {"reason", ""}, {"flags", json::object()}, {"repetitions", json::array()}};
@@ -212,6 +221,47 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
       fs::remove_all(sides[i].env.tmp_dir, ec);
     }
   };
+  // The deterministic tier first: minutes at most, and its verdict needs no rounds.
+  json tiers = json::object();
+  json head_costs;
+  if (opt.deterministic || !opt.against_baseline.empty() || !opt.write_baseline.empty()) {
+    std::vector<std::string> servers;
+    for (const auto& slot : slots)
+      if (slot.runnable && std::find(servers.begin(), servers.end(), slot.server) == servers.end())
+        servers.push_back(slot.server);
+    DeterministicPlan plan = opt.deterministic_plan;
+    plan.server_cpus = head.env.server_cpus;
+    plan.loadgen_cpus = head.env.loadgen_cpus;
+    const uint64_t t0 = now_ns();
+    out << "harness ab: deterministic tier: " << servers.size() << " servers, head " << std::flush;
+    plan.log_dir = out_dir + "/head/logs/deterministic";
+    head_costs = measure_deterministic(head.rev.bin_dir, servers, plan, out);
+    write_file_atomic(out_dir + "/head/deterministic.json", head_costs.dump(1) + "\n");
+    if (opt.deterministic) {
+      out << "harness ab: deterministic tier: base " << std::flush;
+      plan.log_dir = out_dir + "/base/logs/deterministic";
+      json base_costs = measure_deterministic(base.rev.bin_dir, servers, plan, out);
+      write_file_atomic(out_dir + "/base/deterministic.json", base_costs.dump(1) + "\n");
+      tiers["deterministic"] = judge_deterministic(base_costs, head_costs, judge.accepted);
+    }
+    if (!opt.against_baseline.empty()) {
+      std::ifstream in(opt.against_baseline);
+      if (!in) throw std::runtime_error("--against-baseline: cannot read " + opt.against_baseline);
+      json bl = json::parse(in);
+      json v = judge_deterministic(bl.at("costs"), head_costs, judge.accepted);
+      v["tier"] = "baseline";
+      v["baseline"] = {{"file", opt.against_baseline}, {"sha", bl.value("sha", "")}};
+      tiers["baseline"] = v;
+    }
+    if (!opt.write_baseline.empty())
+      write_file_atomic(opt.write_baseline, json{{"schema", "iomodels.baseline-costs/1"}, {"sha", head.rev.sha},
+                                                 {"plan", {{"connections", plan.connections},
+                                                           {"requests", {plan.requests_low, plan.requests_high}},
+                                                           {"callgrind_requests", {plan.callgrind_low, plan.callgrind_high}}}},
+                                                 {"costs", head_costs}}.dump(1) + "\n");
+    out << "harness ab: deterministic tier took " << (now_ns() - t0) / 1'000'000'000 << " s\n";
+  }
+
   out << "harness ab: base " << base.rev.label << " vs head " << head.rev.label << "; suite " << suite.name << ", "
       << slots.size() << " cases x " << suite.repetitions << " rounds, A B / B A alternating\n" << std::flush;
   const bool tty = opt.progress && ::isatty(STDERR_FILENO);
@@ -222,7 +272,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
       if (tty) std::cerr << "\r\033[Kround " << rep + 1 << "/" << suite.repetitions << ", case " << k + 1 << "/" << slots.size() << " " << slot.name << std::flush;
       // A B in even rounds, B A in odd ones: a steady drift within a pair
       // favours each side equally often.
-      for (int i : rep % 2 == 0 ? std::vector<int>{0, 1} : std::vector<int>{1, 0}) {
+      for (int i : round_order(rep)) {
         Side& side = sides[i];
         const std::string path = side.rev.bin_dir + "/" + slot.server;
         CaseRun r;
@@ -242,7 +292,11 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
           write_runs(false);
           throw Interrupted();
         }
-        if (!r.rep.is_null()) slot.record[i]["repetitions"].push_back(std::move(r.rep));
+        if (!r.rep.is_null()) {
+          // When it ran, so that the order can be checked from the records (tests/ab).
+          r.rep["ab_finished_ns"] = now_ns();
+          slot.record[i]["repetitions"].push_back(std::move(r.rep));
+        }
         if (r.status != "ok") record_problem(slot, i, rep, r.status, r.reason);
       }
     }
@@ -256,11 +310,18 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
               {"base", {{"spec", base.rev.spec}, {"sha", base.rev.sha}, {"label", base.rev.label}}},
               {"head", {{"spec", head.rev.spec}, {"sha", head.rev.sha}, {"label", head.rev.label}}},
               {"suite", suite.name}, {"rounds", suite.repetitions}, {"order", "A B, B A alternating per round"},
-              {"seconds", took}, {"cases", verdict["cases"]}, {"summary", verdict["summary"]}};
+              {"seconds", took}, {"cases", verdict["cases"]}, {"summary", verdict["summary"]}, {"tiers", tiers}};
   write_file_atomic(out_dir + "/ab.json", doc.dump(1) + "\n");
   write_ab_page(out_dir, out);
   write_reports(opt, out_dir, doc, head.run, out);
   print_ab(verdict, out);
+  int regressions = verdict["summary"].value("regressions", 0);
+  for (const auto& [name, t] : tiers.items()) {
+    out << "\n";
+    print_deterministic(t, out);
+    regressions += t["summary"].value("regressions", 0);
+    if (t["summary"].value("regressions", 0) > 0) out << "tier " << name << ": regression(s)  <-- FAILS\n";
+  }
   for (const auto& c : verdict["cases"])
     if (c.value("cpu_source", "").rfind("ticks", 0) == 0) {
       out << "note: CPU per request from /proc ticks (10 ms resolution) for some cases: a side has no ns figure\n";
@@ -269,7 +330,7 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
   char took_s[32];
   std::snprintf(took_s, sizeof took_s, "%.0f", took);
   out << "harness ab: " << took_s << " s; wrote " << out_dir << "/ab.json, ab.html, ab.md, ab.junit.xml, base/run.json, head/run.json\n";
-  return verdict["summary"].value("regressions", 0) > 0 ? 1 : 0;
+  return regressions > 0 ? 1 : 0;
 }
 
 }  // namespace iomodels::harness

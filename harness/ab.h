@@ -4,11 +4,13 @@
 // alike, and the head/base ratio of each case judged with a confidence
 // interval (harness/ab_judge.h).
 #pragma once
+#include <array>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
 #include "harness/ab_judge.h"
+#include "harness/ab_measure.h"
 
 namespace iomodels::harness {
 
@@ -29,12 +31,26 @@ struct AbOptions {
   // default: base and head run moments apart, so drift cancels in the pair.
   int calibration_ms = 0;
   bool trailers = true;          // read Perf-accepted from the head commit's message
+  // Tiers (issue 21). The capacity tier is the suite's closed-loop cases, the
+  // fixed-load tier its "fixed-load" group; both always run when the suite
+  // has them. The deterministic tier (harness/ab_deterministic.h) measures
+  // every server of both builds at fixed request counts first.
+  bool deterministic = true;
+  DeterministicPlan deterministic_plan;
+  // Compare head's deterministic costs with this file too (results/baselines/
+  // deterministic.json): growth spread over many commits, none past a threshold.
+  std::string against_baseline;
+  std::string write_baseline;    // write head's deterministic costs here (to renew the baseline)
   bool progress = true;
   // Dashboard files (harness/ci_reports.h); empty: not written. ab.junit.xml
   // and ab.md are always written beside ab.json.
   std::string bencher_path, benchmark_action_path;
   JudgeOptions judge;
 };
+
+// Which side runs first in a round: base (0) then head (1) in even rounds,
+// head then base in odd ones, so a steady drift favours each side equally.
+std::array<int, 2> round_order(int round);
 
 // Returns the exit code: 0 no regression (or no comparable base, said on
 // `out`), 1 regression. Throws SuiteError for a bad suite and

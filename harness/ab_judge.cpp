@@ -117,9 +117,15 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
   json cases = json::array();
   // Per gated metric, the cases whose p-values enter Holm's correction.
   std::map<std::string, std::vector<std::pair<size_t, double>>> family;
+  std::map<std::pair<size_t, std::string>, std::vector<double>> diffs;  // log(head/base) per pair
   for (const auto& hc : head.at("cases")) {
     const std::string name = hc.value("name", "");
-    json out = {{"name", name}, {"server", hc.value("server", "")}, {"head_status", hc.value("status", "")},
+    // Cases of the suite group "fixed-load" (an open-loop rate, the same for
+    // both sides) are the fixed-load tier: their own Holm family, their own
+    // threshold, CPU per message only. The rest is the capacity tier.
+    const bool fixed = hc.value("group", "") == "fixed-load";
+    json out = {{"name", name}, {"tier", fixed ? "fixed-load" : "capacity"}, {"server", hc.value("server", "")},
+                {"head_status", hc.value("status", "")},
                 {"verdict", "not gated"}, {"reason", ""}, {"pairs", 0}, {"metrics", json::object()}};
     const json* bc = find_case(base, name);
     const std::string hs = hc.value("status", ""), bs = bc ? bc->value("status", "") : "";
@@ -163,20 +169,24 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
           d.push_back(std::log(y / x));
         }
         auto ci = stats::hodges_lehmann(d, opt.confidence);
-        const double thr = m.key == std::string("cpu_ns_per_request") ? opt.cpu_threshold
+        const bool cpu = m.key == std::string("cpu_ns_per_request");
+        const bool gated_here = m.gated && (!fixed || cpu);
+        const double thr = cpu && fixed ? opt.fixed_load_cpu_threshold
+                           : cpu        ? opt.cpu_threshold
                            : m.key == std::string("p99_us")           ? opt.p99_threshold
                                                                       : 0;
+        diffs[{cases.size(), m.key}] = d;
         json mj = {{"base_median", stats::median(bv)}, {"head_median", stats::median(hv)}, {"pairs", d.size()},
                    {"ratio", std::exp(ci.estimate)}, {"lo", std::isfinite(ci.lo) ? std::exp(ci.lo) : NAN},
                    {"hi", std::isfinite(ci.hi) ? std::exp(ci.hi) : NAN},
-                   {"gated", m.gated && enough}};
-        if (m.gated) {
+                   {"gated", gated_here && enough}};
+        if (gated_here) {
           mj["threshold"] = thr;
           // One-sided: is the centre of log(head/base) above log(1 + threshold)?
           double p = stats::signed_rank_p_greater(d, std::log1p(thr));
           mj["p"] = p;
           mj["past_threshold"] = std::isfinite(ci.lo) && std::exp(ci.lo) > 1 + thr;
-          if (enough) family[m.key].push_back({cases.size(), p});
+          if (enough) family[fixed ? std::string("fixed-load/") + m.key : std::string(m.key)].push_back({cases.size(), p});
         }
         for (const char* k : {"base_median", "head_median", "ratio", "lo", "hi"})
           if (!std::isfinite(mj[k].get<double>())) mj[k] = nullptr;
@@ -191,10 +201,12 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
   // flagged (10 rounds over 15 cases: 0.0146 needs all 10 rounds slower, one
   // noisy round gives 0.029 > 0.025, which hid a real +22% once).
   json power = json::object();
+  // A family is "metric" (capacity) or "fixed-load/metric".
+  auto metric_of = [](const std::string& family_key) { return family_key.substr(family_key.rfind('/') + 1); };
   for (const auto& [key, members] : family) {
     size_t n = SIZE_MAX;
     for (const auto& [i, pv] : members)
-      n = std::min(n, cases[i]["metrics"][key]["pairs"].get<size_t>());
+      n = std::min(n, cases[i]["metrics"][metric_of(key)]["pairs"].get<size_t>());
     const double best = static_cast<double>(members.size()) / std::pow(2.0, static_cast<double>(n));
     int rounds_needed = 1;  // for a one-round slip (the two smallest ranks' worth of room: p = 4/2^n)
     while (static_cast<double>(members.size()) * 4 / std::pow(2.0, rounds_needed) > alpha_one_sided) ++rounds_needed;
@@ -205,8 +217,24 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
     std::vector<double> p;
     for (const auto& [i, pv] : members) p.push_back(pv);
     auto adj = stats::holm_adjust(p);
+    // Holm tests the case of rank j (0 = smallest p) at alpha / (m - j): the
+    // interval printed is the one at that level, so that "interval wholly
+    // above the threshold" and the verdict are one rule, not two.
+    std::vector<size_t> order(members.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return p[x] < p[y]; });
+    for (size_t j = 0; j < order.size(); ++j) {
+      const size_t k = order[j];
+      json& mj = cases[members[k].first]["metrics"][metric_of(key)];
+      const double level = 1 - 2 * alpha_one_sided / static_cast<double>(members.size() - j);
+      auto ci = stats::hodges_lehmann(diffs[{members[k].first, metric_of(key)}], level);
+      mj["interval_level"] = level;
+      mj["lo"] = std::isfinite(ci.lo) ? json(std::exp(ci.lo)) : json(nullptr);
+      mj["hi"] = std::isfinite(ci.hi) ? json(std::exp(ci.hi)) : json(nullptr);
+      mj["past_threshold"] = std::isfinite(ci.lo) && std::exp(ci.lo) > 1 + mj["threshold"].get<double>();
+    }
     for (size_t k = 0; k < members.size(); ++k) {
-      json& mj = cases[members[k].first]["metrics"][key];
+      json& mj = cases[members[k].first]["metrics"][metric_of(key)];
       mj["p_holm"] = adj[k];
       mj["regression"] = adj[k] <= alpha_one_sided;
       if (adj[k] <= alpha_one_sided) {
@@ -218,31 +246,44 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
     }
   }
   int regressions = 0, accepted = 0, gated = 0;
+  json tiers = json::object();
   for (auto& c : cases) {
+    json& t = tiers[c["tier"].get<std::string>()];
+    if (t.is_null()) t = {{"regressions", 0}, {"accepted", 0}, {"gated", 0}, {"cases", 0}};
+    t["cases"] = t["cases"].get<int>() + 1;
     if (c["verdict"] == "regression") {
+      // Per tier: the pattern matches the case name, and fixed-load cases are
+      // named "fixed-load/...", so "epoll_lt/*" lets the capacity tier through only.
       if (const Accepted* a = accepted_for(c["name"], opt)) {
         c["verdict"] = "accepted";
         c["accepted_reason"] = a->reason;
         ++accepted;
+        t["accepted"] = t["accepted"].get<int>() + 1;
       } else {
         ++regressions;
+        t["regressions"] = t["regressions"].get<int>() + 1;
       }
     }
-    if (c["verdict"] != "not gated") ++gated;
+    if (c["verdict"] != "not gated") {
+      ++gated;
+      t["gated"] = t["gated"].get<int>() + 1;
+    }
   }
   return {{"cases", cases},
-          {"summary", {{"regressions", regressions}, {"accepted", accepted}, {"gated", gated},
+          {"summary", {{"regressions", regressions}, {"accepted", accepted}, {"gated", gated}, {"tiers", tiers},
                        {"cases", cases.size()}, {"confidence", opt.confidence},
                        {"cpu_threshold", opt.cpu_threshold}, {"p99_threshold", opt.p99_threshold},
                        {"alpha_one_sided", alpha_one_sided}, {"power", power},
-                       {"correction", "holm"}, {"interval", "hodges-lehmann, paired by round"}}}};
+                       {"correction", "holm"},
+                       {"interval", "hodges-lehmann, paired by round, at each case's Holm level"}}}};
 }
 
 void print_ab(const json& verdict, std::ostream& out) {
   const json& s = verdict.at("summary");
-  out << "ratio head/base, paired by round: Hodges-Lehmann estimate [" << s.value("confidence", 0.95) * 100
-      << "% interval]; regression = interval wholly above +" << s.value("cpu_threshold", 0.0) * 100
-      << "% CPU/request or +" << s.value("p99_threshold", 0.0) * 100 << "% p99, Holm-corrected over cases\n";
+  out << "ratio head/base, paired by round: Hodges-Lehmann estimate [interval at the Holm level: "
+      << s.value("confidence", 0.95) * 100 << "% for one case, wider among many]; regression = interval wholly above +"
+      << s.value("cpu_threshold", 0.0) * 100 << "% CPU/request or +" << s.value("p99_threshold", 0.0) * 100
+      << "% p99 (Holm-adjusted one-sided p <= " << s.value("alpha_one_sided", 0.025) << ")\n";
   char line[512];
   std::snprintf(line, sizeof line, "%-40s %5s  %-24s %-24s %-7s %s\n", "case", "pairs", "cpu ns/req",
                 "p99", "req/s", "verdict");
@@ -272,6 +313,11 @@ void print_ab(const json& verdict, std::ostream& out) {
       << s.value("regressions", 0) << " regression(s)";
   if (s.value("accepted", 0) > 0) out << ", " << s.value("accepted", 0) << " accepted by Perf-accepted";
   out << "\n";
+  if (s.contains("tiers"))
+    for (const auto& [tier, t] : s["tiers"].items())
+      out << "tier " << tier << ": " << t.value("gated", 0) << " of " << t.value("cases", 0) << " cases gated, "
+          << t.value("regressions", 0) << " regression(s)" << (t.value("regressions", 0) > 0 ? "  <-- FAILS" : "")
+          << "\n";
   if (s.contains("power"))
     for (const auto& [key, pw] : s["power"].items())
       if (!pw.value("can_flag", true))

@@ -21,6 +21,9 @@ struct Accepted {
 struct JudgeOptions {
   double cpu_threshold = 0.05;   // server CPU ns per request: primary
   double p99_threshold = 0.10;   // p99 latency: secondary, gated
+  // The fixed-load tier (suite group "fixed-load": the same offered rate for
+  // base and head, many short pairs): CPU per message only, its own threshold.
+  double fixed_load_cpu_threshold = 0.02;
   double confidence = 0.95;      // two-sided; the one-sided test runs at (1 - confidence) / 2
   int min_pairs = 6;             // fewer usable pairs: reported, not gated
   std::vector<Accepted> accepted;

@@ -224,7 +224,12 @@ std::string ab_junit_xml(const json& ab) {
 std::string ab_markdown(const json& ab) {
   std::ostringstream md;
   const json& s = ab.contains("summary") ? ab["summary"] : json::object();
-  const int regressions = s.value("regressions", 0);
+  // Every tier's regressions (issue 21): the capacity and fixed-load tiers are
+  // in "summary"; the deterministic and baseline tiers in "tiers".
+  int regressions = s.value("regressions", 0);
+  if (ab.contains("tiers") && ab["tiers"].is_object())
+    for (const auto& [name, t] : ab["tiers"].items())
+      if (t.contains("summary")) regressions += t["summary"].value("regressions", 0);
   auto label = [&](const char* side) {
     if (!ab.contains(side)) return std::string("?");
     const json& r = ab[side];
@@ -273,6 +278,24 @@ std::string ab_markdown(const json& ab) {
       md << "| " << name << " | (case) | | | | | " << (verdict == "regression" ? "**regression**" : md_cell(verdict))
          << (why.empty() ? "" : ": " + md_cell(why)) << " |\n";
   }
+  if (s.contains("tiers") && s["tiers"].is_object())
+    for (const auto& [tier, t] : s["tiers"].items())
+      md << "\nTier " << md_cell(tier) << ": " << t.value("gated", 0) << " of " << t.value("cases", 0)
+         << " cases gated, " << t.value("regressions", 0) << " regression(s).\n";
+  if (ab.contains("tiers") && ab["tiers"].is_object())
+    for (const auto& [tier, t] : ab["tiers"].items()) {
+      if (!t.contains("cases")) continue;
+      const json& ts = t.contains("summary") ? t["summary"] : json::object();
+      md << "\n### Tier " << md_cell(tier) << ": " << ts.value("gated", 0) << " of " << ts.value("cases", 0)
+         << " cases gated, " << ts.value("regressions", 0) << " regression(s)\n\n| case | verdict |\n|---|---|\n";
+      for (const auto& c : t["cases"]) {
+        std::string why;
+        for (const auto& r : c.value("reasons", json::array())) why += (why.empty() ? "" : "; ") + r.get<std::string>();
+        const std::string v = c.value("verdict", "");
+        md << "| " << md_cell(c.value("name", "")) << " | " << (v == "regression" ? "**regression**" : md_cell(v))
+           << (why.empty() ? "" : ": " + md_cell(why)) << " |\n";
+      }
+    }
   if (s.contains("power") && s["power"].is_object())
     for (const auto& [key, pw] : s["power"].items())
       if (!pw.value("can_flag", true))

@@ -45,6 +45,7 @@ constexpr const char* kUsage =
     "       harness ab --suite FILE [--base REV] [--head REV|worktree] [--base-bin DIR] [--head-bin DIR]\n"
     "                  [--cpu-threshold 5%] [--p99-threshold 10%] [--accept 'CASE: REASON'] [--out DIR]\n"
     "                  (writes ab.json, ab.html, ab.md, ab.junit.xml; --bencher-json F, --benchmark-action-json F)\n"
+    "                  [--deterministic on|off] [--against-baseline FILE] [--write-baseline FILE]\n"
     "       harness micro --out DIR [--bin-dir DIR] [--min-time T] [--filter REGEX]\n"
     "       harness --help | --version\n";
 
@@ -230,6 +231,12 @@ int cmd_ab(const std::vector<std::string>& args) {
        "also write head's medians and the head/base ratios as Bencher's metric format (BMF JSON) to FILE")
       ("benchmark-action-json", po::value(&o.benchmark_action_path),
        "also write github-action-benchmark's customSmallerIsBetter JSON to FILE")
+      ("deterministic", po::value<std::string>()->default_value("on"),
+       "on | off: the deterministic tier (callgrind instructions, kernel-counted syscalls per message of every "
+       "server at fixed request counts, both builds)")
+      ("against-baseline", po::value(&o.against_baseline),
+       "also compare head's deterministic costs with this file (results/baselines/deterministic.json)")
+      ("write-baseline", po::value(&o.write_baseline), "write head's deterministic costs to this file")
       ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off");
   if (wants_help(args)) {
     std::cout << d;
@@ -240,6 +247,9 @@ int cmd_ab(const std::vector<std::string>& args) {
   o.judge.cpu_threshold = parse_threshold(cpu);
   o.judge.p99_threshold = parse_threshold(p99);
   o.trailers = !vm.count("no-trailers");
+  const std::string det = vm["deterministic"].as<std::string>();
+  if (det != "on" && det != "off") throw po::error("--deterministic must be on or off, got '" + det + "'");
+  o.deterministic = det == "on";
   o.progress = vm["progress"].as<std::string>() != "off";
   if (!(o.judge.confidence > 0.5 && o.judge.confidence < 1)) throw po::error("--confidence must be in (0.5, 1)");
   if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");

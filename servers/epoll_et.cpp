@@ -20,13 +20,13 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
-#include <unordered_map>
 
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
+#include "servers/common/conns_by_fd.h"
 #include "servers/common/server_main.h"
 
 namespace iomodels {
@@ -50,7 +50,7 @@ struct Loop {
   ServerContext& ctx;
   ServerStats& st;
   Fd ep;
-  std::unordered_map<int, std::unique_ptr<EdgeConnection>> conns;
+  ConnsByFd<EdgeConnection> conns;
   SpareFd spare;
   AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
@@ -84,7 +84,7 @@ struct Loop {
         return;  // the backlog is empty (or shed: level-triggered, it comes back)
       }
       if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
-      conns.emplace(fd, std::make_unique<EdgeConnection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      conns.add(fd, std::make_unique<EdgeConnection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       // The one registration: both directions, edge-triggered, for life.
       if (!watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) close_conn(fd);
     }
@@ -94,8 +94,7 @@ struct Loop {
     lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
   }
   Connection* find(int fd) {
-    auto it = conns.find(fd);
-    return it == conns.end() ? nullptr : it->second.get();
+    return conns.find(fd);
   }
 
   void close_conn(int fd) {
@@ -160,9 +159,9 @@ struct Loop {
   }
 
   void on_event(int fd, uint32_t events) {
-    auto it = conns.find(fd);
-    if (it == conns.end()) return;
-    EdgeConnection& c = *it->second;
+    EdgeConnection* found = conns.find(fd);
+    if (found == nullptr) return;
+    EdgeConnection& c = *found;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) c.readable = true;
     if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) c.hup = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c.writable = true;
@@ -175,10 +174,10 @@ struct Loop {
     for (size_t k = ready.size(); k > 0; --k) {
       int fd = ready.front();
       ready.pop_front();
-      auto it = conns.find(fd);
-      if (it == conns.end() || !it->second->queued) continue;
-      it->second->queued = false;
-      drain(fd, *it->second);
+      EdgeConnection* c = conns.find(fd);
+      if (c == nullptr || !c->queued) continue;
+      c->queued = false;
+      drain(fd, *c);
     }
   }
 };

@@ -12,13 +12,14 @@
 #include <sys/socket.h>
 
 #include <memory>
-#include <unordered_map>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
+#include "servers/common/conns_by_fd.h"
 #include "servers/common/server_main.h"
 
 namespace iomodels {
@@ -30,7 +31,8 @@ struct Loop {
   ServerContext& ctx;
   ServerStats& st;
   Fd ep;
-  std::unordered_map<int, std::unique_ptr<Connection>> conns;
+  ConnsByFd<Connection> conns;
+  std::vector<uint32_t> registered;  // by fd: the events epoll_ctl last asked for
   SpareFd spare;
   AcceptPause pause;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
@@ -62,7 +64,9 @@ struct Loop {
         return;  // the backlog is empty (or shed: level-triggered, it comes back)
       }
       if (!admit_accepted(fd, conns.size(), st, ctx)) continue;
-      conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      conns.add(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      if (size_t(fd) >= registered.size()) registered.resize(size_t(fd) + 1);
+      registered[size_t(fd)] = EPOLLIN | EPOLLRDHUP;
       if (!watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP)) close_conn(fd);
     }
   }
@@ -70,10 +74,7 @@ struct Loop {
   void expire_lingers() {
     lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
   }
-  Connection* find(int fd) {
-    auto it = conns.find(fd);
-    return it == conns.end() ? nullptr : it->second.get();
-  }
+  Connection* find(int fd) { return conns.find(fd); }
 
   void close_conn(int fd) {
     conns.erase(fd);  // close(2) removes it from the epoll set too
@@ -106,21 +107,27 @@ struct Loop {
   // false: drop the connection. Saved errno sorted: expected vs unexpected.
   bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
+  // What to wait for: EPOLLOUT while output is pending, EPOLLIN off while
+  // back-pressured or after the peer's EOF.
+  static uint32_t interest(const Connection& c) {
+    return (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u);
+  }
+
   void on_event(int fd, uint32_t events) {
-    auto it = conns.find(fd);
-    if (it == conns.end()) return;
-    Connection& c = *it->second;
-    bool had_out = c.wants_write(), was_reading = c.wants_read();
+    Connection* found = find(fd);
+    if (found == nullptr) return;
+    Connection& c = *found;
+    const uint32_t before = registered[size_t(fd)];
     bool ok = true;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ok = c.wants_read() ? on_readable(c) : true;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && before & EPOLLIN) ok = on_readable(c);
     if (ok && (events & EPOLLOUT || c.wants_write())) ok = on_writable(c);  // try at once: usually all fits
     if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
     if (!ok || c.finished()) return close_conn(fd);
-    // Re-register only when the interest changed: EPOLLOUT while output is
-    // pending, EPOLLIN off while back-pressured or after the peer's EOF.
-    if ((had_out != c.wants_write() || was_reading != c.wants_read()) &&
-        !watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u)))
-      close_conn(fd);
+    // Re-register only when the interest changed.
+    const uint32_t after = interest(c);
+    if (after == before) return;
+    registered[size_t(fd)] = after;
+    if (!watch(EPOLL_CTL_MOD, fd, after)) close_conn(fd);
   }
 };
 
@@ -140,9 +147,9 @@ int serve(ServerContext& ctx) {
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
     }
     ++loop.st.wakeups;
+    loop.st.events += uint64_t(n);  // once per wakeup, not per event: every one is handled below
     if (loop.pause.end_if_due()) loop.watch(EPOLL_CTL_MOD, ctx.listener.get(), EPOLLIN);
     for (int i = 0; i < n; ++i) {
-      ++loop.st.events;
       int fd = events[i].data.fd;
       if (fd == ctx.listener.get()) loop.accept_all();
       else if (fd != ctx.stop_fd) loop.on_event(fd, events[i].events);

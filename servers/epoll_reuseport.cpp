@@ -24,7 +24,6 @@
 #include <atomic>
 #include <memory>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -32,6 +31,7 @@
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
+#include "servers/common/conns_by_fd.h"
 #include "servers/common/server_main.h"
 
 namespace iomodels {
@@ -48,7 +48,7 @@ struct Reactor {
   int listen_fd;
   ServerStats st;
   Fd ep;
-  std::unordered_map<int, std::unique_ptr<Connection>> conns;
+  ConnsByFd<Connection> conns;
   SpareFd spare;
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
   LingerQueue lingers;  // refused connections draining before close, by fd
@@ -85,7 +85,7 @@ struct Reactor {
         live.fetch_sub(1, std::memory_order_relaxed);
         continue;
       }
-      conns.emplace(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
+      conns.add(fd, std::make_unique<Connection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       if (!watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP)) close_conn(fd);
     }
   }
@@ -104,8 +104,7 @@ struct Reactor {
     lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
   }
   Connection* find(int fd) {
-    auto it = conns.find(fd);
-    return it == conns.end() ? nullptr : it->second.get();
+    return conns.find(fd);
   }
 
   void close_conn(int fd) {
@@ -141,9 +140,9 @@ struct Reactor {
   bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
   void on_event(int fd, uint32_t events) {
-    auto it = conns.find(fd);
-    if (it == conns.end()) return;
-    Connection& c = *it->second;
+    Connection* found = conns.find(fd);
+    if (found == nullptr) return;
+    Connection& c = *found;
     bool had_out = c.wants_write(), was_reading = c.wants_read();
     bool ok = true;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ok = c.wants_read() ? on_readable(c) : true;

@@ -7,7 +7,7 @@ BufferBudget& BufferBudget::process() {
   return budget;
 }
 
-bool BudgetCharge::update(size_t bytes) noexcept {
+bool BudgetCharge::update_charged(size_t bytes) noexcept {
   if (bytes <= BufferBudget::kFreeBytes) bytes = 0;
   if (bytes == bytes_) return true;
   BufferBudget& b = BufferBudget::process();

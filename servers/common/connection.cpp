@@ -14,18 +14,10 @@ Connection::Connection(Fd fd, std::unique_ptr<ServerSession> session, size_t out
     : fd_(std::move(fd)),
       session_(std::move(session)),
       out_cap_(out_cap),
-      message_per_read_(session_ && session_->message_per_read()) {}
+      message_per_read_(session_ && session_->message_per_read()),
+      session_holds_input_(session_ == nullptr || session_->holds_input()) {}
 
-namespace {
-// Replies can be several times larger than their requests (an 18-byte GET
-// gets ~100 bytes back), so a slice is a sixteenth of the room left under the
-// cap: the replies of one slice cannot overshoot the cap by much.
-constexpr size_t kAmplification = 16;
-constexpr size_t kMinSlice = 512;
-}  // namespace
-
-void Connection::on_received(const char* data, size_t n, ServerStats& stats) {
-  stats.bytes_in += n;
+void Connection::on_received_rare(const char* data, size_t n, ServerStats& stats) {
   if (lingering_) {  // after a refusal: read only so that close(2) sends no RST
     discarded_ += n;
     return;
@@ -43,11 +35,6 @@ void Connection::on_received(const char* data, size_t n, ServerStats& stats) {
   if (!charge()) refuse_over_budget(stats);
 }
 
-bool Connection::charge() {
-  size_t pending = session_ ? session_->buffered_capacity() : 0;
-  return charge_.update(out_.capacity() + held_in_.capacity() + pending + in_flight_);
-}
-
 void Connection::refuse_over_budget(ServerStats& stats) {
   ++stats.extra["buffer_budget_refusals"];
   closing_ = true;
@@ -57,25 +44,19 @@ void Connection::refuse_over_budget(ServerStats& stats) {
   charge_.release();
 }
 
+void Connection::on_close_asked(ServeResult::After after, ServerStats& stats) {
+  closing_ = true;
+  if (after == ServeResult::After::kProtocolError) ++stats.protocol_errors;
+}
+
 size_t Connection::serve(const char* data, size_t n, ServerStats& stats) {
   size_t used = 0;
   while (used < n && !closing_ && !over_cap()) {
     size_t room = out_cap_ - out_.readable_bytes() - in_flight_;
     size_t slice = std::min(n - used, std::max(kMinSlice, room / kAmplification));
-    ServeResult r = session_->on_bytes({data + used, slice}, out_);
+    const uint64_t messages = serve_slice(data + used, slice, stats);
+    if (!message_per_read_) stats.messages += messages;  // echo counted its read in on_received_rare
     used += slice;
-    stats.messages += message_per_read_ ? 0 : r.messages;
-    switch (r.after) {
-      case ServeResult::After::kContinue:
-        break;
-      case ServeResult::After::kCloseAfterSend:
-        closing_ = true;
-        break;
-      case ServeResult::After::kProtocolError:
-        closing_ = true;
-        ++stats.protocol_errors;
-        break;
-    }
   }
   return closing_ ? n : used;  // after "close", the rest is ignored
 }
@@ -95,9 +76,7 @@ void Connection::set_in_flight(size_t bytes, ServerStats& stats) {
   charge();
 }
 
-void Connection::on_sent(size_t n, ServerStats& stats) {
-  stats.bytes_out += n;
-  out_.consume(n);
+void Connection::on_sent_rare(ServerStats& stats) {
   serve_held(stats);
   out_.shrink_if_idle();  // an idle connection does not keep the memory of one big reply
   charge();

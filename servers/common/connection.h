@@ -44,7 +44,19 @@ class Connection {
   // Over the server-wide budget (buffer_budget.h) a connection that grew is
   // refused instead: its buffers are dropped and it closes (closing(), then
   // linger_due() like any close the protocol asks for).
-  void on_received(const char* data, size_t n, ServerStats& stats);
+  // Inline for the common case (serving, nothing held back, the replies of n
+  // bytes cannot pass the cap): one call into the protocol, and the budget's
+  // free path; everything else is on_received_rare().
+  void on_received(const char* data, size_t n, ServerStats& stats) {
+    stats.bytes_in += n;
+    if (!closing_ && held_in_.empty() && fits_one_slice(n)) [[likely]] {
+      // One slice for the whole read: per read (echo) and per slice agree.
+      stats.messages += serve_slice(data, n, stats);
+      if (!charge()) refuse_over_budget(stats);
+      return;
+    }
+    on_received_rare(data, n, stats);
+  }
   // Models that send from a buffer of their own (io_uring's `wire`, read by
   // the kernel while a send is in flight) report its size after each
   // completion: those bytes count toward the cap, and held-back input is
@@ -53,7 +65,15 @@ class Connection {
   // The peer half-closed (read returned 0): finish what is owed, then close.
   void on_peer_eof() noexcept { peer_eof_ = true; }
   // n bytes of out() were written. Held-back input may be served: out() may grow.
-  void on_sent(size_t n, ServerStats& stats);
+  // Inline: a send only frees memory, so with no input held back, nothing
+  // charged to the budget and out() no larger than it keeps when idle, there
+  // is nothing to serve, shrink or charge.
+  void on_sent(size_t n, ServerStats& stats) {
+    stats.bytes_out += n;
+    out_.consume(n);
+    if (held_in_.empty() && charge_.bytes() == 0 && out_.capacity() <= Buffer::kIdleKeep) [[likely]] return;
+    on_sent_rare(stats);
+  }
 
   bool wants_read() const noexcept {
     if (peer_eof_) return false;
@@ -62,9 +82,9 @@ class Connection {
   }
   bool wants_write() const noexcept { return !out_.empty(); }
   // Nothing more to do: close the socket now (after linger_due(), see above).
-  bool finished() const noexcept {
-    return out_.empty() && held_in_.empty() &&
-           (peer_eof_ || (closing_ && (!lingering_ || discarded_ >= kLingerBytes)));
+  bool finished() const noexcept {  // the rare flags first: false at once while serving
+    return (peer_eof_ || (closing_ && (!lingering_ || discarded_ >= kLingerBytes))) && out_.empty() &&
+           held_in_.empty();
   }
   bool closing() const noexcept { return closing_; }
 
@@ -88,12 +108,35 @@ class Connection {
 
  private:
   bool over_cap() const noexcept { return out_.readable_bytes() + in_flight_ >= out_cap_; }
+  // Under the cap, n bytes are served in one slice (see serve()).
+  bool fits_one_slice(size_t n) const noexcept {
+    size_t used = out_.readable_bytes() + in_flight_;
+    return used < out_cap_ && (n <= kMinSlice || n <= (out_cap_ - used) / kAmplification);
+  }
+  // One call into the protocol; returns the messages it answered.
+  uint64_t serve_slice(const char* data, size_t n, ServerStats& stats) {
+    ServeResult r = session_->on_bytes({data, n}, out_);
+    if (r.after != ServeResult::After::kContinue) [[unlikely]] on_close_asked(r.after, stats);
+    return r.messages;
+  }
+  void on_close_asked(ServeResult::After after, ServerStats& stats);
+  void on_received_rare(const char* data, size_t n, ServerStats& stats);
+  void on_sent_rare(ServerStats& stats);
   // Serve input while under the cap, in slices; returns the bytes consumed.
   size_t serve(const char* data, size_t n, ServerStats& stats);
   void serve_held(ServerStats& stats);
   // Memory this connection holds now, charged to the budget; false: refuse it.
-  bool charge();
+  bool charge() noexcept {
+    size_t pending = session_holds_input_ && session_ ? session_->buffered_capacity() : 0;
+    return charge_.update(out_.capacity() + held_in_.capacity() + pending + in_flight_);
+  }
   void refuse_over_budget(ServerStats& stats);
+
+  // Replies can be several times larger than their requests (an 18-byte GET
+  // gets ~100 bytes back), so a slice is a sixteenth of the room left under
+  // the cap: the replies of one slice cannot overshoot the cap by much.
+  static constexpr size_t kAmplification = 16;
+  static constexpr size_t kMinSlice = 512;
 
   Fd fd_;
   std::unique_ptr<ServerSession> session_;
@@ -108,6 +151,7 @@ class Connection {
   size_t discarded_ = 0;   // bytes read and dropped while lingering
   uint64_t linger_deadline_ns_ = 0;
   BudgetCharge charge_;
+  bool session_holds_input_;  // session_->holds_input(), asked once
 };
 
 // The reply is flushed and linger_due(): shutdown(fd, SHUT_WR) (counted) and

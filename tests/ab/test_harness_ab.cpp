@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/test_harness_util.h"
@@ -36,7 +38,7 @@ class HarnessAb : public ::testing::Test {
   }
   CmdResult ab(const std::string& base_bin, const std::string& head_bin) {
     return run_cmd(kHarness + " ab --suite " + dir_ + "/suite.json --base-bin " + base_bin + " --head-bin " +
-                       head_bin + " --out " + dir_ + "/out --no-trailers --progress off",
+                       head_bin + " --out " + dir_ + "/out --no-trailers --progress off --deterministic off",
                    120);
   }
   nlohmann::json verdict() { return nlohmann::json::parse(read_file(dir_ + "/out/ab.json")); }
@@ -58,6 +60,22 @@ TEST_F(HarnessAb, SameBuildAgainstItselfFlagsNothing) {
   // A starved CI machine may lose a round (dropped, said so) but the pipeline
   // must have paired rounds from both sides' own run.json.
   EXPECT_GE(c["pairs"].get<int>(), 1) << r.output;
+  // A B in even rounds, B A in odd ones, as the records show it ran: a gate
+  // that ran every base round first would bias every pair the same way.
+  auto finished = [&](const char* side) {
+    std::map<int, long long> at;
+    auto run = nlohmann::json::parse(read_file(dir_ + "/out/" + side + "/run.json"));
+    for (const auto& rep : run["cases"][0]["repetitions"]) at[rep["round"].get<int>()] = rep["ab_finished_ns"];
+    return at;
+  };
+  auto base_at = finished("base"), head_at = finished("head");
+  int checked = 0;
+  for (const auto& [round, t] : base_at) {
+    if (!head_at.count(round)) continue;
+    EXPECT_EQ(t < head_at[round], round % 2 == 0) << "round " << round;
+    ++checked;
+  }
+  EXPECT_GE(checked, 5) << r.output;
   for (const char* side : {"base", "head"}) {
     auto run = nlohmann::json::parse(read_file(dir_ + "/out/" + side + "/run.json"));
     const auto& cs = run["cases"][0];

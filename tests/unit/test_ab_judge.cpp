@@ -47,14 +47,90 @@ const json& case_named(const json& v, const std::string& name) {
   throw std::runtime_error("no case " + name);
 }
 
-TEST(AbJudge, SameFiguresAreNotARegression) {
-  json b = run_of({make_case("a/echo", kCpu, kP99)});
-  json v = judge_ab(b, b, {});
-  EXPECT_EQ(v["summary"]["regressions"], 0);
-  const auto& m = case_named(v, "a/echo")["metrics"]["cpu_ns_per_request"];
-  EXPECT_DOUBLE_EQ(m["ratio"].get<double>(), 1.0);
-  EXPECT_EQ(case_named(v, "a/echo")["pairs"], 10);
-  EXPECT_EQ(case_named(v, "a/echo")["verdict"], "ok");
+// Per-pair noise that looks like a loaded machine's: a deterministic
+// generator (the same figures every run), log-normal-ish, sigma about `sd`.
+struct Noise {
+  uint64_t state;
+  double next(double sd) {  // the sum of four uniforms, centred: close to normal
+    double sum = 0;
+    for (int i = 0; i < 4; ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      sum += static_cast<double>(state >> 11) / 9007199254740992.0 - 0.5;
+    }
+    return 1 + sd * sum * 1.7320508;  // var(sum of 4 U(-.5,.5)) = 1/3
+  }
+};
+
+// `cases` servers, `rounds` rounds; each side draws its own noise around
+// 5000 ns (so base and head never share a figure); case `slowed` (if any) is
+// `factor` slower in head.
+std::pair<json, json> noisy_runs(int cases, int rounds, uint64_t seed, int slowed = -1, double factor = 1,
+                                 double sd = 0.03) {
+  Noise nb{seed}, nh{seed * 7919 + 13};
+  std::vector<json> bc, hc;
+  for (int i = 0; i < cases; ++i) {
+    std::string name = std::to_string(i);
+    name.insert(0, 1, 's');
+    name.append("/echo");
+    std::vector<double> b, h, pb, ph;
+    for (int r = 0; r < rounds; ++r) {
+      double round_drift = 1 + 0.2 * ((r * 37 + i * 11) % 7) / 7.0;  // both sides of a round alike
+      b.push_back(5000 * round_drift * nb.next(sd));
+      h.push_back(5000 * round_drift * nh.next(sd) * (i == slowed ? factor : 1));
+      pb.push_back(100 * nb.next(sd));
+      ph.push_back(100 * nh.next(sd));
+    }
+    bc.push_back(make_case(name, b, pb));
+    hc.push_back(make_case(name, h, ph));
+  }
+  return {run_of(bc), run_of(hc)};
+}
+
+// A/A with real-looking noise, the regress suite's shape (15 cases): ten
+// different noise draws, no flag in any. (Replaces a test that fed the same
+// figures to both sides, which a gate that never flags also passed.)
+TEST(AbJudge, AANoiseAmongFifteenCasesFlagsNothing) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    auto [b, h] = noisy_runs(15, 16, seed);
+    json v = judge_ab(b, h, {});
+    EXPECT_EQ(v["summary"]["regressions"], 0) << "seed " << seed;
+    EXPECT_EQ(v["summary"]["gated"], 15) << "seed " << seed;
+  }
+}
+
+// One case of fifteen 12% slower in head, the rest A/A: flagged, and only
+// it. Catches a gate that never flags, one that always flags, and one that
+// reads base as head (a slower head would then look faster).
+TEST(AbJudge, ASmallRegressionAmongFifteenIsFlaggedAndOnlyIt) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    auto [b, h] = noisy_runs(15, 16, seed, 3, 1.12, 0.02);
+    json v = judge_ab(b, h, {});
+    EXPECT_EQ(v["summary"]["regressions"], 1) << "seed " << seed;
+    EXPECT_EQ(case_named(v, "s3/echo")["verdict"], "regression") << "seed " << seed;
+    EXPECT_NEAR(case_named(v, "s3/echo")["metrics"]["cpu_ns_per_request"]["ratio"].get<double>(), 1.12, 0.03);
+    // The same figures with the sides exchanged: head 12% faster, nothing to flag.
+    EXPECT_EQ(judge_ab(h, b, {})["summary"]["regressions"], 0) << "seed " << seed;
+  }
+}
+
+// The interval printed is the decision rule: for one case (Holm changes
+// nothing) "regression" is exactly "interval wholly above the threshold", at
+// every size of slowdown from none to +15%; the interval is at 95%.
+TEST(AbJudge, IntervalIsTheDecisionRule) {
+  int flagged = 0, not_flagged = 0;
+  for (int step = 0; step <= 30; ++step) {
+    const double f = 1 + 0.005 * step;
+    auto [b, h] = noisy_runs(1, 12, 99, 0, f, 0.03);
+    json v = judge_ab(b, h, {});
+    const json& m = case_named(v, "s0/echo")["metrics"]["cpu_ns_per_request"];
+    ASSERT_FALSE(m["lo"].is_null()) << "12 pairs give a finite 95% interval";
+    EXPECT_DOUBLE_EQ(m["interval_level"].get<double>(), 0.95);
+    const bool past = m["lo"].get<double>() > 1.05;
+    EXPECT_EQ(m["regression"].get<bool>(), past) << "x" << f << " lo " << m["lo"] << " p " << m["p"];
+    (m["regression"].get<bool>() ? flagged : not_flagged)++;
+  }
+  EXPECT_GT(flagged, 0);  // the sweep crosses the threshold: both outcomes occur
+  EXPECT_GT(not_flagged, 0);
 }
 
 TEST(AbJudge, TwentyPercentMoreCpuIsARegressionFivePercentIsNot) {
@@ -95,8 +171,14 @@ TEST(AbJudge, HolmNeedsMoreThanOneCaseAlone) {
   }
   json v = judge_ab(run_of(bc), run_of(hc), {});
   EXPECT_EQ(v["summary"]["regressions"], 0);
-  EXPECT_TRUE(case_named(v, "s0/echo")["metrics"]["cpu_ns_per_request"]["past_threshold"].get<bool>());
-  EXPECT_GT(case_named(v, "s0/echo")["metrics"]["cpu_ns_per_request"]["p_holm"].get<double>(), 0.025);
+  const json& m = case_named(v, "s0/echo")["metrics"]["cpu_ns_per_request"];
+  EXPECT_GT(m["p_holm"].get<double>(), 0.025);
+  // Its printed interval is at its Holm level, not at 95%: alone it lies past
+  // the threshold, here it does not (the table and the verdict agree).
+  EXPECT_GT(m["interval_level"].get<double>(), 0.95);  // wider than one case's 95%
+  EXPECT_LE(m["interval_level"].get<double>(), 1 - 0.05 / 20 + 1e-12);
+  EXPECT_FALSE(m["past_threshold"].get<bool>()) << m.dump();
+  EXPECT_TRUE(judge_ab(b1, h1, {})["cases"][0]["metrics"]["cpu_ns_per_request"]["past_threshold"].get<bool>());
 }
 
 // The regress suite's shape: 15 servers, one slowed by +20% in every round
@@ -222,6 +304,36 @@ TEST(AbJudge, PerfAcceptedLetsAKnownCostThrough) {
   std::ostringstream table;
   print_ab(v, table);
   EXPECT_NE(table.str().find("Perf-accepted: one more syscall"), std::string::npos) << table.str();
+}
+
+// Tiers: cases of the suite group "fixed-load" are their own Holm family at
+// their own threshold (+2% CPU per message); the same +4% is a regression
+// there and not in the capacity tier (+5%). Perf-accepted names the tier.
+TEST(AbJudge, FixedLoadIsItsOwnTierWithItsOwnThreshold) {
+  auto [b, h] = noisy_runs(2, 24, 5, -1, 1, 0.005);
+  for (int i = 0; i < 2; ++i) {
+    for (auto& r : h["cases"][i]["repetitions"]) r["server_cpu"]["ns_per_request"] = r["server_cpu"]["ns_per_request"].get<double>() * 1.04;
+  }
+  b["cases"][1]["group"] = h["cases"][1]["group"] = "fixed-load";
+  b["cases"][1]["name"] = h["cases"][1]["name"] = "fixed-load/s1/echo";
+  json v = judge_ab(b, h, {});
+  EXPECT_EQ(case_named(v, "s0/echo")["tier"], "capacity");
+  EXPECT_EQ(case_named(v, "s0/echo")["verdict"], "ok") << "+4% is inside the capacity tier's 5%";
+  EXPECT_EQ(case_named(v, "fixed-load/s1/echo")["tier"], "fixed-load");
+  EXPECT_EQ(case_named(v, "fixed-load/s1/echo")["verdict"], "regression");
+  EXPECT_FALSE(case_named(v, "fixed-load/s1/echo")["metrics"]["p99_us"]["gated"].get<bool>());
+  EXPECT_EQ(v["summary"]["tiers"]["fixed-load"]["regressions"], 1);
+  EXPECT_EQ(v["summary"]["tiers"]["capacity"]["regressions"], 0);
+  EXPECT_TRUE(v["summary"]["power"].contains("fixed-load/cpu_ns_per_request"));
+  JudgeOptions capacity_only;
+  capacity_only.accepted = parse_perf_accepted("Perf-accepted: s1/*: capacity only\n");
+  EXPECT_EQ(judge_ab(b, h, capacity_only)["summary"]["regressions"], 1) << "s1/* does not name the fixed-load tier";
+  JudgeOptions fixed;
+  fixed.accepted = parse_perf_accepted("Perf-accepted: fixed-load/s1/*: known\n");
+  EXPECT_EQ(judge_ab(b, h, fixed)["summary"]["regressions"], 0);
+  std::ostringstream table;
+  print_ab(v, table);
+  EXPECT_NE(table.str().find("tier fixed-load: 1 of 1 cases gated, 1 regression(s)"), std::string::npos) << table.str();
 }
 
 }  // namespace

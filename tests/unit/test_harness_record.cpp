@@ -170,31 +170,50 @@ TEST(Calibration, MeasuresEachCpuAndFlagsOutlyingRounds) {
   EXPECT_TRUE(cases[1]["repetitions"][3]["flags"]["calibration_outlier"].get<bool>());
 }
 
-// The process CPU clock against /proc's ticks over a 2 s busy window of a
-// child: both count the same run time, the ticks truncated to 1/USER_HZ at
-// each end, so they agree within 2% plus one tick.
-TEST(CpuSample, NanosecondClockAgreesWithTicksOverABusyWindow) {
+// The CPU figure against work done, not against another reading of the same
+// kernel clock: a child does one unit of work, then (after an idle half
+// second) three, each on command. The second window must hold about three
+// times the CPU of the first, whatever the wall time was. (Replaces a check
+// of the clock against /proc ticks, which the kernel derives from that same
+// clock, so it held for any window.)
+TEST(CpuSample, WindowCpuFollowsTheWorkDoneNotTheWallTime) {
+  int cmd[2], done[2];
+  ASSERT_EQ(::pipe(cmd), 0);
+  ASSERT_EQ(::pipe(done), 0);
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    ::alarm(30);  // never outlive a broken test
-    volatile uint64_t x = 0;
-    for (;;) x = x + 1;
+    ::alarm(60);  // never outlive a broken test
+    char units;
+    while (::read(cmd[0], &units, 1) == 1) {
+      volatile uint64_t x = 0;
+      for (uint64_t i = 0; i < uint64_t(units) * 40'000'000; ++i) x = x + 1;
+      if (::write(done[1], "d", 1) != 1) ::_exit(1);
+    }
+    ::_exit(0);
   }
+  auto run_units = [&](char units) {
+    char c;
+    return ::write(cmd[1], &units, 1) == 1 && ::read(done[0], &c, 1) == 1;
+  };
   auto a = sample_cpu(child);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // idle: no CPU, much wall time
+  ASSERT_TRUE(run_units(1));
   auto b = sample_cpu(child);
+  ASSERT_TRUE(run_units(3));
+  auto c = sample_cpu(child);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
-  ASSERT_TRUE(a && b);
-  CpuWindow w = cpu_window(*a, *b);
-  const double ns_s = static_cast<double>(w.cpu_ns) / 1e9;
-  const double tick_s = w.user_s + w.sys_s;
-  const double tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  EXPECT_GT(ns_s, 0.05) << "the child got almost no CPU in 2 s";
-  EXPECT_NEAR(ns_s, tick_s, 0.02 * tick_s + tick) << "ns " << ns_s << " s, ticks " << tick_s << " s";
-  EXPECT_FALSE(w.threads_exited);
-  EXPECT_EQ(w.threads_start, 1u);
+  for (int fd : {cmd[0], cmd[1], done[0], done[1]}) ::close(fd);
+  ASSERT_TRUE(a && b && c);
+  CpuWindow one = cpu_window(*a, *b), three = cpu_window(*b, *c);
+  ASSERT_GT(one.cpu_ns, 0u);
+  const double ratio = static_cast<double>(three.cpu_ns) / static_cast<double>(one.cpu_ns);
+  EXPECT_GT(ratio, 2.0) << "one unit " << one.cpu_ns << " ns (wall " << one.span_ns << "), three " << three.cpu_ns;
+  EXPECT_LT(ratio, 4.5) << "one unit " << one.cpu_ns << " ns (wall " << one.span_ns << "), three " << three.cpu_ns;
+  EXPECT_LT(one.cpu_ns, one.span_ns) << "the idle half second is not CPU";
+  EXPECT_FALSE(one.threads_exited);
+  EXPECT_EQ(one.threads_start, 1u);
 }
 
 }  // namespace
