@@ -15,6 +15,7 @@
 #include "harness/ab_deterministic.h"
 #include "harness/case_record.h"
 #include "harness/ci_reports.h"
+#include "harness/cost/kernel_syscalls.h"
 #include "harness/compare.h"
 #include "harness/process.h"
 #include "harness/results.h"
@@ -169,6 +170,8 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     if (::access(s.env.loadgen_path.c_str(), X_OK) != 0)
       throw std::runtime_error(std::string(s.name) + ": no loadgen at " + s.env.loadgen_path);
     s.env.loadgen_notify = help_mentions(s.env.loadgen_path, "--notify-fd");
+    s.env.count_syscalls = opt.count_syscalls == "both" || opt.count_syscalls == s.name;
+    if (s.env.count_syscalls) s.env.syscalls_unavailable = cost::kernel_syscalls_unavailable();
     s.run = {{"schema", "iomodels.run/2"},
              {"context", build_context(opt.server_cpus.empty() ? std::to_string(s.env.server_cpus[0]) : opt.server_cpus,
                                        opt.loadgen_cpus.empty() ? std::to_string(s.env.loadgen_cpus[0]) : opt.loadgen_cpus)},

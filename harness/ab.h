@@ -30,6 +30,10 @@ struct AbOptions {
   // Host calibration per repetition (harness run's --calibration-ms). Off by
   // default: base and head run moments apart, so drift cancels in the pair.
   int calibration_ms = 0;
+  // Kernel-counted syscalls per round (run.json kernel_syscalls) on which
+  // side: "none" (the gate's default: no counter perturbs its timing),
+  // "both", "base" or "head" (one side only: what counting itself costs).
+  std::string count_syscalls = "none";
   bool trailers = true;          // read Perf-accepted from the head commit's message
   // Tiers (issue 21). The capacity tier is the suite's closed-loop cases, the
   // fixed-load tier its "fixed-load" group; both always run when the suite

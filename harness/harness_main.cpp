@@ -20,6 +20,7 @@
 #include "harness/ab_build.h"
 #include "harness/ci_reports.h"
 #include "harness/compare.h"
+#include "harness/cost/cost_command.h"
 #include "harness/process.h"
 #include "harness/results.h"
 #include "harness/resume.h"
@@ -47,6 +48,7 @@ constexpr const char* kUsage =
     "                  (writes ab.json, ab.html, ab.md, ab.junit.xml; --bencher-json F, --benchmark-action-json F)\n"
     "                  [--deterministic on|off] [--against-baseline FILE] [--write-baseline FILE]\n"
     "       harness micro --out DIR [--bin-dir DIR] [--min-time T] [--filter REGEX]\n"
+    "       harness cost --server NAME [--protocol P] [--connections N] [--requests LOW,HIGH] [--callgrind|--syscalls]\n"
     "       harness --help | --version\n";
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -89,6 +91,10 @@ int cmd_run(const std::vector<std::string>& args) {
        "host calibration: ms of a syscall loop on each CPU before each repetition (0: none)")
       ("progress", po::value<std::string>()->default_value("auto"), "auto (terminal only) | off")
       ("no-micro", "skip the suite's micro-benchmark entry")
+      ("no-callgrind", "skip the suite's callgrind table (instructions per message)")
+      ("count-syscalls", po::value(&o.count_syscalls)->default_value("auto"),
+       "kernel-counted syscalls by name: auto (a round of their own for suite groups with "
+       "count_syscalls) | every (every timed round too; the counters cost CPU) | off")
       ("topology", po::value(&o.topology)->default_value("loopback"),
        "loopback | netns (root: namespaces in 198.18.0.0/15) | hosts:FILE (docs/multihost.md)")
       ("clients", po::value(&o.clients)->default_value(1), "client namespaces/loadgens (netns)")
@@ -116,8 +122,12 @@ int cmd_run(const std::vector<std::string>& args) {
     o = resume_options(resume_dir, o.progress);
   } else if (o.suite_path.empty()) {
     throw po::error("the option '--suite' is required but missing");
+  } else {
+    o.callgrind = !vm.count("no-callgrind");
   }
   if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
+  if (o.count_syscalls != "auto" && o.count_syscalls != "every" && o.count_syscalls != "off")
+    throw po::error("--count-syscalls: expected auto, every or off, got '" + o.count_syscalls + "'");
   if (o.calibration_ms < 0 || o.calibration_ms > 10000) throw po::error("--calibration-ms must be in 0..10000");
   check_topology(o);
   install_child_reaper_signals();
@@ -226,6 +236,8 @@ int cmd_ab(const std::vector<std::string>& args) {
       ("min-pairs", po::value(&o.judge.min_pairs)->default_value(6), "fewer usable pairs: not gated")
       ("accept", po::value(&accept), "'CASE-GLOB: REASON': let a known cost through (repeatable)")
       ("calibration-ms", po::value(&o.calibration_ms)->default_value(0), "host calibration per repetition (0: none)")
+      ("count-syscalls", po::value(&o.count_syscalls)->default_value("none"),
+       "kernel-counted syscalls per round on: none | both | base | head (one side: what counting costs)")
       ("no-trailers", "ignore Perf-accepted: trailers in the head commit's message")
       ("bencher-json", po::value(&o.bencher_path),
        "also write head's medians and the head/base ratios as Bencher's metric format (BMF JSON) to FILE")
@@ -250,6 +262,8 @@ int cmd_ab(const std::vector<std::string>& args) {
   const std::string det = vm["deterministic"].as<std::string>();
   if (det != "on" && det != "off") throw po::error("--deterministic must be on or off, got '" + det + "'");
   o.deterministic = det == "on";
+  if (o.count_syscalls != "none" && o.count_syscalls != "both" && o.count_syscalls != "base" && o.count_syscalls != "head")
+    throw po::error("--count-syscalls: expected none, both, base or head, got '" + o.count_syscalls + "'");
   o.progress = vm["progress"].as<std::string>() != "off";
   if (!(o.judge.confidence > 0.5 && o.judge.confidence < 1)) throw po::error("--confidence must be in (0.5, 1)");
   if (o.repetitions < 0) throw po::error("--repetitions must be >= 1");
@@ -311,6 +325,7 @@ int main(int argc, char** argv) {
     if (cmd == "compare") return cmd_compare(args);
     if (cmd == "micro") return cmd_micro(args);
     if (cmd == "ab") return cmd_ab(args);
+    if (cmd == "cost") return iomodels::harness::cost::cmd_cost(args);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::cout << kUsage;
       return 0;

@@ -67,13 +67,22 @@ RatioSummary summarize_ratios(std::vector<double> v) {
 }
 
 void add_paired_ratios(json& cases, const std::string& reference) {
-  std::map<std::string, const json*> refs;
+  // The reference of a case: the reference server's case with the same
+  // parameters in the same group (a variant group's own copy), else in any
+  // group. An A/A copy is never anyone's reference, it is compared like a model.
+  std::map<std::string, const json*> refs, group_refs;
   for (const auto& c : cases)
-    if (c.value("server", "") == reference) refs[params_key(c)] = &c;
+    if (c.value("server", "") == reference && !c.value("aa", false)) {
+      if (c.value("role", "") != "group_reference") refs.emplace(params_key(c), &c);
+      group_refs[c.value("group", "") + "\n" + params_key(c)] = &c;
+    }
   for (auto& c : cases) {
     bool bound = false, saturated = false, late = false;
+    int client_limited = 0, co_saturated = 0;
     for (const auto& r : c.value("repetitions", json::array())) {
       if (!r.contains("flags")) continue;
+      client_limited += r["flags"].value("client_limited", false) ? 1 : 0;
+      co_saturated += r["flags"].value("co_saturated", false) ? 1 : 0;
       bound = bound || r["flags"].value("loadgen_bound", false);
       saturated = saturated || r["flags"].value("saturated", false);
       late = late || r["flags"].value("window_late", false);
@@ -81,10 +90,17 @@ void add_paired_ratios(json& cases, const std::string& reference) {
     c["flags"]["loadgen_bound"] = bound;
     c["flags"]["saturated"] = saturated;
     c["flags"]["window_late"] = late;
+    // Any round, as loadgen_bound; the counts say how many of them.
+    c["flags"]["client_limited"] = client_limited > 0;
+    c["flags"]["co_saturated"] = co_saturated > 0;
+    c["flags"]["client_limited_rounds"] = client_limited;
+    c["flags"]["co_saturated_rounds"] = co_saturated;
 
-    auto it = refs.find(params_key(c));
-    if (it == refs.end()) continue;
-    auto mine = by_round(c), theirs = by_round(*it->second);
+    const json* ref = nullptr;
+    if (auto g = group_refs.find(c.value("group", "") + "\n" + params_key(c)); g != group_refs.end()) ref = g->second;
+    else if (auto a = refs.find(params_key(c)); a != refs.end()) ref = a->second;
+    if (!ref) continue;
+    auto mine = by_round(c), theirs = by_round(*ref);
     json pr = {{"reference", reference}};
     bool any = false;
     for (const char* m : {"requests_per_s", "server_cpu_us_per_request", "p99_us"}) {

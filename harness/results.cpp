@@ -1,5 +1,6 @@
 #include "harness/results.h"
 #include "core/version.h"
+#include "harness/cost/round_cost.h"
 
 #include <gnu/libc-version.h>
 #include <sys/stat.h>
@@ -157,6 +158,8 @@ json aggregate_case(const json& repetitions) {
       if (!cost.count(k)) cpm[k] = nullptr;  // unknown in every repetition
   }
   out["cost_per_message"] = cpm;
+  out["kernel_syscalls_per_message"] = cost::aggregate_kernel_syscalls(repetitions);
+  out["busy"] = cost::aggregate_busy(repetitions);
   return out;
 }
 

@@ -14,7 +14,8 @@ json saved_run_options(const RunOptions& o) {
           {"loadgen", o.loadgen},           {"start_timeout_ms", o.start_timeout_ms},
           {"stop_timeout_ms", o.stop_timeout_ms}, {"micro", o.micro},
           {"topology", o.topology},         {"link", o.link},
-          {"clients", o.clients},           {"calibration_ms", o.calibration_ms}};
+          {"clients", o.clients},           {"calibration_ms", o.calibration_ms},
+          {"callgrind", o.callgrind},       {"count_syscalls", o.count_syscalls}};
 }
 
 PriorRun load_prior_run(const std::string& dir) {
@@ -53,6 +54,8 @@ RunOptions resume_options(const std::string& dir, bool progress) {
     r.link = o.at("link");
     r.clients = o.at("clients");
     r.calibration_ms = o.at("calibration_ms");
+    r.callgrind = o.value("callgrind", true);  // absent in runs from before issue 20
+    r.count_syscalls = o.value("count_syscalls", std::string("auto"));
   } catch (const json::exception& e) {
     throw std::invalid_argument("--resume: " + dir + "/run.json: run_options: " + e.what());
   }

@@ -13,6 +13,8 @@
 #include "core/clock.h"
 #include "harness/calibration.h"
 #include "harness/case_record.h"
+#include "harness/cost/kernel_syscalls.h"
+#include "harness/cost/round_cost.h"
 #include "harness/process.h"
 #include "harness/window.h"
 
@@ -180,6 +182,17 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   auto server_child = start_server(std::move(argv), env.server_cpus, server_log, env.start_timeout_ms, &target, &why);
   if (!server_child) return failed(why);
   Child& srv = *server_child;
+  // Attached once the server listens, before the loadgen connects; only the
+  // window's difference is kept, so the accepts before it stay out.
+  std::unique_ptr<cost::KernelSyscallCounter> kernel;
+  std::string kernel_why = env.count_syscalls ? env.syscalls_unavailable : "not asked (--count-syscalls off)";
+  if (env.count_syscalls && kernel_why.empty()) {
+    try {
+      kernel = std::make_unique<cost::KernelSyscallCounter>(srv.pid());
+    } catch (const std::exception& e) {
+      kernel_why = e.what();
+    }
+  }
 
   Pipe notify;
   SpawnOptions lo;
@@ -193,7 +206,7 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   Child lg(lo);
   notify.close_write();  // EOF on our end once the loadgen is gone
   NotifyReader reader(notify.rd);
-  WindowSampler window(srv, snapshots, env.snapshot_timeout_ms);
+  WindowSampler window(srv, snapshots, env.snapshot_timeout_ms, kernel.get());
   // Without announcements the window is timed from the loadgen's start:
   // warmup_s after it, for duration_s, shifted by its start-up (exec,
   // connects, idle connections) against the loadgen's own.
@@ -259,8 +272,16 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   auto lg_json = read_json(loadgen_out);
   if (!lg_json || !lg_json->contains("summary")) return failed("loadgen wrote no valid JSON to " + loadgen_out);
 
-  return record_repetition(std::move(*lg_json), p, round, stop_problem, loadgen_log, window, announced,
-                           std::move(calibration), stats_path);
+  CaseRun r = record_repetition(std::move(*lg_json), p, round, stop_problem, loadgen_log, window, announced,
+                                std::move(calibration), stats_path);
+  if (!r.rep.is_null()) {
+    const CpuWindow cw = window.start() && window.end() ? cpu_window(window.start()->cpu, window.end()->cpu) : CpuWindow{};
+    cost::add_saturation_labels(r.rep, static_cast<double>(cw.cpu_ns), static_cast<double>(cw.span_ns),
+                                env.server_cpus.size());
+    cost::add_kernel_syscalls(r.rep, window.start() ? window.start()->kernel : std::nullopt,
+                              window.end() ? window.end()->kernel : std::nullopt, kernel_why);
+  }
+  return r;
 }
 
 CaseRun record_repetition(json lg_json, const CaseParams& p, int round, const std::string& stop_problem,

@@ -28,6 +28,10 @@ struct CaseEnv {
   bool loadgen_notify = false;
   // Loopback: the server's --bind ("::1" for an IPv6 run); empty: its default, 127.0.0.1.
   std::string server_bind;
+  // Count the server's syscalls with the kernel's tracepoints over the window
+  // (harness/cost/kernel_syscalls.h); when it cannot, why (recorded per round).
+  bool count_syscalls = false;
+  std::string syscalls_unavailable;
 };
 
 struct CaseRun {

@@ -20,6 +20,9 @@
 #include "core/socket_util.h"
 #include "harness/calibration.h"
 #include "harness/case_record.h"
+#include "harness/cost/callgrind_table.h"
+#include "harness/cost/kernel_syscalls.h"
+#include "harness/cost/round_cost.h"
 #include "harness/paired.h"
 #include "harness/process.h"
 #include "harness/results.h"
@@ -83,6 +86,11 @@ class Progress {
   }
   void done() {
     if (on_) std::fprintf(stderr, "\r\033[K");
+  }
+  void note_inline(const std::string& line) {
+    if (!on_) return;
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
   }
 
  private:
@@ -174,6 +182,11 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   // old revisions) still runs: without --notify-fd the harness times the
   // window itself; a server without snapshots would die of SIGUSR1.
   env.loadgen_notify = help_mentions(loadgen, "--notify-fd");
+  // Kernel-counted syscalls per round (--count-syscalls auto: where the
+  // kernel lets us; on: also where it does not, said per round; off: never).
+  // Decided once: the first counter registers 360 tracepoints (seconds).
+  env.syscalls_unavailable = opt.count_syscalls == "off" ? "" : cost::kernel_syscalls_unavailable();
+  env.count_syscalls = opt.count_syscalls == "every";
   std::map<std::string, bool> snapshots;
 
   const std::string out = opt.out_dir.empty() ? default_out_dir(suite.name) : opt.out_dir;
@@ -215,6 +228,12 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   run["context"]["topology"] = topo.kind;
   // What the clients connect over: the family of the address the server listens on.
   run["context"]["address_family"] = topo.remote() ? address_family(topo.server.address) : opt.family;
+  run["context"]["kernel_syscalls"] = {
+      {"counted", opt.count_syscalls != "off" && env.syscalls_unavailable.empty()},
+      {"rounds", opt.count_syscalls == "every" ? "every timed round (the counters' cost is in the CPU figures)"
+                                                : "a round of their own per case of groups with count_syscalls"},
+      {"source", "perf_event_open on every syscalls:sys_enter_* tracepoint, per server thread (inherited)"},
+      {"reason", opt.count_syscalls == "off" ? "--count-syscalls off" : env.syscalls_unavailable}};
   run["context"]["link"] = opt.link.empty() ? json(nullptr) : json(opt.link);
   run["context"]["link_params"] = topo.link.to_json();
   run["context"]["link_emulation"] = topo.link_emulation.empty() ? json(nullptr) : json(topo.link_emulation);
@@ -240,33 +259,54 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     const CaseParams* params;
     std::vector<std::string> server_args;  // a variant's extra arguments
     std::vector<std::string> failures;
+    int repetitions = 1;  // its group's rounds
+    bool counted_round = false;  // one more round, with the kernel's syscall counters
   };
   std::vector<Slot> slots;
   std::map<std::string, size_t> by_name;
+  // Pairs that really are pairs: a group that leaves the reference out (a
+  // variant group) gets its own copy of it, first in each of its blocks, so
+  // every model is compared with a reference run seconds before it in the
+  // same round, never with one from another group minutes earlier.
+  const std::string reference = "epoll_lt";
+  const bool have_reference = std::find(servers.begin(), servers.end(), reference) != servers.end();
   for (const auto& c : suite.cases) {
     const auto& wanted = c.servers.empty() ? servers : c.servers;
+    // --repetitions overrides every group's rounds, not just the suite's.
+    const int reps = opt.repetitions > 0 ? opt.repetitions : c.repetitions > 0 ? c.repetitions : suite.repetitions;
+    auto add_slot = [&](const std::string& s, const std::vector<std::string>& args, const std::string& name,
+                        const json& extra) {
+      Slot slot;
+      slot.params = &c.params;
+      slot.server_args = args;
+      slot.repetitions = reps;
+      slot.counted_round = c.count_syscalls && opt.count_syscalls == "auto";
+      slot.record = {{"name", name}, {"server", s}, {"group", c.group},
+                     {"params", c.params.to_json()}, {"status", "ok"}, {"reason", ""},
+                     {"flags", json::object()}, {"repetitions", json::array()}};
+      if (!args.empty()) slot.record["server_args"] = args;
+      for (const auto& [k, v] : extra.items()) slot.record[k] = v;
+      std::string path = bin_dir + "/" + s;
+      if (is_executable(path)) {
+        slot.path = path;
+      } else {
+        // The list says this server exists; a build without it is broken, not a smaller run.
+        slot.record["status"] = "failed";
+        slot.record["reason"] = "listed in servers.json but not built: no executable " + path;
+      }
+      by_name[slot.record["name"]] = slots.size();
+      slots.push_back(std::move(slot));
+    };
+    if (have_reference && std::find(wanted.begin(), wanted.end(), reference) == wanted.end())
+      add_slot(reference, {}, reference + "[ref " + c.group + "]/" + c.params.id(), {{"role", "group_reference"}});
     for (const auto& s : servers) {
       if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
-      for (const auto& args : c.variants(s)) {
-        Slot slot;
-        slot.params = &c.params;
-        slot.server_args = args;
-        slot.record = {{"name", case_name(s, args, c.params)}, {"server", s}, {"group", c.group},
-                       {"params", c.params.to_json()}, {"status", "ok"}, {"reason", ""},
-                       {"flags", json::object()}, {"repetitions", json::array()}};
-        if (!args.empty()) slot.record["server_args"] = args;
-        std::string path = bin_dir + "/" + s;
-        if (is_executable(path)) {
-          slot.path = path;
-        } else {
-          // The list says this server exists; a build without it is broken, not a smaller run.
-          slot.record["status"] = "failed";
-          slot.record["reason"] = "listed in servers.json but not built: no executable " + path;
-        }
-        by_name[slot.record["name"]] = slots.size();
-        slots.push_back(std::move(slot));
-      }
+      for (const auto& args : c.variants(s)) add_slot(s, args, case_name(s, args, c.params), json::object());
     }
+    // Last in the block: the farthest in time from the reference, so its
+    // spread bounds what drift within a block can do to any model's ratio.
+    if (c.aa && have_reference)
+      add_slot(reference, {}, reference + "[A/A]/" + c.params.id(), {{"aa", true}, {"role", "aa"}});
   }
   if (opt.resume) {
     // The finished part as it was written: records, statuses, failures.
@@ -287,8 +327,7 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
 
   size_t steps_done = prior.steps_done;
   size_t steps_total = 0;
-  for (const auto& s : slots) steps_total += s.path.empty() ? 0 : 1;
-  steps_total *= static_cast<size_t>(suite.repetitions);
+  for (const auto& s : slots) steps_total += s.path.empty() ? 0 : static_cast<size_t>(s.repetitions);
   auto write_outputs = [&] {
     // complete: false until the last step: an interrupted or crashed run says
     // so, and `--resume` knows where to go on.
@@ -298,6 +337,8 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     json cases = json::array();
     for (auto& s : slots) {
       s.record["aggregate"] = aggregate_case(s.record["repetitions"]);
+      if (s.record.contains("counted_rounds"))
+        s.record["aggregate"]["kernel_syscalls_per_message"] = cost::aggregate_kernel_syscalls(s.record["counted_rounds"]);
       cases.push_back(s.record);
     }
     add_paired_ratios(cases);
@@ -310,13 +351,14 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
 
   size_t runnable = 0;
   double expected = 0;
+  int rounds = suite.repetitions;
   for (const auto& s : slots)
     if (!s.path.empty()) {
-      ++runnable;
-      expected += planned_s(*s.params);
+      runnable += static_cast<size_t>(s.repetitions);
+      expected += planned_s(*s.params) * s.repetitions;
+      rounds = std::max(rounds, s.repetitions);
     }
-  expected *= suite.repetitions;
-  const size_t total = runnable * static_cast<size_t>(suite.repetitions);
+  const size_t total = runnable;
   Progress progress(opt.progress, total, expected);
 
   write_outputs();  // from the start: a run.json that says "complete": false
@@ -325,9 +367,9 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   // every server alike instead of on whichever ran last.
   size_t i = 0;
   double done_expected = 0;
-  for (int rep = 0; rep < suite.repetitions; ++rep) {
+  for (int rep = 0; rep < rounds; ++rep) {
     for (auto& slot : slots) {
-      if (slot.path.empty()) continue;
+      if (slot.path.empty() || rep >= slot.repetitions) continue;
       if (i < prior.steps_done) {  // resumed: finished before the interrupt
         ++i;
         done_expected += planned_s(*slot.params);
@@ -367,8 +409,50 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     }
     write_outputs();  // after each round: an interrupted suite still leaves results
   }
-  progress.done();
   throw_if_interrupted();  // between the last step and here (the children are gone)
+  // The counted rounds: after every timed one, kept apart (counted_rounds),
+  // so the counters' cost never reaches a CPU figure or a ratio.
+  CaseEnv counted_env = env;
+  counted_env.count_syscalls = true;
+  counted_env.calibration_ms = 0;
+  for (auto& slot : slots) {
+    if (slot.path.empty() || !slot.counted_round || topo.remote()) continue;
+    const std::string name = slot.record["name"];
+    progress.show(i < total ? i : total - 1, name + " counted round", done_expected);
+    CaseRun r;
+    try {
+      r = run_one(counted_env, slot.record["server"], slot.path, *slot.params, rounds, snapshots[slot.path],
+                  slot.server_args);
+    } catch (const std::exception& e) {
+      r.status = "failed";
+      r.reason = std::string("harness: ") + e.what();
+    }
+    if (interrupted()) {
+      write_outputs();
+      throw Interrupted();
+    }
+    if (r.rep.is_null()) r.rep = {{"status", "failed"}, {"reason", r.reason}, {"round", rounds}};
+    slot.record["counted_rounds"] = json::array({std::move(r.rep)});
+  }
+  progress.done();
+  throw_if_interrupted();
+  if (!suite.callgrind.is_null() && opt.callgrind) {
+    // After the timed cases, as the micro-benchmarks: valgrind loads a CPU.
+    cost::CostProbe base;
+    base.loadgen_path = loadgen;
+    base.server_cpus = env.server_cpus;
+    base.loadgen_cpus = env.loadgen_cpus;
+    base.log_dir = env.log_dir + "/callgrind";
+    Progress cg_progress(opt.progress, 0, 0);
+    run["callgrind"] = cost::callgrind_table(suite.callgrind, servers, bin_dir, base,
+                                             [&](size_t k, size_t n, const std::string& what) {
+                                               cg_progress.note_inline("callgrind " + std::to_string(k + 1) + "/" +
+                                                                       std::to_string(n) + "  " + what);
+                                             });
+    cg_progress.done();
+    if (!run["callgrind"].value("available", false))
+      std::cerr << "harness run: callgrind table skipped: " << run["callgrind"].value("reason", "") << "\n";
+  }
   std::error_code ec;
   fs::remove_all(env.tmp_dir, ec);
   write_outputs();

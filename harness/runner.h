@@ -22,6 +22,7 @@ struct RunOptions {
   int stop_timeout_ms = 2000;          // after SIGTERM, before SIGKILL and "stop timeout"
   bool progress = true;                // shown only when stderr is a terminal anyway
   bool micro = true;                   // run the suite's "micro" entry, if it has one
+  bool callgrind = true;               // run the suite's "callgrind" table, if it has one
   // --topology loopback | netns | hosts:FILE (docs/multihost.md); checked by
   // check_topology() before the run, so a bad one exits 2.
   std::string topology = "loopback";
@@ -30,6 +31,10 @@ struct RunOptions {
   std::string family = "ipv4";         // --family ipv4 | ipv6: loopback ::1, netns a ULA prefix
   int calibration_ms = 50;             // host calibration per CPU and repetition; 0: none
   bool resume = false;                 // out_dir holds an interrupted run: finish it (resume.h)
+  // Kernel-counted syscalls: "auto" (a round of their own for the suite's
+  // groups that ask, "count_syscalls": true), "every" (every timed round too,
+  // with the counters' cost in the CPU figures), "off".
+  std::string count_syscalls = "auto";
 };
 
 struct MicroOptions {

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "harness/cost/callgrind_table.h"
+
 namespace iomodels::harness {
 namespace {
 
@@ -178,9 +180,10 @@ CaseParams CaseParams::from_json(const nlohmann::json& j) {
 Suite parse_suite(const json& j, const std::string& file) {
   if (!j.is_object()) fail("(top level)", "expected a JSON object");
   static const std::set<std::string> top = {"name", "description", "repetitions", "servers",
-                                            "defaults", "groups", "micro"};
+                                            "defaults", "groups", "micro", "callgrind"};
   for (const auto& [k, v] : j.items())
-    if (!top.count(k)) fail(k, "unknown field (known: name, description, repetitions, servers, defaults, groups, micro)");
+    if (!top.count(k))
+      fail(k, "unknown field (known: name, description, repetitions, servers, defaults, groups, micro, callgrind)");
   Suite s;
   s.file = file;
   if (!j.contains("name") || !j["name"].is_string() || j["name"].get<std::string>().empty())
@@ -207,6 +210,14 @@ Suite parse_suite(const json& j, const std::string& file) {
     s.has_micro = true;
     s.micro = j["micro"];
   }
+  if (j.contains("callgrind")) {
+    try {
+      cost::check_callgrind_spec(j["callgrind"]);
+    } catch (const std::invalid_argument& e) {
+      throw SuiteError(e.what());
+    }
+    s.callgrind = j["callgrind"];
+  }
   if (!j.contains("groups") || !j["groups"].is_array())
     fail("groups", "required, a list of case groups");
   for (size_t g = 0; g < j["groups"].size(); ++g) {
@@ -220,10 +231,24 @@ Suite parse_suite(const json& j, const std::string& file) {
     if (grp.contains("servers")) servers = parse_servers(grp["servers"], gf + ".servers");
     std::map<std::string, std::vector<std::vector<std::string>>> server_args;
     if (grp.contains("server_args")) server_args = parse_server_args(grp["server_args"], gf + ".server_args");
+    bool aa = false;
+    if (grp.contains("aa")) {
+      if (!grp["aa"].is_boolean()) fail(gf + ".aa", "expected true or false");
+      aa = grp["aa"].get<bool>();
+    }
+    bool count_syscalls = false;
+    if (grp.contains("count_syscalls")) {
+      if (!grp["count_syscalls"].is_boolean()) fail(gf + ".count_syscalls", "expected true or false");
+      count_syscalls = grp["count_syscalls"].get<bool>();
+    }
+    const int group_reps = grp.contains("repetitions")
+                               ? static_cast<int>(want_int(grp["repetitions"], gf + ".repetitions", 1)) : 0;
     // Cross product of list-valued parameters; scalars are lists of one.
     std::vector<CaseParams> expanded = {defaults};
     for (const auto& [k, v] : grp.items()) {
-      if (k == "name" || k == "servers" || k == "server_args") continue;
+      if (k == "name" || k == "servers" || k == "server_args" || k == "aa" || k == "repetitions" ||
+          k == "count_syscalls")
+        continue;
       if (std::find(kParamKeys.begin(), kParamKeys.end(), k) == kParamKeys.end())
         set_param(defaults, k, v, gf + "." + k);  // throws "unknown parameter"
       std::vector<std::pair<json, std::string>> values;
@@ -245,7 +270,7 @@ Suite parse_suite(const json& j, const std::string& file) {
     for (auto& p : expanded) {
       if (p.protocol == "http" && p.size != CaseParams{}.size && grp.contains("size"))
         fail(gf + ".size", "http sends a fixed GET; size does not apply");
-      s.cases.push_back({gname, p, servers, server_args});
+      s.cases.push_back({gname, p, servers, server_args, aa, group_reps, count_syscalls});
     }
   }
   if (s.cases.empty()) fail("groups", "no cases: add at least one group");

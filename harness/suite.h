@@ -57,6 +57,17 @@ struct SuiteCase {
   // runs that server once per list of extra arguments (a variant); a plain
   // list of strings is one variant. Servers not named run once, as they are.
   std::map<std::string, std::vector<std::vector<std::string>>> server_args;
+  // "aa": true adds an A/A row: a second copy of the reference server, run
+  // as if it were another model; its ratio is the scenario's noise floor.
+  bool aa = false;
+  // A group's own "repetitions" (rounds), beyond the suite's: the cost groups
+  // need >= 6 rounds for a 95% interval; 0: the suite's.
+  int repetitions = 0;
+  // "count_syscalls": true: after the timed rounds, one more round of its own
+  // with the kernel's syscall counters attached. Counting costs the server
+  // far more than 2% CPU per message (a counter per syscall tracepoint is
+  // switched at every context switch), so it never shares a timed round.
+  bool count_syscalls = false;
 
   // The argument lists `server` runs with here: {{}} when it has no variants.
   std::vector<std::vector<std::string>> variants(const std::string& server) const;
@@ -76,6 +87,9 @@ struct Suite {
   std::vector<SuiteCase> cases;
   bool has_micro = false;
   nlohmann::json micro;              // {"min_time": "0.05s", "filter": "..."} when present
+  // {"workloads": ["echo/c1/s64", ...], "requests": [LOW, HIGH]}: every server
+  // under callgrind after the cases (harness/cost/callgrind_table.h); null: none.
+  nlohmann::json callgrind;
 };
 
 Suite parse_suite(const nlohmann::json& j, const std::string& file);

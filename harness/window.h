@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/cost/kernel_syscalls.h"
 #include "harness/proc_sample.h"
 #include "harness/process.h"
 
@@ -20,12 +21,17 @@ struct WindowEnd {
   CpuSample cpu;
   nlohmann::json stats;        // the server's snapshot; null if it gave none
   uint64_t announced_ns = 0;   // the loadgen's timestamp (0: timed by the harness)
+  // The kernel's syscall counts at this instant (only with a counter): read
+  // between the snapshot and the CPU sample's far side, so the snapshot's own
+  // write stays out as it does for the CPU figure.
+  std::optional<cost::SyscallCounts> kernel;
 };
 
 class WindowSampler {
  public:
-  WindowSampler(Child& server, bool snapshots, int snapshot_timeout_ms)
-      : srv_(server), snapshots_(snapshots), timeout_ms_(snapshot_timeout_ms) {}
+  WindowSampler(Child& server, bool snapshots, int snapshot_timeout_ms,
+                const cost::KernelSyscallCounter* kernel = nullptr)
+      : srv_(server), snapshots_(snapshots), timeout_ms_(snapshot_timeout_ms), kernel_(kernel) {}
 
   // At the start the snapshot is taken before the CPU sample and at the end
   // after it, so that the server's own work for the two snapshots stays out
@@ -41,9 +47,11 @@ class WindowSampler {
 
  private:
   nlohmann::json snapshot();
+  void snapshot_with_kernel(WindowEnd& w);
   Child& srv_;
   bool snapshots_;
   int timeout_ms_;
+  const cost::KernelSyscallCounter* kernel_;
   std::optional<WindowEnd> start_, end_;
 };
 

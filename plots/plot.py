@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from report_cost import cost_section  # noqa: E402
 from report_data import RunError, index_cases, load_run, load_servers  # noqa: E402
 from report_figures import FIGURES, headline_id  # noqa: E402
 from report_html import (esc, figure_html, page, panels_section, spectrum_html, summary_section,  # noqa: E402
@@ -52,8 +53,10 @@ def build_report(out_dir):
     n_bad = sum(1 for c in run["cases"] if c.get("status") not in (None, "ok"))
     header = (f'<p>{esc(title_line)}; {len(run["cases"])} cases, {len(models)} models'
               f'{f", {n_bad} not ok" if n_bad else ""}. Data: <a href="run.json">run.json</a>.</p>')
+    cost_html, cost_fig = cost_section(run, servers, out_dir)
     sections = [
         ("summary", "Summary", summary_section(summary, sentences, heat)),
+        *([("cost", "Cost at equal load", cost_html)] if cost_html else []),
         ("models", "The models", panels_section(models, servers, docs, run, by_id, hid, out_dir,
                                                  logs_for(out_dir))),
         ("figures", "Figures", figs_html),
@@ -62,7 +65,7 @@ def build_report(out_dir):
     ]
     text = page(f"iomodels: {run['suite'].get('name', '?')}", header, sections)
     write_page(os.path.join(out_dir, "index.html"), text)
-    return len(figures) + len(spectra) + (1 if heat else 0)
+    return len(figures) + len(spectra) + (1 if heat else 0) + (1 if cost_fig else 0)
 
 
 def main(argv):

@@ -123,6 +123,11 @@ TEST_F(HarnessRun, BadSuiteExits2NamingTheField) {
       {R"({"name":"x","groups":[{"server_args":{"epoll_lt":[["--a"],["--a"]]}}]})", "same parameters"},
       // a group name that is no string (the suite_file fuzzer: json threw type_error, not SuiteError)
       {R"({"name":"x","groups":[{"name":[1,16]}]})", "groups[0].name"},
+      {R"({"name":"x","groups":[{"aa":1}]})", "groups[0].aa"},
+      {R"({"name":"x","groups":[{"repetitions":0}]})", "groups[0].repetitions"},
+      {R"({"name":"x","groups":[{"count_syscalls":"yes"}]})", "groups[0].count_syscalls"},
+      {R"({"name":"x","groups":[{}],"callgrind":{"workloads":["tcp/c1"]}})", "callgrind.workloads[0]"},
+      {R"({"name":"x","groups":[{}],"callgrind":{"workloads":["echo/c1"],"requests":[5,5]}})", "callgrind.requests"},
   };
   for (const auto& b : cases) {
     write_file(dir_ + "/bad.json", b.json);
