@@ -306,7 +306,8 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     // Last in the block: the farthest in time from the reference, so its
     // spread bounds what drift within a block can do to any model's ratio.
     if (c.aa && have_reference)
-      add_slot(reference, {}, reference + "[A/A]/" + c.params.id(), {{"aa", true}, {"role", "aa"}});
+      // No slash in the name: the part before the first one is the row.
+      add_slot(reference, {}, reference + "[aa]/" + c.params.id(), {{"aa", true}, {"role", "aa"}});
   }
   if (opt.resume) {
     // The finished part as it was written: records, statuses, failures.

@@ -107,7 +107,7 @@ TEST_F(HarnessCost, AaRowIntervalContainsOne) {
   for (const auto& c : run["cases"])
     if (c.value("aa", false)) aa = &c;
   ASSERT_NE(aa, nullptr) << "no A/A row in " << out;
-  EXPECT_EQ((*aa)["name"], "epoll_lt[A/A]/echo/c4/s64/r4000");
+  EXPECT_EQ((*aa)["name"], "epoll_lt[aa]/echo/c4/s64/r4000");
   ASSERT_TRUE((*aa)["aggregate"].contains("paired_ratio")) << aa->dump();
   const json& cpu = (*aa)["aggregate"]["paired_ratio"]["server_cpu_us_per_request"];
   EXPECT_EQ(cpu["n"], 8);
