@@ -18,7 +18,7 @@ import statistics
 from report_data import REFERENCE, case_id, usable, who
 from report_fig_common import WIDTH, plt, save
 from report_html import esc
-from report_spectrum import cell_colour, is_dark
+from report_heatmap import cell_colour, is_dark
 
 METRIC = "server_cpu_us_per_request"
 BOOTSTRAP = 2000
