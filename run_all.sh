@@ -50,6 +50,10 @@ if [[ -z ${IOMODELS_RUN_ALL_INNER:-} ]] && command -v setsid >/dev/null; then
   wait "$inner" || rc=$?
   exit "$rc"
 fi
+# The inner copy: what it starts (ctest, and a test that runs a run_all.sh of
+# its own) must not inherit the marker, or that nested script would skip its
+# wrapper and a SIGTERM to it would leave its harness running.
+unset IOMODELS_RUN_ALL_INNER
 cd "$(dirname "$0")"
 ROOT=$PWD
 BUILD=${IOMODELS_BUILD_DIR:-$ROOT/build}

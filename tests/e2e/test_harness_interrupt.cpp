@@ -173,7 +173,7 @@ TEST_F(HarnessInterrupt, RunAllShInterruptedLeavesNothingRunning) {
                     10).exit_code,
             0);
   write_file(dir_ + "/shim/cmake", "#!/bin/sh\nexit 0\n", true);
-  const std::string cmd = "env PATH=" + dir_ + "/shim:$PATH IOMODELS_NO_INSTALL=1 IOMODELS_BUILD_DIR=" + kBin + " " + root + "/run_all.sh smoke";
+  const std::string cmd = "env -u IOMODELS_RUN_ALL_INNER PATH=" + dir_ + "/shim:$PATH IOMODELS_NO_INSTALL=1 IOMODELS_BUILD_DIR=" + kBin + " " + root + "/run_all.sh smoke";
   // The harness writes run.json as it starts; its first server's log follows.
   pid_t pid = spawn_marked(cmd, marker_, dir_ + "/interrupted.log");
   ASSERT_GT(pid, 0);
