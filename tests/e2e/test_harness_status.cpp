@@ -61,10 +61,15 @@ TEST_F(HarnessStatus, ServerThatStopsAnsweringOneConnectionIsDegraded) {
 
 TEST_F(HarnessStatus, OpenLoopAboveCapacityIsSaturatedWithTheLoadgensShape) {
   if (!file_exists(kBin + "/epoll_lt")) GTEST_SKIP() << "epoll_lt not built";
-  // Two million requests/s on one loopback core pair is far beyond any model here.
+  // Eight million requests/s is about three times what the fastest model
+  // delivers here with the loadgen's open-loop pipelining (epoll_lt: 2.2-2.9 M
+  // req/s measured at 5 and 8 M offered). Two million, as this test had, is now
+  // within epoll_lt's reach after its hot path was trimmed (achieved 1,998,774
+  // of 2 M; the flag then rested on late sends alone and came out false in 2 of
+  // 3 clean-clone runs).
   nlohmann::json run = run_suite(R"({"name": "sat", "repetitions": 1, "servers": ["epoll_lt"],
       "defaults": {"duration": 1, "warmup": 0.2, "timeout": 2},
-      "groups": [{"name": "open", "connections": 4, "rate": 2000000}]})", kBin);
+      "groups": [{"name": "open", "connections": 4, "rate": 8000000}]})", kBin);
   const auto& c = run["cases"][0];
   ASSERT_FALSE(c["repetitions"].empty()) << c.dump();
   const auto& rep = c["repetitions"][0];
