@@ -100,7 +100,7 @@ TEST_F(HarnessTopology, TwoClientNamespacesAreMergedAndBothServed) {
 // The same lab over IPv6: addresses from the ULA prefix fd00:198:18::/64,
 // both client namespaces served, the family recorded.
 TEST_F(HarnessTopology, TwoClientNamespacesOverIpv6) {
-  CmdResult r = harness("--suite " + suite(R"(["epoll_et"])", 0.5, 4) + " --out " + dir_ +
+  CmdResult r = harness("--suite " + suite(R"(["epoll_lt"])", 0.5, 4) + " --out " + dir_ +
                         "/out --topology netns --clients 2 --family ipv6");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   json run = json::parse(read_file(dir_ + "/out/run.json"));
