@@ -43,19 +43,24 @@ bool is_special(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
 }
 
-void write_in_place(const std::string& path, std::string_view data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open(" + path + ")");
+// Writes all of data to fd; 0, or the errno of the write that failed.
+int write_all(int fd, std::string_view data) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      throw std::system_error(e, std::generic_category(), "write(" + path + ")");
-    }
+    if (n < 0) return errno;
     off += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+void write_in_place(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open(" + path + ")");
+  if (int e = write_all(fd, data)) {
+    ::close(fd);
+    throw std::system_error(e, std::generic_category(), "write(" + path + ")");
   }
   if (::close(fd) != 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "close(" + path + ")");
 }
@@ -74,16 +79,9 @@ void write_file_atomic(const std::string& path, std::string_view data) {
     ::close(fd);
     fail(e, "fchmod(" + tmp + ")", tmp);
   }
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      fail(e, "write(" + tmp + ")", tmp);
-    }
-    off += static_cast<size_t>(n);
+  if (int e = write_all(fd, data)) {
+    ::close(fd);
+    fail(e, "write(" + tmp + ")", tmp);
   }
   sync_and_close(fd, tmp);
   rename_over(tmp, path);

@@ -25,6 +25,8 @@
 #include "harness/cost/round_cost.h"
 #include "harness/paired.h"
 #include "harness/process.h"
+#include "harness/progress.h"
+#include "harness/run_setup.h"
 #include "harness/results.h"
 #include "harness/resume.h"
 #include "harness/run_case.h"
@@ -38,68 +40,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool is_executable(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
-
-std::string join_cpus(const std::vector<int>& cpus) {
-  std::string s;
-  for (int c : cpus) s += (s.empty() ? "" : ",") + std::to_string(c);
-  return s;
-}
-
-std::vector<int> checked_cpus(const std::string& text, const char* option) {
-  std::vector<int> cpus = parse_cpu_list(text);
-  auto allowed = allowed_cpus();
-  for (int c : cpus)
-    if (std::find(allowed.begin(), allowed.end(), c) == allowed.end())
-      throw std::runtime_error(std::string(option) + ": CPU " + std::to_string(c) +
-                               " is not available to this process (allowed: " + join_cpus(allowed) + ")");
-  return cpus;
-}
-
-std::string fmt_duration(double s) {
-  char buf[32];
-  int t = static_cast<int>(s + 0.5);
-  std::snprintf(buf, sizeof buf, "%dm%02ds", t / 60, t % 60);
-  return buf;
-}
-
-// One line rewritten in place on a terminal; nothing at all otherwise, so CI
-// logs hold only what went wrong.
-class Progress {
- public:
-  Progress(bool enabled, size_t total, double expected_s)
-      : on_(enabled && ::isatty(STDERR_FILENO)), total_(total), expected_(expected_s), start_(now_ns()) {}
-  void show(size_t i, const std::string& what, double done_expected_s) {
-    if (!on_) return;
-    double elapsed = static_cast<double>(now_ns() - start_) / 1e9;
-    // Scale the plan by how fast reality has gone so far.
-    double speed = done_expected_s > 0 ? elapsed / done_expected_s : 1.0;
-    double eta = (expected_ - done_expected_s) * speed;
-    std::fprintf(stderr, "\r\033[Kcase %zu/%zu, ETA %s  %s", i + 1, total_, fmt_duration(eta).c_str(), what.c_str());
-    std::fflush(stderr);
-  }
-  void note(const std::string& line) {
-    std::fprintf(stderr, "%s%s\n", on_ ? "\r\033[K" : "", line.c_str());
-  }
-  void done() {
-    if (on_) std::fprintf(stderr, "\r\033[K");
-  }
-  void note_inline(const std::string& line) {
-    if (!on_) return;
-    std::fprintf(stderr, "\r\033[K%s", line.c_str());
-    std::fflush(stderr);
-  }
-
- private:
-  bool on_;
-  size_t total_;
-  double expected_;
-  uint64_t start_;
-};
-
 double planned_s(const CaseParams& p) { return p.warmup_s + p.duration_s + 0.3; }
 
 std::string signal_name(int sig) {
@@ -108,45 +48,6 @@ std::string signal_name(int sig) {
 }
 
 }  // namespace
-
-std::string default_out_dir(const std::string& suite) {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return "results/" + std::string(buf) + "-" + suite;
-}
-
-void check_topology(const RunOptions& opt) {
-  const std::string& t = opt.topology;
-  if (t != "loopback" && t != "netns" && t.rfind("hosts:", 0) != 0)
-    throw std::invalid_argument("--topology: '" + t + "' is not loopback, netns or hosts:FILE");
-  if (!opt.link.empty() && t != "netns")
-    throw std::invalid_argument("--link: only with --topology netns (other links are real)");
-  if (opt.clients < 1 || opt.clients > 64) throw std::invalid_argument("--clients: must be 1..64");
-  if (opt.family != "ipv4" && opt.family != "ipv6")
-    throw std::invalid_argument("--family: '" + opt.family + "' is not ipv4 or ipv6");
-  if (opt.family != "ipv4" && t.rfind("hosts:", 0) == 0)
-    throw std::invalid_argument("--family: a hosts file sets the family by its server.address");
-  if (t == "netns") {
-    std::string why;
-    if (!netns_supported(&why)) throw std::invalid_argument("--topology netns: " + why);
-    LinkSpec l = parse_link(opt.link);
-    std::string emulation;
-    if (!l.empty() && (emulation = choose_link_emulation(l, opt.bin_dir.empty() ? self_dir() : opt.bin_dir, &why)).empty())
-      throw std::invalid_argument(why);
-    if (emulation == "delayline" && opt.family == "ipv6")
-      throw std::invalid_argument("--link with --family ipv6 needs tc netem: the userspace delay line is IPv4 only");
-  }
-  if (t.rfind("hosts:", 0) == 0) load_hosts_file(t.substr(6));
-}
-
-std::string self_dir() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "." : exe.parent_path().string();
-}
 
 json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   Suite suite = load_suite(opt.suite_path);
@@ -349,6 +250,22 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     write_file_atomic(out + "/run.json", run.dump(1) + "\n");
     write_file_atomic(out + "/gbench.json", to_gbench(run).dump(2) + "\n");
   };
+  // One step: a harness error is that step's failure; a step cut short by our
+  // own interrupt is not a result, so the run is written and stops there.
+  auto run_step = [&](auto&& run) {
+    CaseRun r;
+    try {
+      r = run();
+    } catch (const std::exception& e) {
+      r.status = "failed";
+      r.reason = std::string("harness: ") + e.what();
+    }
+    if (interrupted()) {
+      write_outputs();
+      throw Interrupted();
+    }
+    return r;
+  };
 
   size_t runnable = 0;
   double expected = 0;
@@ -378,23 +295,14 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       }
       const std::string name = slot.record["name"];
       progress.show(i++, name + " rep " + std::to_string(rep + 1), done_expected);
-      CaseRun r;
-      try {
+      CaseRun r = run_step([&] {
         if (!snapshots.count(slot.path)) snapshots[slot.path] = help_mentions(slot.path, "SIGUSR1");
-        r = topo.remote()
-                ? run_one_remote(env, topo, slot.record["server"], *slot.params, rep, snapshots[slot.path],
-                                 slot.server_args)
-                : run_one(env, slot.record["server"], slot.path, *slot.params, rep, snapshots[slot.path],
-                          slot.server_args);
-      } catch (const std::exception& e) {
-        r.status = "failed";
-        r.reason = std::string("harness: ") + e.what();
-      }
-      if (interrupted()) {
-        // This step was cut short by us, not by the server: it is not a result.
-        write_outputs();
-        throw Interrupted();
-      }
+        return topo.remote()
+                   ? run_one_remote(env, topo, slot.record["server"], *slot.params, rep, snapshots[slot.path],
+                                    slot.server_args)
+                   : run_one(env, slot.record["server"], slot.path, *slot.params, rep, snapshots[slot.path],
+                             slot.server_args);
+      });
       ++steps_done;
       done_expected += planned_s(*slot.params);
       if (!r.rep.is_null()) slot.record["repetitions"].push_back(std::move(r.rep));
@@ -420,18 +328,10 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     if (slot.path.empty() || !slot.counted_round || topo.remote()) continue;
     const std::string name = slot.record["name"];
     progress.show(i < total ? i : total - 1, name + " counted round", done_expected);
-    CaseRun r;
-    try {
-      r = run_one(counted_env, slot.record["server"], slot.path, *slot.params, rounds, snapshots[slot.path],
-                  slot.server_args);
-    } catch (const std::exception& e) {
-      r.status = "failed";
-      r.reason = std::string("harness: ") + e.what();
-    }
-    if (interrupted()) {
-      write_outputs();
-      throw Interrupted();
-    }
+    CaseRun r = run_step([&] {
+      return run_one(counted_env, slot.record["server"], slot.path, *slot.params, rounds, snapshots[slot.path],
+                     slot.server_args);
+    });
     if (r.rep.is_null()) r.rep = {{"status", "failed"}, {"reason", r.reason}, {"round", rounds}};
     slot.record["counted_rounds"] = json::array({std::move(r.rep)});
   }
@@ -470,30 +370,5 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
   return run;
 }
 
-bool run_micro(const MicroOptions& opt) {
-  const std::string bin_dir = opt.bin_dir.empty() ? self_dir() : opt.bin_dir;
-  const std::string exe = bin_dir + "/iomodels_micro";
-  if (!is_executable(exe)) {
-    std::cerr << "harness micro: skipped, no executable " << exe << " (build target iomodels_micro)\n";
-    return false;
-  }
-  fs::create_directories(opt.out_dir);
-  const std::string out = opt.out_dir + "/micro.json";
-  const std::string tmp = out + ".part";
-  SpawnOptions so;
-  so.argv = {exe, "--benchmark_format=console", "--benchmark_out_format=json", "--benchmark_out=" + tmp};
-  if (!opt.min_time.empty()) so.argv.push_back("--benchmark_min_time=" + opt.min_time);
-  if (!opt.filter.empty()) so.argv.push_back("--benchmark_filter=" + opt.filter);
-  if (!opt.cpus.empty()) so.cpus = checked_cpus(opt.cpus, "--cpus");
-  Child c(so);
-  c.wait_exit(24 * 3600 * 1000);
-  if (!WIFEXITED(c.raw_status()) || WEXITSTATUS(c.raw_status()) != 0) {
-    std::cerr << "harness micro: " << exe << " " << c.describe_exit() << "\n";
-    return false;
-  }
-  publish_file_atomic(tmp, out);
-  std::cerr << "harness micro: wrote " << out << "\n";
-  return true;
-}
 
 }  // namespace iomodels::harness

@@ -20,8 +20,7 @@
 // (io_uring_ring.h; defer = SINGLE_ISSUER|DEFER_TASKRUN, the default); --sqpoll 1
 // (with --setup plain only: no submit syscalls, a kernel thread burns a core).
 // Needs Linux >= 6.0 (multishot recv), liburing >= 2.2; if not: exit 2, named.
-// Ring: 32 x 64 KiB (2 MiB; was 256 x 4 KiB): per 64 KiB message 0.7 io_uring_enter and 76 us CPU
-// against 2.2 and 157 (best.sh, load ~9); 256 x 64 KiB would touch 16 MiB as data lands (too much).
+// Ring: 32 x 64 KiB by default (2 MiB); why, with the figures: docs/models.md.
 // Bad at: whole buffers: a 64 B message takes a --buffer-size buffer.
 // Try it: ./build/io_uring_multishot --port 7000 --buffers 8 &  then  nc 127.0.0.1 7000
 #include <liburing.h>
@@ -337,10 +336,7 @@ int serve(ServerContext& ctx) {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
   std::unique_ptr<void, std::function<void(void*)>> unmap(mem, [&](void* m) { ::munmap(m, ring_bytes + pool_bytes); });
-  RingRequest req{.setup = setup,
-                  .sq_entries = kSqEntries,
-                  .cq_entries = kCqEntries,
-                  .sqpoll = L.sqpoll,
+  RingRequest req{.setup = setup, .sq_entries = kSqEntries, .cq_entries = kCqEntries, .sqpoll = L.sqpoll,
                   .register_ring_fd = x.at("register-ring-fd") != 0,
                   .ops = {{IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_RECV, "RECV"}, {IORING_OP_SEND, "SEND"},
                           {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
