@@ -236,17 +236,11 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     plan.server_cpus = head.env.server_cpus;
     plan.loadgen_cpus = head.env.loadgen_cpus;
     const uint64_t t0 = now_ns();
-    out << "harness ab: deterministic tier: " << servers.size() << " servers, head " << std::flush;
-    plan.log_dir = out_dir + "/head/logs/deterministic";
-    head_costs = measure_deterministic(head.rev.bin_dir, servers, plan, out);
-    write_file_atomic(out_dir + "/head/deterministic.json", head_costs.dump(1) + "\n");
-    if (opt.deterministic) {
-      out << "harness ab: deterministic tier: base " << std::flush;
-      plan.log_dir = out_dir + "/base/logs/deterministic";
-      json base_costs = measure_deterministic(base.rev.bin_dir, servers, plan, out);
-      write_file_atomic(out_dir + "/base/deterministic.json", base_costs.dump(1) + "\n");
-      tiers["deterministic"] = judge_deterministic(base_costs, head_costs, judge.accepted);
-    }
+    out << "harness ab: deterministic tier: " << servers.size() << " servers\n";
+    DeterministicTier tier = run_deterministic_tier(plan, opt.deterministic ? base.rev.bin_dir : "", head.rev.bin_dir,
+                                                    servers, judge.accepted, out_dir, out);
+    head_costs = tier.head_costs;
+    if (opt.deterministic) tiers["deterministic"] = tier.verdict;
     if (!opt.against_baseline.empty()) {
       std::ifstream in(opt.against_baseline);
       if (!in) throw std::runtime_error("--against-baseline: cannot read " + opt.against_baseline);

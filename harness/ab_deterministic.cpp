@@ -109,6 +109,43 @@ json judge_deterministic(const json& base, const json& head, const std::vector<A
               {"syscalls_new", t.syscalls_new}, {"allocations_increase", t.allocations_increase}}}}}};
 }
 
+json confirm_deterministic(json first, const json& base2, const json& head2, const json& base1,
+                           const std::vector<Accepted>& accepted, const DeterministicThresholds& t) {
+  json& s = first["summary"];
+  for (json& c : first["cases"]) {
+    const std::string verdict = c["verdict"];
+    if (verdict != "regression" && verdict != "accepted") continue;
+    const std::string name = c["name"];
+    const auto only = [&](const json& side) { return side.contains(name) ? json{{name, side[name]}} : json::object(); };
+    const auto reasons = [](const json& v) {
+      std::string all;
+      for (const auto& cs : v.at("cases"))
+        for (const auto& r : cs["reasons"]) all += (all.empty() ? "" : "; ") + r.get<std::string>();
+      return all;
+    };
+    // Base against itself, both ways: any flag means the figure moves with timing.
+    std::string unstable = reasons(judge_deterministic(only(base1), only(base2), {}, t));
+    if (const std::string back = reasons(judge_deterministic(only(base2), only(base1), {}, t)); !back.empty())
+      unstable += (unstable.empty() ? "" : "; ") + back;
+    const json again = judge_deterministic(only(base2), only(head2), accepted, t);
+    const bool repeated = !again["cases"].empty() && again["cases"][0]["verdict"] == verdict;
+    const char* count = verdict == "regression" ? "regressions" : "accepted";
+    if (!unstable.empty()) {
+      s[count] = s[count].get<int>() - 1;
+      s["gated"] = s["gated"].get<int>() - 1;
+      c["verdict"] = "not gated";
+      c["reasons"] = json::array({"base varies between two runs (" + unstable + "): a timing-dependent figure"});
+    } else if (!repeated) {
+      s[count] = s[count].get<int>() - 1;
+      c["verdict"] = "ok";
+      c["reasons"] = json::array({"flagged once, not reproduced by a second base/head pair"});
+    } else {
+      c["confirmed"] = true;
+    }
+  }
+  return first;
+}
+
 void print_deterministic(const json& v, std::ostream& out) {
   const std::string tier = v.value("tier", "deterministic");
   out << tier << " tier (callgrind instructions, kernel-counted syscalls, allocations per message at fixed request "

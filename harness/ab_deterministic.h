@@ -37,6 +37,17 @@ struct DeterministicThresholds {
 nlohmann::json judge_deterministic(const nlohmann::json& base, const nlohmann::json& head,
                                    const std::vector<Accepted>& accepted, const DeterministicThresholds& t = {});
 
+// A figure flagged once is measured again, base and head, before it counts:
+// `first` is judge_deterministic(base1, head1); base2/head2 hold the flagged
+// cases measured a second time. A flagged case stays a regression only when
+// base measured twice agrees with itself (both directions judged ok: the
+// figure does not move with timing, as a spinning server's EAGAIN count
+// does) and head2 is flagged against base2 again. Otherwise it is "not gated"
+// (base varies between two runs, named) or "ok" (not reproduced).
+nlohmann::json confirm_deterministic(nlohmann::json first, const nlohmann::json& base2, const nlohmann::json& head2,
+                                     const nlohmann::json& base1, const std::vector<Accepted>& accepted,
+                                     const DeterministicThresholds& t = {});
+
 void print_deterministic(const nlohmann::json& verdict, std::ostream& out);
 
 }  // namespace iomodels::harness

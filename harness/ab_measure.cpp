@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <ostream>
+
+#include "core/atomic_file.h"
+#include "harness/ab_deterministic.h"
 
 #if __has_include("harness/cost/probe.h")
 #include "harness/cost/probe.h"
@@ -63,5 +67,40 @@ json measure_deterministic(const std::string& bin_dir, const std::vector<std::st
   return out;
 }
 #endif
+
+DeterministicTier run_deterministic_tier(DeterministicPlan plan, const std::string& base_bin,
+                                         const std::string& head_bin, const std::vector<std::string>& servers,
+                                         const std::vector<Accepted>& accepted, const std::string& out_dir,
+                                         std::ostream& progress) {
+  const auto measure = [&](const char* side, const std::string& bin, const std::vector<std::string>& which,
+                           const std::string& logs) {
+    progress << "harness ab: deterministic tier: " << side << " " << std::flush;
+    plan.log_dir = out_dir + "/" + logs;
+    return measure_deterministic(bin, which, plan, progress);
+  };
+  DeterministicTier t;
+  t.head_costs = measure("head", head_bin, servers, "head/logs/deterministic");
+  write_file_atomic(out_dir + "/head/deterministic.json", t.head_costs.dump(1) + "\n");
+  if (base_bin.empty()) return t;
+  const json base_costs = measure("base", base_bin, servers, "base/logs/deterministic");
+  write_file_atomic(out_dir + "/base/deterministic.json", base_costs.dump(1) + "\n");
+  t.verdict = judge_deterministic(base_costs, t.head_costs, accepted);
+
+  std::vector<std::string> again;  // servers with a flagged case
+  for (const auto& c : t.verdict["cases"]) {
+    if (c["verdict"] != "regression" && c["verdict"] != "accepted") continue;
+    for (const auto& s : servers)
+      if (c["name"].get<std::string>().rfind("deterministic/" + s + "/", 0) == 0 &&
+          std::find(again.begin(), again.end(), s) == again.end())
+        again.push_back(s);
+  }
+  if (again.empty()) return t;
+  progress << "harness ab: deterministic tier: " << again.size() << " server(s) flagged, measuring both sides again\n";
+  const json base2 = measure("base", base_bin, again, "base/logs/deterministic-again");
+  const json head2 = measure("head", head_bin, again, "head/logs/deterministic-again");
+  write_file_atomic(out_dir + "/deterministic-again.json", json{{"base", base2}, {"head", head2}}.dump(1) + "\n");
+  t.verdict = confirm_deterministic(t.verdict, base2, head2, base_costs, accepted);
+  return t;
+}
 
 }  // namespace iomodels::harness

@@ -10,10 +10,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/ab_judge.h"
+
 namespace iomodels::harness {
 
 struct DeterministicPlan {
-  std::vector<int> connections{1, 16};  // syscalls at each
+  // Syscalls at each. One connection only by default: at 16 the count of
+  // wakeups (epoll_wait, io_uring_enter) per message depends on how requests
+  // happen to batch, so it moves between two runs of the same build.
+  std::vector<int> connections{1};
   uint64_t requests_low = 2000, requests_high = 4000;
   bool callgrind = true;
   int callgrind_connections = 1;  // callgrind at this one only: it is the slow probe
@@ -27,5 +32,19 @@ struct DeterministicPlan {
 // {"unavailable": why} and that figure is not gated.
 nlohmann::json measure_deterministic(const std::string& bin_dir, const std::vector<std::string>& servers,
                                      const DeterministicPlan& plan, std::ostream& progress);
+
+// The whole tier: head, then base, measured and judged; each case flagged
+// is measured once more on both sides and kept only when base agrees with
+// itself and head is flagged again (confirm_deterministic). Writes
+// <out_dir>/{head,base}/deterministic.json and, when anything was measured
+// again, deterministic-again.json. `base_bin` empty: head is only measured.
+struct DeterministicTier {
+  nlohmann::json head_costs;
+  nlohmann::json verdict;  // null when base_bin is empty
+};
+DeterministicTier run_deterministic_tier(DeterministicPlan plan, const std::string& base_bin,
+                                         const std::string& head_bin, const std::vector<std::string>& servers,
+                                         const std::vector<Accepted>& accepted, const std::string& out_dir,
+                                         std::ostream& progress);
 
 }  // namespace iomodels::harness

@@ -4,6 +4,7 @@
 // Exit codes: 0 done (a run whose cases failed still exits 0: failures are
 // results, recorded in run.json); 1 compare found a regression; 2 bad command
 // line or suite file; 3 the environment is not usable (no loadgen, bad CPU).
+#include <cstdio>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -246,6 +247,8 @@ int cmd_ab(const std::vector<std::string>& args) {
       ("deterministic", po::value<std::string>()->default_value("on"),
        "on | off: the deterministic tier (callgrind instructions, kernel-counted syscalls per message of every "
        "server at fixed request counts, both builds)")
+      ("deterministic-connections", po::value<std::string>()->default_value("1"),
+       "the deterministic tier's connection counts, comma-separated (syscalls at each; callgrind at the first)")
       ("against-baseline", po::value(&o.against_baseline),
        "also compare head's deterministic costs with this file (results/baselines/deterministic.json)")
       ("write-baseline", po::value(&o.write_baseline), "write head's deterministic costs to this file")
@@ -262,6 +265,15 @@ int cmd_ab(const std::vector<std::string>& args) {
   const std::string det = vm["deterministic"].as<std::string>();
   if (det != "on" && det != "off") throw po::error("--deterministic must be on or off, got '" + det + "'");
   o.deterministic = det == "on";
+  o.deterministic_plan.connections.clear();
+  for (const auto& c : split_commas(vm["deterministic-connections"].as<std::string>())) {
+    int n = 0;
+    if (std::sscanf(c.c_str(), "%d", &n) != 1 || n < 1 || n > 1000 || std::to_string(n) != c)
+      throw po::error("--deterministic-connections: expected counts from 1 to 1000, got '" + c + "'");
+    o.deterministic_plan.connections.push_back(n);
+  }
+  if (o.deterministic_plan.connections.empty()) throw po::error("--deterministic-connections: no count given");
+  o.deterministic_plan.callgrind_connections = o.deterministic_plan.connections.front();
   if (o.count_syscalls != "none" && o.count_syscalls != "both" && o.count_syscalls != "base" && o.count_syscalls != "head")
     throw po::error("--count-syscalls: expected none, both, base or head, got '" + o.count_syscalls + "'");
   o.progress = vm["progress"].as<std::string>() != "off";

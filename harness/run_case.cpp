@@ -284,6 +284,9 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   return r;
 }
 
+// Runs at least this long keep the loadgen's per-second series in run.json.
+constexpr double kSeriesFromSeconds = 10;
+
 CaseRun record_repetition(json lg_json, const CaseParams& p, int round, const std::string& stop_problem,
                           const std::string& loadgen_log, const WindowSampler& window, bool announced,
                           json calibration, const std::string& stats_path) {
@@ -330,6 +333,14 @@ CaseRun record_repetition(json lg_json, const CaseParams& p, int round, const st
   rep["cost_per_message"] = cost_per_message(rep["server_stats_window"], static_cast<double>(cw.cpu_ns), requests);
   auto stats = read_json(stats_path);
   rep["server_stats"] = stats ? *stats : json(nullptr);
+  // run.json keeps what its readers use. A per-second series of a run of a
+  // few seconds says nothing the summary does not, and in a closed loop the
+  // uncorrected latency equals the latency and the schedule lag is empty:
+  // kept, they made a default run's run.json 857 MB (rewritten after every
+  // round, then loaded whole by the plots). Long runs (soak) keep the series;
+  // open-loop runs keep both histograms.
+  if (p.duration_s < kSeriesFromSeconds) lg_json.erase("timeseries");
+  if (p.rate <= 0) lg_json.erase("histograms");
   rep["loadgen"] = std::move(lg_json);
   return r;
 }

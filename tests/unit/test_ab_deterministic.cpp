@@ -104,5 +104,56 @@ TEST(AbDeterministic, PerfAcceptedNamesTheTier) {
   EXPECT_NE(table.str().find("1 regression"), std::string::npos) << table.str();
 }
 
+// A flagged case is measured again: it stays a regression only when base
+// agrees with itself and head is flagged again.
+TEST(AbDeterministic, AFlagThatRepeatsOnAStableBaseIsConfirmed) {
+  json with = kEpollLt;
+  with["getppid"] = 1.0;
+  const json b = {{"e", cost(330, kEpollLt)}}, h = {{"e", cost(360, with)}};
+  json v = confirm_deterministic(judge_deterministic(b, h, {}), b, h, b, {});
+  EXPECT_EQ(named(v, "e")["verdict"], "regression");
+  EXPECT_EQ(named(v, "e")["confirmed"], true);
+  EXPECT_EQ(v["summary"]["regressions"], 1);
+  EXPECT_EQ(v["summary"]["gated"], 1);
+}
+
+// A spinning server's EAGAIN recvs per message follow the timing: base
+// measured twice disagrees, so the figure is reported, not gated.
+TEST(AbDeterministic, AFigureThatMovesBetweenTwoBaseRunsIsNotGated) {
+  json spin1 = kEpollLt, spin2 = kEpollLt, spin_head = kEpollLt;
+  spin1["recvfrom"] = 40.0;
+  spin2["recvfrom"] = 55.0;
+  spin_head["recvfrom"] = 60.0;
+  const json b1 = {{"s", cost(330, spin1)}}, b2 = {{"s", cost(330, spin2)}}, h = {{"s", cost(330, spin_head)}};
+  json v = confirm_deterministic(judge_deterministic(b1, h, {}), b2, h, b1, {});
+  EXPECT_EQ(named(v, "s")["verdict"], "not gated");
+  EXPECT_NE(named(v, "s")["reasons"][0].get<std::string>().find("base varies between two runs"), std::string::npos);
+  EXPECT_EQ(v["summary"]["regressions"], 0);
+  EXPECT_EQ(v["summary"]["gated"], 0);
+}
+
+TEST(AbDeterministic, AFlagThatDoesNotRepeatIsOk) {
+  json more = kEpollLt;
+  more["sendto"] = 1.5;
+  const json b = {{"e", cost(330, kEpollLt)}};
+  json v = confirm_deterministic(judge_deterministic(b, {{"e", cost(330, more)}}, {}), b, b, b, {});
+  EXPECT_EQ(named(v, "e")["verdict"], "ok");
+  EXPECT_NE(named(v, "e")["reasons"][0].get<std::string>().find("not reproduced"), std::string::npos);
+  EXPECT_EQ(v["summary"]["regressions"], 0);
+  EXPECT_EQ(v["summary"]["gated"], 1);
+}
+
+TEST(AbDeterministic, AConfirmedAcceptedCaseStaysAccepted) {
+  json with = kEpollLt;
+  with["getppid"] = 1.0;
+  const json b = {{"deterministic/epoll_lt/echo/c1/s64", cost(330, kEpollLt)}};
+  const json h = {{"deterministic/epoll_lt/echo/c1/s64", cost(330, with)}};
+  const std::vector<Accepted> ok = {{"deterministic/epoll_lt/*", "a probe on purpose"}};
+  json v = confirm_deterministic(judge_deterministic(b, h, ok), b, h, b, ok);
+  EXPECT_EQ(named(v, "deterministic/epoll_lt/echo/c1/s64")["verdict"], "accepted");
+  EXPECT_EQ(v["summary"]["accepted"], 1);
+  EXPECT_EQ(v["summary"]["regressions"], 0);
+}
+
 }  // namespace
 }  // namespace iomodels::harness
