@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Issue 13 (robust helper) closing-note figures. Run on a quiet machine:
-#   harness/measure/robust.sh [REPO=$ROOT]
-# 1. CI time on 2 cores, from a fresh clone, no ccache: the phases that
-#    ./run_all.sh test prints ("[run_all] times: build=..s tests=..s asan_build=..s
-#    asan_tests=..s tsan_build=..s tsan_tests=..s fuzz=..s (total ..s)").
-# 2. posix_aio: seconds from SIGTERM to exit with 10,000 idle connections
-#    (median of 3; the server pinned to CPU 0, the client to CPU 1).
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
-case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+# Prints: (1) CI time on 2 cores from a fresh clone without ccache, phase by
+# phase as ./run_all.sh test prints them ("[run_all] times: build=..s
+# tests=..s asan_build=..s ..."); (2) posix_aio's seconds from SIGTERM to exit
+# with 10,000 idle connections (median of 3; server CPU 0, client CPU 1).
+# Run on a quiet machine:  lab/ci_time_and_aio_stop.sh [REPO]   (default $ROOT; ~30 min)
+# Needs bc and git.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # LAB, ROOT, need, print_header
+case ${1:-} in -h|--help) print_header; exit 0 ;; esac
 set -euo pipefail
+need bc
 REPO=${1:-$ROOT}
 WORK=$(mktemp -d /tmp/measure-robust.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -27,15 +27,7 @@ stop_once() {
   local sp=$!
   for _ in $(seq 50); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
   local port; port=$(grep -o ':[0-9]*' "$out" | head -1 | tr -d :)
-  taskset -c 1 python3 - "$port" "$ready" <<'PY' &
-import socket, sys, time, resource
-resource.setrlimit(resource.RLIMIT_NOFILE, (30000, 30000))
-port, ready = int(sys.argv[1]), sys.argv[2]
-cs = [socket.create_connection(("127.0.0.1", port)) for _ in range(10000)]
-cs[-1].send(b"x"); cs[-1].recv(1)
-open(ready, "w").write("1")
-time.sleep(60)
-PY
+  taskset -c 1 /usr/bin/python3 "$LAB/py/idle_connections_client.py" "$port" "$ready" &
   local py=$!
   for _ in $(seq 600); do [[ -f $ready ]] && break; sleep 0.1; done
   sleep 1

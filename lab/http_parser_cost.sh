@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Issue 13 (http helper) closing-note figures: http req/s of epoll_lt before the
-# strict parser (1791d29) and after (REV, default: main), interleaved, pinned
-# (server on CPU 0, loadgen on CPU 1), medians and the per-round ratio; then
-# wrk against the new epoll_lt --protocol http to show its replies parse
-# (wrk counts unparseable replies as read errors; non-2xx too); the parser's
-# own cost (Google Benchmark BM_ProtocolServerParse/2 and
-# BM_ClientBuildAndVerify/2, ns per request, old vs new, interleaved); and the
-# fuzz step's CI cost: a clean build of fuzz/ (no ccache) and fuzz/run_fuzz.sh
-# at 30 s a target, with each target's execs/s.
-# Run on a quiet machine:  harness/measure/http.sh [REV] [ROUNDS]
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
-case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+# Prints: http req/s of epoll_lt before the strict parser (1791d29) and after
+# (REV) with the per-round ratio; wrk against the new server (its replies must
+# parse); the parser's own cost (Google Benchmark BM_ProtocolServerParse/2 and
+# BM_ClientBuildAndVerify/2, ns per request, old vs new); and the fuzz step's
+# CI cost (a clean build of fuzz/ without ccache, fuzz/run_fuzz.sh at 30 s a
+# target, each target's execs/s).
+# Run on a quiet machine:  lab/http_parser_cost.sh [REV] [ROUNDS]  (default main, 7; ~10 min)
+# Needs wrk and clang++. Interleaved, pinned (server on CPU 0, loadgen on CPU 1),
+# medians. Builds both revisions in worktrees under /tmp/measure_http.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # LAB, ROOT, need, print_header
+case ${1:-} in -h|--help) print_header; exit 0 ;; esac
 set -euo pipefail
+need wrk
+need clang++ clang
 REV=${1:-main}
 ROUNDS=${2:-7}
 OLD=1791d29
@@ -43,9 +44,7 @@ one_run() {  # $1 = build dir -> prints req/s
   taskset -c 1 "$LOADGEN" --target "127.0.0.1:$PORT" --protocol http -c 16 -p 4 \
       --warmup 1 -d "${DUR:-5}" --output "$W/lg.json" 2>/dev/null
   stop_server
-  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; e=s.get("errors",{}); 
-bad=sum(v for k,v in e.items() if isinstance(v,(int,float)));
-print(s["requests_per_s"], bad)' "$W/lg.json"
+  /usr/bin/python3 "$LAB/py/loadgen_rps_and_errors.py" "$W/lg.json"
 }
 
 declare -a old_r new_r ratios
@@ -54,16 +53,11 @@ for ((i = 1; i <= ROUNDS; i++)); do
   # Alternate which goes first, so a drift in machine state hits both alike.
   if ((i % 2)); then read -r o oe < <(one_run "$W/old/build"); read -r n ne < <(one_run "$W/new/build")
   else read -r n ne < <(one_run "$W/new/build"); read -r o oe < <(one_run "$W/old/build"); fi
-  r=$(python3 -c "print(f'{$n/$o:.4f}')")
+  r=$(awk -v n="$n" -v o="$o" 'BEGIN {printf "%.4f", n / o}')
   old_r+=("$o"); new_r+=("$n"); ratios+=("$r")
   printf '%5d  %9.0f  %9.0f  %7s  (%s,%s)\n' "$i" "$o" "$n" "$r" "$oe" "$ne"
 done
-python3 - "${old_r[*]}" "${new_r[*]}" "${ratios[*]}" <<'PY'
-import statistics as st, sys
-o, n, r = ([float(x) for x in a.split()] for a in sys.argv[1:4])
-print(f"median old {st.median(o):.0f} req/s, new {st.median(n):.0f} req/s, "
-      f"median per-round ratio new/old {st.median(r):.4f} (min {min(r):.4f}, max {max(r):.4f})")
-PY
+/usr/bin/python3 "$LAB/py/http_old_new_medians.py" "${old_r[*]}" "${new_r[*]}" "${ratios[*]}"
 
 echo "--- wrk against the new epoll_lt --protocol http (replies must parse: 0 errors, 0 non-2xx)"
 start_server "$W/new/build"
@@ -72,15 +66,11 @@ stop_server
 if grep -qE "Socket errors|Non-2xx" "$W/wrk.txt"; then echo "wrk: ERRORS (see above)"; else echo "wrk: all replies parsed, all 2xx"; fi
 
 echo "--- parser micro-benchmarks (ns per request; pinned to CPU 1; old/new interleaved, 3 rounds)"
-cat >"$W/bm.py" <<'PY'
-import json, sys
-for b in json.load(sys.stdin)["benchmarks"]:
-    print(f"{sys.argv[1]:4} {b['name']:32} {b['cpu_time'] / 16:8.1f} ns/request (cpu)")
-PY
+
 for ((i = 1; i <= 3; i++)); do
   for v in old new; do
     taskset -c 1 "$W/$v/build/iomodels_micro" --benchmark_filter='BM_ProtocolServerParse/2|BM_ClientBuildAndVerify/2' \
-        --benchmark_min_time=0.5 --benchmark_format=json 2>/dev/null | python3 "$W/bm.py" "$v"
+        --benchmark_min_time=0.5 --benchmark_format=json 2>/dev/null | /usr/bin/python3 "$LAB/py/gbench_ns_per_request.py" "$v"
   done
 done
 

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Closing-note figures for issue 10, loadgen side. Run on a quiet machine:
-#   harness/measure/lg.sh [AFTER_BUILD_DIR] [OUT_DIR]
+# Prints: (1) closed-loop p50/p99 against epoll_lt at 1, 16, 64 and 256
+# connections with the loadgen of 1791d29 (clock read once per epoll batch)
+# beside today's (clock read right before each send), and (2) lost requests by
+# cause against a server that stops answering 1 of 16 connections.
+# Run: lab/loadgen_latency_and_loss.sh [AFTER_BUILD_DIR] [OUT_DIR]
 # (defaults $ROOT/build, /tmp/measure_lg). "before" is the loadgen of commit
 # 1791d29, built in the worktree ${TMPDIR:-/tmp}/iomodels-lg-before (built here if missing).
-# Server pinned to CPU 0, loadgen to CPU 1. ~3 minutes. QUICK=1: short runs (a check
-# of the script, not figures).
-# Prints:
-#  1. closed loop against epoll_lt at 1, 16, 64, 256 connections (echo 64 B): p50 and
-#     p99 (µs) with the old loadgen (clock read once per epoll batch) and the new one
-#     (clock read right before each send), 3 interleaved rounds, medians; the ratio
-#     new/old within each round (median), and the new loadgen's send lag p50/p99
-#     (reply seen -> request sent: what the old figure wrongly included);
-#  2. a server that stops answering 1 of 16 connections (--pipeline 4, --timeout 1s,
-#     5 s): requests, errors.timeout, lost requests by cause, unsent, p99 and max,
-#     old loadgen beside the new one.
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
-case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+# Server pinned to CPU 0, loadgen to CPU 1. ~3 minutes on a quiet machine. QUICK=1: short
+# runs (a check of the script, not figures).
+# Details:
+#  1. echo 64 B, 3 interleaved rounds, medians; the ratio new/old within each round
+#     (median), and the new loadgen's send lag p50/p99 (reply seen -> request sent:
+#     what the old figure wrongly included);
+#  2. --pipeline 4, --timeout 1s, 5 s: requests, errors.timeout, lost requests by
+#     cause, unsent, p99 and max, old loadgen beside the new one.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # LAB, ROOT, need, print_header
+case ${1:-} in -h|--help) print_header; exit 0 ;; esac
 set -euo pipefail
 AFTER=${1:-$ROOT/build}
 OUT=${2:-/tmp/measure_lg}
@@ -59,55 +59,13 @@ for round in 1 2 3; do
 done
 
 # 2. a server that stops answering its 6th connection (reads, never replies)
-cat >"$OUT/hang_server.py" <<'P'
-import asyncio, sys
-count = 0
-async def serve(reader, writer):
-    global count
-    mine = count; count += 1
-    while True:
-        data = await reader.read(65536)
-        if not data: break
-        if mine != 5:
-            writer.write(data); await writer.drain()
-    writer.close()
-async def main():
-    srv = await asyncio.start_server(serve, "127.0.0.1", 0)
-    print("listening 127.0.0.1:%d" % srv.sockets[0].getsockname()[1], flush=True)
-    await srv.serve_forever()
-asyncio.run(main())
-P
+
 for which in old new; do
   lg=$OLD; [ $which = new ] && lg=$NEW
-  start_server python3 "$OUT/hang_server.py"
+  start_server /usr/bin/python3 "$LAB/py/server_stops_answering_one.py"
   taskset -c 1 "$lg" --target 127.0.0.1:$PORT -c 16 --pipeline 4 -d $HANG_DUR --timeout 1 --progress off \
     -o "$OUT/hang_${which}.json" 2>/dev/null
   stop_server
 done
 
-python3 - "$OUT" <<'P'
-import json, os, statistics as st, sys
-out = sys.argv[1]
-load = lambda n: json.load(open(os.path.join(out, n)))
-print("1. closed loop vs epoll_lt (echo 64 B, server CPU 0, loadgen CPU 1), 3 interleaved rounds, medians (µs)")
-print(f"{'conns':>5} {'old p50':>9} {'new p50':>9} {'new/old':>8} {'old p99':>9} {'new p99':>9} {'new/old':>8}"
-      f" {'new lag p50':>11} {'new lag p99':>11} {'old req/s':>10} {'new req/s':>10}")
-for c in (1, 16, 64, 256):
-    o = [load(f"closed_old_c{c}_r{r}.json") for r in (1, 2, 3)]
-    n = [load(f"closed_new_c{c}_r{r}.json") for r in (1, 2, 3)]
-    med = lambda js, *k: st.median([eval("j" + "".join(f"[{x!r}]" for x in k)) for j in js])
-    r50 = st.median([b["latency_us"]["p50"] / a["latency_us"]["p50"] for a, b in zip(o, n)])
-    r99 = st.median([b["latency_us"]["p99"] / a["latency_us"]["p99"] for a, b in zip(o, n)])
-    print(f"{c:5d} {med(o,'latency_us','p50'):9.1f} {med(n,'latency_us','p50'):9.1f} {r50:8.3f}"
-          f" {med(o,'latency_us','p99'):9.1f} {med(n,'latency_us','p99'):9.1f} {r99:8.3f}"
-          f" {med(n,'schedule_lag_us','p50'):11.1f} {med(n,'schedule_lag_us','p99'):11.1f}"
-          f" {med(o,'summary','requests_per_s'):10.0f} {med(n,'summary','requests_per_s'):10.0f}")
-print("\n2. server that stops answering 1 of 16 connections (--pipeline 4, --timeout 1s)")
-print(f"{'loadgen':>7} {'requests':>9} {'timeouts':>8} {'lost':>5} {'lost by cause':>32} {'unsent':>6} {'p99 µs':>9} {'max µs':>10}")
-for which in ("old", "new"):
-    j = load(f"hang_{which}.json"); s = j["summary"]
-    lost = s.get("lost")
-    causes = ", ".join(f"{k} {v}" for k, v in lost.items() if k != "total" and v) if lost else "(not counted)"
-    print(f"{which:>7} {s['requests']:9d} {s['errors']['timeout']:8d} {str(lost['total']) if lost else '-':>5}"
-          f" {causes:>32} {str(s.get('unsent', '-')):>6} {j['latency_us']['p99']:9.1f} {j['latency_us']['max']:10.1f}")
-P
+/usr/bin/python3 "$LAB/py/loadgen_latency_and_loss_tables.py" "$OUT"

@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
-# Closing-note figures for issue 16 (the report). Run on a quiet machine from
-# the repo root (default $ROOT):  harness/measure/report.sh [REPO]
+# Prints: the results folder of a fresh default run, the report checker's
+# verdict on its page, the three takeaways, and the paths of screenshots of the
+# page (summary, a model panel, the figures, the full page).
+# Run on a quiet machine:  lab/report_screenshots.sh [REPO] [SHOTS_DIR]
+# (defaults $ROOT, /tmp/report-shots; ~20 min). Needs chromium.
 # 1. ./run_all.sh (default suite, pinned by the harness: server CPU 0, loadgen
 #    CPU 1, interleaved rounds; it calls plots/plot.py, which writes index.html),
 # 2. checks the page (tests/e2e/check_report.py --run),
-# 3. screenshots it with headless Chromium: top (summary + takeaways), a model
-#    panel, the figures, full page,
-# 4. (README figures come from the committed baseline: harness/measure/report_baseline.sh.)
-# Prints the results folder, the checker's verdict, the three takeaways and the
-# paths of the screenshots.
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
-case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+# 3. screenshots it with headless Chromium into SHOTS_DIR.
+# It edits no tracked file: the README's figures come from the committed
+# baseline (lab/baseline_report_screenshots.sh, plots/make_baseline.py --readme).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # LAB, ROOT, need, print_header
+case ${1:-} in -h|--help) print_header; exit 0 ;; esac
 set -euo pipefail
 REPO=${1:-$ROOT}
 cd "$REPO"
-command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium >/dev/null
-./run_all.sh 2>&1 | tail -n 40
+need chromium
+IOMODELS_NO_INSTALL=1 ./run_all.sh 2>&1 | tail -n 40  # installs nothing: a missing package stops it
 out=$(ls -dt results/*-default | head -1)
 echo "results: $REPO/$out"
 /usr/bin/python3 tests/e2e/check_report.py "$out/index.html" --run "$out/run.json"
-shots=/tmp/report-shots; mkdir -p "$shots"
+shots=${2:-/tmp/report-shots}; mkdir -p "$shots"
 snap() {  # name height [fragment]
   timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --hide-scrollbars --window-size=1400,"$2" --screenshot="$shots/$1.png" \
@@ -35,13 +36,6 @@ snap full 9000
 # committed baseline (plots/make_baseline.py --readme, plots/readme_figures.py;
 # the CTest readme_figures checks them).
 echo "takeaways:"
-/usr/bin/python3 - "$out" <<'PY'
-import sys, os
-sys.path.insert(0, "plots")
-from report_data import load_run, index_cases
-from report_rules import takeaways
-run = load_run(sys.argv[1])
-for s, _ in takeaways(run, index_cases(run)):
-    print(" -", s)
-PY
+/usr/bin/python3 "$LAB/py/report_takeaways.py" "$out"
 ls -la "$shots"
+echo "nothing tracked was changed; to use a screenshot in a note or docs/img, copy it from $shots yourself"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 26 closing-note figures: the harness under faults.
+# Prints, by mode: the harness under faults.
 #   soak      every server side by side for $MINUTES (30) at $RATE req/s (200)
 #             each over $CONNS (4) connections, one loadgen each (harness/soak/
 #             soak.py): per minute RSS, fds, CPU per message, p99; first and
@@ -12,10 +12,10 @@
 #             $REV_SCRIPT (default this tree) with the build in $BUILD, SIGTERM
 #             to the script $AFTER_S (25) s in (one 20 s case done, the next
 #             under way), then the processes, worktrees, namespaces left 5 s later.
-# Usage: harness/measure/faults.sh soak|loadgen|interrupt   (BUILD=$ROOT/build OUT=/tmp/...)
-# Needs: python3 (/usr/bin/python3). Soak and loadgen take their full minutes.
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
-case ${1:-} in -h|--help|"") sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+# Run: lab/soak_and_interrupt.sh soak|loadgen|interrupt   (BUILD=$ROOT/build OUT=/tmp/...)
+# Soak and loadgen take their full minutes; interrupt ~1 min.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # LAB, ROOT, need, print_header
+case ${1:-} in -h|--help|"") print_header; exit 0 ;; esac
 set -euo pipefail
 BUILD=${BUILD:-$ROOT/build}
 case $1 in
@@ -57,7 +57,7 @@ case $1 in
     done
     echo "run.json: $(ls "$work"/root/results/*/run.json 2>/dev/null || echo none)"
     for f in "$work"/root/results/*/run.json; do
-      [[ -e $f ]] && /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(" complete:", j.get("complete", "(no field)"), " progress:", j.get("progress", "(no field)"), " cases with reps:", sum(1 for c in j["cases"] if c["repetitions"]))' "$f"
+      [[ -e $f ]] && /usr/bin/python3 "$LAB/py/run_progress_line.py" "$(dirname "$f")"
     done
     echo "git worktrees: $(git -C "$ROOT" worktree list | grep -c "$work" || true); namespaces: $(ip netns list 2>/dev/null | grep -c iomodels || true)"
     echo "log: $work/run_all.log" ;;

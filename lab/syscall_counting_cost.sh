@@ -1,24 +1,21 @@
 #!/usr/bin/env bash
-# Issue 20 (cost helper): the closing-note figures for "measure cost, not contention".
-#
-#  1. What counting costs: epoll_lt against itself at fixed load (open loop,
-#     c16, RATE req/s offered), kernel syscall counting on the head side only
-#     (harness ab --count-syscalls head): the CPU/message ratio is the counter's
-#     own cost, with its 95% interval.
-#  2. The injection: epoll_lt with one getppid() per recv (LD_PRELOAD
-#     tests/fixtures/recv_extra_cost.cpp, build/tests/libfixture_recv_getppid.so)
-#     against epoll_lt, same fixed load, A B / B A pairs, counted on both sides
-#     (COUNT_ROUNDS rounds): kernel syscalls per message of each side (median
-#     over rounds, by name).
-#  2b. The same pairs without counters (ROUNDS rounds; counting costs far more
-#     than the injection): the CPU/message ratio head/base with its 95%
-#     interval (Hodges-Lehmann, signed-rank).
+# Prints: what counting syscalls costs, and what it sees of an injected cost:
+#  1. epoll_lt against itself at fixed load (open loop, c16, RATE req/s offered),
+#     kernel syscall counting on the head side only (harness ab
+#     --count-syscalls head): the CPU/message ratio is the counter's own cost,
+#     with its 95% interval.
+#  2. epoll_lt with one getppid() per recv (LD_PRELOAD
+#     build/tests/libfixture_recv_getppid.so) against epoll_lt, same fixed
+#     load, A B / B A pairs, counted on both sides (COUNT_ROUNDS rounds):
+#     kernel syscalls per message of each side (median over rounds, by name).
+#  2b. the same pairs without counters (ROUNDS rounds): the CPU/message ratio
+#     head/base with its 95% interval (Hodges-Lehmann, signed-rank).
 #  3. `harness cost` at c1 for both (fixed request counts): kernel syscalls and
 #     callgrind instructions per message, base and injected.
-# Usage: BIN=$ROOT/build ROUNDS=14 RATE=40000 harness/measure/cost.sh [OUT_DIR]
+# Run: BIN=$ROOT/build ROUNDS=14 RATE=40000 lab/syscall_counting_cost.sh [OUT_DIR]
 # Time: about 2 x ROUNDS x 2 x (0.5 s + 0.2 s warmup + ~0.3 s) + 1 min: ~2.5 min at 14 rounds.
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)  # the repository
-case ${1:-} in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # LAB, ROOT, need, print_header
+case ${1:-} in -h|--help) print_header; exit 0 ;; esac
 set -euo pipefail
 BIN=${BIN:-$ROOT/build}
 ROUNDS=${ROUNDS:-20}
@@ -41,7 +38,7 @@ chmod +x "$INJ/epoll_lt"
 
 SUITE=$OUT/cost_fixed.json
 cat > "$SUITE" <<JSON
-{"name": "cost_fixed", "description": "epoll_lt at a fixed offered rate (harness/measure/cost.sh)",
+{"name": "cost_fixed", "description": "epoll_lt at a fixed offered rate (lab/syscall_counting_cost.sh)",
  "repetitions": 1, "servers": ["epoll_lt"],
  "defaults": {"protocol": "echo", "size": 64, "connections": 16, "duration": 0.5, "warmup": 0.2},
  "groups": [{"name": "cost", "rate": $RATE}]}
@@ -56,23 +53,7 @@ echo "== 2. getppid per recv in epoll_lt, $RATE req/s, $COUNT_ROUNDS rounds, cou
 "$BIN/harness" ab --base-bin "$BIN" --head-bin "$INJ" --suite "$SUITE" --count-syscalls both --repetitions "$COUNT_ROUNDS" \
   --out "$OUT/inject" --progress off --cpu-threshold 1% --p99-threshold 99% --min-pairs 1 >/dev/null || true
 echo "load average: $(cat /proc/loadavg)"
-/usr/bin/python3 - "$OUT/inject" <<'PY'
-import json, statistics, sys
-d = sys.argv[1]
-for side in ("base", "head"):
-    run = json.load(open(f"{d}/{side}/run.json"))
-    for c in run["cases"]:
-        ks = [r["kernel_syscalls"] for r in c["repetitions"] if "total_per_message" in r.get("kernel_syscalls", {})]
-        if not ks:
-            print(side, c["name"], "no kernel counts:", c["repetitions"][0].get("kernel_syscalls"))
-            continue
-        tot = statistics.median(k["total_per_message"] for k in ks)
-        names = sorted({n for k in ks for n in k["per_message"]})
-        by = {n: statistics.median(k["per_message"].get(n, 0) for k in ks) for n in names}
-        cpu = statistics.median(r["server_cpu"]["us_per_request"] for r in c["repetitions"])
-        print(f"{side:5} {c['name']}: kernel syscalls/msg {tot:.3f} over {len(ks)} rounds "
-              f"({', '.join(f'{n} {v:.3f}' for n, v in by.items() if v >= 0.001)}); CPU µs/msg median {cpu:.3f}")
-PY
+/usr/bin/python3 "$LAB/py/kernel_syscalls_by_side.py" "$OUT/inject"
 echo "load average: $(cat /proc/loadavg)"
 echo "== 2b. the same pairs, no counters, $ROUNDS rounds: CPU per message head/base"
 "$BIN/harness" ab --base-bin "$BIN" --head-bin "$INJ" --suite "$SUITE" --repetitions "$ROUNDS" \
@@ -82,13 +63,6 @@ echo "== 3. harness cost at c1 (fixed request counts 2000,6000): base and inject
 "$BIN/harness" cost --server epoll_lt --bin-dir "$BIN" --requests 2000,6000 --out "$OUT/cost_base.json" >/dev/null
 "$BIN/harness" cost --server epoll_lt --bin-dir "$BIN" --requests 2000,6000 --server-env "LD_PRELOAD=$SHIM" \
   --out "$OUT/cost_inject.json" >/dev/null
-/usr/bin/python3 - "$OUT" <<'PY'
-import json, sys
-for tag in ("base", "inject"):
-    j = json.load(open(f"{sys.argv[1]}/cost_{tag}.json"))
-    cg, ks = j.get("callgrind", {}), j.get("kernel_syscalls", {})
-    print(f"{tag:6}: callgrind instr/msg {cg.get('instructions_per_message', cg)}; kernel syscalls/msg "
-          f"{ks.get('total_per_message', ks)} {ks.get('per_message', '')}")
-PY
+/usr/bin/python3 "$LAB/py/harness_cost_lines.py" "$OUT"
 echo "load average after: $(cat /proc/loadavg)"
 echo "results in $OUT"

@@ -12,7 +12,7 @@
 // stats (extra.setup_fallback_coop, setup_fallback_plain). `plain` = no flags: each
 // completion is task work that IPIs/interrupts the thread, the historical
 // default, kept because its cost is part of the lesson.
-// Measured (harness/measure/models.sh: 2-vCPU VM, quiet, server cpu0, loadgen
+// Measured (lab/io_uring_setups_and_peer.sh: 2-vCPU VM, quiet, server cpu0, loadgen
 // cpu1, echo 64 B, 3 interleaved rounds of 2 s, req/s ratio to epoll_lt at
 // c16 | c64 | c64 p16 | c256):
 //   io_uring  defer 1.14 | 0.99 | 1.11 | 1.14, plain 0.59 | 0.78 | 0.70 | 0.80

@@ -3,7 +3,7 @@
 // time series; each was a full 220 KB histogram allocated up front, so an
 // hour-long window held ~800 MB per thread from its first second. Now each
 // second is folded into a compact histogram when it ends (CompactHistogram).
-// The one-hour figures themselves come from harness/measure/faults.sh loadgen.
+// The one-hour figures themselves come from lab/soak_and_interrupt.sh loadgen.
 #include <gtest/gtest.h>
 
 #include <fstream>

@@ -1,0 +1,15 @@
+# Sourced by every lab script (not run on its own): where things are, and the
+# check for a tool the script needs. The lab installs nothing: a missing tool
+# stops the script with the Debian package that provides it.
+LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)  # this folder
+ROOT=$(cd "$LAB/.." && pwd)                          # the repository
+
+# need COMMAND [PACKAGE]: exit 3 naming PACKAGE (default COMMAND) unless COMMAND is on PATH.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "$(basename "$0"): needs '$1': install the Debian package ${2:-$1} (apt-get install ${2:-$1}), then rerun" >&2
+  exit 3
+}
+
+# print_header: the script's opening comment block (what it prints, how to run it).
+print_header() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
