@@ -35,7 +35,7 @@ struct AbOptions {
   // "both", "base" or "head" (one side only: what counting itself costs).
   std::string count_syscalls = "none";
   bool trailers = true;          // read Perf-accepted from the head commit's message
-  // Tiers (issue 21). The capacity tier is the suite's closed-loop cases, the
+  // Tiers. The capacity tier is the suite's closed-loop cases, the
   // fixed-load tier its "fixed-load" group; both always run when the suite
   // has them. The deterministic tier (harness/ab_deterministic.h) measures
   // every server of both builds at fixed request counts first.

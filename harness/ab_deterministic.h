@@ -1,4 +1,4 @@
-// The deterministic tier of `harness ab` (issue 21): costs that do not depend
+// The deterministic tier of `harness ab`: costs that do not depend
 // on how busy the machine is, measured at fixed request counts for base and
 // head, compared against fixed thresholds. No statistics: the same build gives
 // the same figures (callgrind counts instructions, the kernel counts

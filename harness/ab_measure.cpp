@@ -18,7 +18,7 @@ namespace iomodels::harness {
 using nlohmann::json;
 
 #ifndef IOMODELS_HAVE_COST_PROBES
-// Built before the cost probes (issue 20) landed: every figure unavailable,
+// Built without the cost probes (harness/cost/probe.h): every figure unavailable,
 // so the tier says why and gates nothing.
 json measure_deterministic(const std::string&, const std::vector<std::string>& servers, const DeterministicPlan&,
                            std::ostream&) {

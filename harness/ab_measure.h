@@ -1,6 +1,6 @@
 // Measuring the deterministic tier of `harness ab` (harness/ab_deterministic.h
 // judges it): every server of one build, at fixed request counts, through the
-// cost probes of issue 20 (harness/cost/probe.h): kernel-counted syscalls per
+// cost probes (harness/cost/probe.h): kernel-counted syscalls per
 // message at each connection count, callgrind instructions per message at one.
 #pragma once
 #include <cstdint>

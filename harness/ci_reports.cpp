@@ -224,7 +224,7 @@ std::string ab_junit_xml(const json& ab) {
 std::string ab_markdown(const json& ab) {
   std::ostringstream md;
   const json& s = ab.contains("summary") ? ab["summary"] : json::object();
-  // Every tier's regressions (issue 21): the capacity and fixed-load tiers are
+  // Every tier's regressions: the capacity and fixed-load tiers are
   // in "summary"; the deterministic and baseline tiers in "tiers".
   int regressions = s.value("regressions", 0);
   if (ab.contains("tiers") && ab["tiers"].is_object())

@@ -54,7 +54,7 @@ RunOptions resume_options(const std::string& dir, bool progress) {
     r.link = o.at("link");
     r.clients = o.at("clients");
     r.calibration_ms = o.at("calibration_ms");
-    r.callgrind = o.value("callgrind", true);  // absent in runs from before issue 20
+    r.callgrind = o.value("callgrind", true);  // absent in runs made before callgrind tables existed
     r.count_syscalls = o.value("count_syscalls", std::string("auto"));
   } catch (const json::exception& e) {
     throw std::invalid_argument("--resume: " + dir + "/run.json: run_options: " + e.what());

@@ -1,5 +1,5 @@
 // BufferBudget: one server-wide ceiling on the bytes connections buffer
-// (--max-buffered-bytes, issue 13). The per-connection out cap bounds one
+// (--max-buffered-bytes). The per-connection out cap bounds one
 // slow reader, not ten thousand of them: framed store-and-forward could hold
 // max-connections x 2 x max-frame (about 20 GiB with the defaults).
 //

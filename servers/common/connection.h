@@ -9,7 +9,7 @@
 // until the peer has taken enough; one 64 KiB read of pipelined GETs would
 // otherwise make half a megabyte of replies at once.
 //
-// Lingering close (issue 13): when the protocol says "close" (a 400, an
+// Lingering close: when the protocol says "close" (a 400, an
 // oversize frame, Connection: close) the peer may have sent more behind it.
 // close(2) with unread bytes sends a RST, and a RST can destroy the reply
 // still in flight. So once out() is flushed a model asks linger_due(); if so,

@@ -1,7 +1,7 @@
 // The connections of one event loop, found by their fd: a vector indexed by
 // fd, since the kernel hands out the lowest free fd and the table stays
 // dense. One index per event, where an unordered_map lookup cost an echo
-// message about 19 user-space instructions (issue 21, callgrind).
+// message about 19 user-space instructions (callgrind).
 #pragma once
 #include <cstddef>
 #include <memory>

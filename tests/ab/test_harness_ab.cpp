@@ -105,7 +105,7 @@ TEST_F(HarnessAb, BlockingThreadsAgainstEpollIsFlagged) {
   EXPECT_TRUE(cpu["regression"].get<bool>()) << r.output;
   EXPECT_GT(cpu["lo"].get<double>(), 1.05) << "the whole interval lies past the threshold";
   EXPECT_NE(r.output.find("regression"), std::string::npos);
-  // The page beside ab.json (issue 16): the regression leads it.
+  // The page beside ab.json: the regression leads it.
   std::string page = read_file(dir_ + "/out/ab.html");
   EXPECT_NE(page.find("1 regression"), std::string::npos) << r.output;
   EXPECT_NE(page.find("epoll_lt/echo/c16/s64"), std::string::npos) << r.output;

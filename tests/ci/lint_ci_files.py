@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Lint the committed CI files (issue 25):
+"""Lint the committed CI files (that CI config parses and means what it says):
 
   lint_ci_files.py --root SRC --tools DIR
 

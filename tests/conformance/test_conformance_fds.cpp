@@ -1,4 +1,4 @@
-// Conformance, out of file descriptors with nothing to shed (issue 13, item 3).
+// Conformance, out of file descriptors with nothing to shed: no spin, no crash.
 //
 // The spare-fd trick sheds a pending connection by closing a reserved fd,
 // accepting into the freed slot and closing again. Here that cannot work: the

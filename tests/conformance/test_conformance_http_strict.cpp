@@ -1,4 +1,4 @@
-// Conformance, http strict (issue 13): the request shapes a lax parser frames
+// Conformance, http strict: the request shapes a lax parser frames
 // differently from a front end, answered the same way by every server; and
 // lingering close: a refusal reaches a client that had sent more behind it.
 #include <sys/socket.h>
@@ -113,7 +113,7 @@ TEST_P(Conformance, HttpStrictExpectContinue) {
   EXPECT_FALSE(data_within(c.get(), milliseconds(50)));
 }
 
-// Lingering close (issue 13 item 2): the server refuses while the client's
+// Lingering close: the server refuses while the client's
 // extra bytes are still unread. Closing then would send a RST, and the reply
 // could be lost; the server shuts down its write side first, so the client
 // reads the whole 400 and then an orderly end (FIN), not a reset.

@@ -1,4 +1,4 @@
-// Conformance, memory bounded server-wide (issue 13, item 7).
+// Conformance, memory bounded server-wide (--max-buffered-bytes).
 //
 // A thousand peers each send one 1 MiB frame and never read. Framed is
 // store-and-forward: without a server-wide ceiling every connection stages

@@ -1,4 +1,4 @@
-// Conformance, one connection's trouble stays its own (issue 22, items 4, 5).
+// Conformance, one connection's trouble stays its own.
 //
 // 1. Lingering close after a buffer-budget refusal. The budget refuses a
 //    connection that grew (--max-buffered-bytes 1), and the peer may still be

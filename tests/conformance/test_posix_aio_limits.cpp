@@ -1,4 +1,4 @@
-// posix_aio against its limits (issue 13, item 4): a prompt stop with 10,000
+// posix_aio against its limits: a prompt stop with 10,000
 // helpers parked in recv, and admission that stays below the thread limits
 // (a connection whose aio_read cannot get a helper would never be answered).
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-// Helpers for the fault tests (issue 26): a command started in the background
+// Helpers for the fault tests: a command started in the background
 // with a marker in its environment (so a /proc scan finds everything it
 // started), a bounded wait for its exit, and a bounded wait for a file.
 #pragma once

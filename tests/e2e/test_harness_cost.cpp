@@ -1,4 +1,4 @@
-// Cost, counted rather than timed (issue 20): `harness cost` against servers
+// Cost, counted rather than timed: `harness cost` against servers
 // with a known cost injected through LD_PRELOAD (tests/fixtures/
 // recv_extra_cost.cpp), and `harness run`'s A/A row. Each test skips, saying
 // which package or privilege is missing, where perf tracepoints or valgrind

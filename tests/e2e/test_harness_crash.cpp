@@ -1,4 +1,4 @@
-// A server that dies or hangs in the middle of a suite (issue 26, items 1-2).
+// A server that dies or hangs in the middle of a suite: the case fails with why, the suite goes on.
 // The "epoll_lt" of a temp bin dir is a script that execs the test fixture
 // (tests/fixtures/hang_one_server.cpp) with a fault on cue: it dies after its
 // 50th reply by a real SIGSEGV, abort() or exit(1) (one per repetition), or

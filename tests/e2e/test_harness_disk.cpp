@@ -1,4 +1,4 @@
-// A full or read-only results disk (issue 26, item 4). In a private mount
+// A full or read-only results disk: the harness says so and loses no finished run. In a private mount
 // namespace (unshare -m: nothing is left mounted whatever happens), a small
 // tmpfs holds a results folder with a finished run; then the disk is filled
 // (ENOSPC), then remounted read-only (EROFS), and `harness run` is pointed at

@@ -1,4 +1,4 @@
-// Faults in the middle of a case (issue 13, item 10): a server frozen with
+// Faults in the middle of a case: a server frozen with
 // SIGSTOP for 2 s stalls every connection. The loadgen must report the stall
 // (requests lost to the timeout), and the harness must keep the case but mark
 // it degraded with the reason, not ok (DESIGN §10, case status). Failed is

@@ -1,5 +1,4 @@
-// SIGINT/SIGTERM to `harness run`, `harness ab` and run_all.sh (issue 26,
-// item 3): no process of ours left, no worktree, a valid run.json marked
+// SIGINT/SIGTERM to `harness run`, `harness ab` and run_all.sh: no process of ours left, no worktree, a valid run.json marked
 // incomplete with the finished cases, and `harness run --resume DIR` runs
 // only what is missing, giving the cases an uninterrupted run gives.
 #include <gtest/gtest.h>

@@ -73,7 +73,7 @@ TEST_F(HarnessRun, SmokeSuiteRunsComparesAndPlots) {
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
   EXPECT_NE(bad.output.find("REGRESSION"), std::string::npos) << bad.output;
 
-  // The same compare as a page (issue 16): its data beside it, the halved
+  // The same compare as a page: its data beside it, the halved
   // case a regression with an interval around its ratio, a page that resolves.
   CmdResult page = run_cmd(kHarness + " compare " + out + "/run.json " + dir_ + "/halved.json --html " + dir_ +
                            "/cmp/compare.html", 120);

@@ -1,4 +1,4 @@
-// The closed-loop latency clock starts at the send (issue 10, point 3).
+// The closed-loop latency clock starts at the send, not at the epoll batch.
 //
 // The loadgen reads the clock once per epoll batch. Between that read and the
 // send of a follow-up request it handles replies (recv, verify, build); the

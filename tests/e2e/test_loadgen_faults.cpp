@@ -1,5 +1,5 @@
 // A server that drops about one connection in a hundred at a random moment,
-// cutting a reply short (issue 13, item 10; the fixture's --drop-one-in):
+// cutting a reply short (the fixture's --drop-one-in):
 // the loadgen counts each as an error with its request lost, and never
 // verifies a truncated reply as good or as a mismatch.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The loadgen over long runs (issue 26, item 6): its memory must not be sized
+// The loadgen over long runs: its memory must not be sized
 // by the length of its window. It keeps a latency histogram per second for its
 // time series; each was a full 220 KB histogram allocated up front, so an
 // hour-long window held ~800 MB per thread from its first second. Now each

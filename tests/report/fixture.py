@@ -168,8 +168,7 @@ def to_v1(run):
 
 
 def add_cost_fields(run):
-    """The fields issue 20 adds (names from /work/coord/cost-api.md, the cost
-    helper's plan): an A/A row, client_limited / co_saturated flags with
+    """The cost-per-message fields of run/2 (docs/design.md, "run.json"): an A/A row, client_limited / co_saturated flags with
     per-round busy fractions, kernel-counted syscalls, callgrind instruction
     counts and a fixed-load "cost" group. Made-up numbers, as above."""
     by = {(c["server"], c["name"].split("/", 1)[1]): c for c in run["cases"]}

@@ -1,4 +1,4 @@
-// The strict parts of the http protocol (issue 13): control bytes in fields,
+// The strict parts of the http protocol (no request a front end frames differently): control bytes in fields,
 // HEAD, versions, bodies, Transfer-Encoding, Expect; and the loadgen's reply
 // parser held to the same rules. Every case runs whole, byte by byte and in
 // random splits, because the parsers keep state across calls.
