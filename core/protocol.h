@@ -1,4 +1,4 @@
-// The three wire protocols of DESIGN §2, sans-I/O: bytes in, bytes out, no
+// The three wire protocols (docs/design.md, "Protocols"), sans-I/O: bytes in, bytes out, no
 // sockets. Servers use a ServerSession per connection to answer; the loadgen
 // uses a ClientSession per connection to build requests and check replies.
 // The same code is unit-tested byte by byte and fuzzed.

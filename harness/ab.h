@@ -1,4 +1,4 @@
-// `harness ab`: the regression gate (DESIGN §10). Two revisions built side by
+// `harness ab`: the regression gate (docs/design.md, "Compare and gate documents"). Two revisions built side by
 // side, one suite run with each revision's own servers and loadgen, the two
 // interleaved per round (A B, then B A, ...) so that host drift lands on both
 // alike, and the head/base ratio of each case judged with a confidence

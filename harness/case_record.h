@@ -24,7 +24,7 @@ constexpr double kLoadgenBoundCpu = 0.90;
 // reached late (late_dispatches: a preempted loadgen, a VM's stolen
 // millisecond) is not the server's: on this 2-vCPU VM about 1% of the sends at
 // 10k req/s were dispatched late while epoll_lt idled at 6% CPU.
-constexpr double kSaturatedAchieved = 0.99;  // DESIGN §11: more than 1% short
+constexpr double kSaturatedAchieved = 0.99;  // more than 1% short (docs/design.md, "Statuses and flags")
 constexpr double kSaturatedHeld = 0.01;
 constexpr double kSaturatedUnsent = 0.001;
 // A loadgen that reached more than this share of its sends over 1 ms late did

@@ -33,8 +33,8 @@ struct CompareOptions {
 
 // Prints the table to `out`; returns 0, or 1 when a case regressed
 // significantly beyond the threshold (or failed in CURRENT after passing in BASE).
-// With `record`, also fills it with the iomodels.compare/1 document (CONTRACTS.md,
-// "Report"; base/head labels are the caller's): per case a verdict (regression,
+// With `record`, also fills it with the iomodels.compare/1 document (docs/design.md,
+// "Compare and gate documents"; base/head labels are the caller's): per case a verdict (regression,
 // failed, improvement, unchanged, not gated, only_base, only_head), a reason and,
 // per metric, ratio CURRENT/BASE of the (normalised) medians with an interval
 // (lo, hi), the U test's p and both medians.

@@ -1,4 +1,4 @@
-// run.json and gbench.json: the harness's two outputs (DESIGN §5), written
+// run.json and gbench.json: the harness's two outputs (docs/design.md, "run.json"), written
 // atomically so a reader never sees half a file.
 #pragma once
 #include <string>

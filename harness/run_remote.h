@@ -1,6 +1,6 @@
 // One repetition over a topology other than loopback: the server on the
 // server host, one loadgen per client host, all started through the hosts'
-// command prefixes (DESIGN §10 "Topologies", docs/multihost.md).
+// command prefixes (docs/design.md, "Topologies"; docs/multihost.md).
 //
 // The loadgens connect, say `ready`, and wait on their stdin: the start
 // barrier. Released together, each announces its window on its stdout; the

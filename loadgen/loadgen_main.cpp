@@ -1,4 +1,4 @@
-// loadgen: the load generator (DESIGN §4). Everything lives in the library
+// loadgen: the load generator (docs/design.md, "Loadgen"). Everything lives in the library
 // (loadgen/run.h) so that tests reach it; this is only the entry point.
 //   ./build/loadgen --target 127.0.0.1:7000 --connections 50 --duration 5
 //   ./build/loadgen --target 127.0.0.1:7000 --rate 20000 --output r.json

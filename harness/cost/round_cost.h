@@ -11,7 +11,7 @@
 
 namespace iomodels::harness::cost {
 
-// Labels (DESIGN §11): a side is "busy" at or above these shares of its CPUs.
+// Labels (docs/design.md, "Statuses and flags"): a side is "busy" at or above these shares of its CPUs.
 // client_limited: the loadgen busy and the server not; co_saturated: both.
 // Under either, a ratio near 1 means "not told apart here", never "equal".
 constexpr double kLoadgenBusy = 0.90;

@@ -1,6 +1,6 @@
 // server_main: everything about a server that is not its I/O model.
 //
-// It parses the common command line (DESIGN §3), creates the listener, blocks
+// It parses the common command line (docs/design.md, "Command lines"), creates the listener, blocks
 // SIGTERM/SIGINT and watches them from a thread of its own, prints
 // "listening ADDR:PORT", runs the model's serve(), and writes the stats JSON.
 // SIGUSR1 makes the same thread print one line `stats <compact JSON>` on

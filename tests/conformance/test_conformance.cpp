@@ -80,7 +80,7 @@ TEST_P(Conformance, MaxConnectionsRejectsTheExcess) {
   EXPECT_GE(counter(stats, "rejected"), 1);
 }
 
-// The stop of DESIGN §3 and the stats JSON's shape.
+// The stop (docs/design.md, "Servers") and the stats JSON's shape ("Server stats").
 TEST_P(Conformance, SigtermExitsCleanlyWithStats) {
   start("echo");
   Fd active = connect_to(server().port());

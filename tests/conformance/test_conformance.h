@@ -13,7 +13,7 @@
 
 namespace iomodels::test {
 
-// DESIGN §3 promises an exit within 1 s of SIGTERM; CI runs 15 servers on two
+// docs/design.md ("Servers") promises an exit within 1 s of SIGTERM; CI runs 15 servers on two
 // busy cores, so the test allows scheduling slack on top (it never asserts
 // speed, only that the stop is prompt and clean). Under a sanitizer the
 // runtime's own cost is not the server's (TSan runs code 5-15x slower and

@@ -1,4 +1,4 @@
-// Conformance, part 2: the http protocol of DESIGN §2 as seen on the wire.
+// Conformance, part 2: the http protocol (docs/design.md, "Protocols") as seen on the wire.
 #include "tests/conformance/http_reader.h"
 
 namespace iomodels::test {

@@ -35,7 +35,7 @@ TEST(PosixAioLimits, StopsWithinASecondWithTenThousandIdleConnections) {
   std::string msg = pattern(32, 7);
   ASSERT_TRUE(send_all(conns.back().get(), msg));
   ASSERT_EQ(recv_exact(conns.back().get(), msg.size(), milliseconds(60000)), msg);
-  // 1 s promised (DESIGN §3); scheduling slack on top on a loaded CI machine.
+  // 1 s promised (docs/design.md, "Servers"); scheduling slack on top on a loaded CI machine.
   ExitStatus st = server.stop(SIGTERM, milliseconds(2500));
   ASSERT_TRUE(st.exited && st.exit_code == 0) << st.describe();
   const nlohmann::json stats = server.read_stats();

@@ -1,7 +1,7 @@
 // Faults in the middle of a case: a server frozen with
 // SIGSTOP for 2 s stalls every connection. The loadgen must report the stall
 // (requests lost to the timeout), and the harness must keep the case but mark
-// it degraded with the reason, not ok (DESIGN §10, case status). Failed is
+// it degraded with the reason, not ok (docs/design.md, "Statuses and flags"). Failed is
 // fine too: on a loaded machine the few lost requests may pass 1% of a slow run.
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -3,7 +3,7 @@ its numbers are made up so that each rule has one right answer (select loses
 most with idle connections, io_uring wins pipelining, a thread per connection
 costs more CPU and context switches). It is never a result.
 
-make_run(2) follows CONTRACTS.md's iomodels.run/2 additions; make_run(1) is
+make_run(2) follows iomodels.run/2 (docs/design.md, "run.json"); make_run(1) is
 the same run as the harness wrote it before them."""
 import copy
 
@@ -168,9 +168,10 @@ def to_v1(run):
 
 
 def add_cost_fields(run):
-    """The cost-per-message fields of run/2 (docs/design.md, "run.json"): an A/A row, client_limited / co_saturated flags with
-    per-round busy fractions, kernel-counted syscalls, callgrind instruction
-    counts and a fixed-load "cost" group. Made-up numbers, as above."""
+    """The cost-per-message fields of run/2 (docs/design.md, "run.json"): an
+    A/A row, client_limited / co_saturated flags with per-round busy fractions,
+    kernel-counted syscalls, callgrind instruction counts and a fixed-load
+    "cost" group. Made-up numbers, as above."""
     by = {(c["server"], c["name"].split("/", 1)[1]): c for c in run["cases"]}
     aa_rows = []
     for c in [c for c in run["cases"] if c["server"] == "epoll_lt"]:

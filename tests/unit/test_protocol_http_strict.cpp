@@ -258,7 +258,7 @@ TEST(HttpClientStrict, InterimRepliesAreSkippedAndNoBodyStatusesHaveNone) {
     auto r = check_replies(in, 3, s);
     EXPECT_FALSE(r.fatal);
     EXPECT_EQ(r.completed, 3u);
-    EXPECT_EQ(r.http_status, 0u);  // a 204 is 2xx: a success without a body (DESIGN §10)
+    EXPECT_EQ(r.http_status, 0u);  // a 204 is 2xx: a success without a body (docs/design.md, "Protocols")
     EXPECT_EQ(r.mismatches, 0u);
   }
 }
