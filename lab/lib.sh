@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by every lab script (not run on its own): where things are, and the
 # check for a tool the script needs. The lab installs nothing: a missing tool
 # stops the script with the Debian package that provides it.
