@@ -33,7 +33,11 @@ def _params(p):
 
 
 def _name(model, p):
-    n = f"{model}/{p['protocol']}/c{p['connections']}/s{p['size']}"
+    return f"{model}/{_case_id(p)}"
+
+
+def _case_id(p):
+    n = f"{p['protocol']}/c{p['connections']}/s{p['size']}"
     if p["pipeline"] > 1:
         n += f"/p{p['pipeline']}"
     if p["idle_connections"]:
@@ -100,7 +104,8 @@ def make_run(version=2):
                 "server_cpu_ns_per_request": [r["server_cpu"]["ns_per_request"] for r in reps]}.items()}
             agg["cost_per_message"] = _median_cost([r["cost_per_message"] for r in reps])
             agg["schedule_lag_us"] = {"p50": 2.0, "p99": 30.0, "max": 90.0}
-            cases.append({"name": _name(model, p), "server": model, "group": group, "params": p,
+            cases.append({"name": _name(model, p), "case_id": _case_id(p), "variant": "",
+                          "server": model, "group": group, "params": p,
                           "status": "ok", "reason": "", "flags": {"loadgen_bound": False, "saturated": False,
                                                                    "outlier_rounds": []},
                           "repetitions": reps, "aggregate": agg})
@@ -150,7 +155,8 @@ def to_v1(run):
     for k in ("topology", "link", "hosts"):
         old["context"].pop(k, None)
     for c in old["cases"]:
-        c.pop("flags", None)
+        for k in ("flags", "case_id", "variant"):
+            c.pop(k, None)
         if c["status"] == "degraded":
             c["status"] = "ok"
         for k in ("paired_ratio", "cost_per_message", "server_cpu_ns_per_request", "schedule_lag_us"):
@@ -176,7 +182,7 @@ def add_cost_fields(run):
     aa_rows = []
     for c in [c for c in run["cases"] if c["server"] == "epoll_lt"]:
         aa = copy.deepcopy(c)
-        aa["name"], aa["aa"] = "epoll_lt[A/A]/" + c["name"].split("/", 1)[1], True
+        aa["name"], aa["variant"], aa["aa"] = "epoll_lt[A/A]/" + c["case_id"], "A/A", True
         aa["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": {
             "median": 1.04, "lo": 0.97, "hi": 1.09, "n": 5, "confidence": 0.95},
             "server_cpu_us_per_request": {"median": 1.03, "lo": 0.98, "hi": 1.08, "n": 5, "confidence": 0.95}}
@@ -201,6 +207,7 @@ def add_cost_fields(run):
         cost = copy.deepcopy(base)
         cost["params"]["rate"] = 25000.0
         cost["name"], cost["group"] = cost["name"].replace("r10000", "r25000"), "cost"
+        cost["case_id"] = _case_id(cost["params"])
         factor = {"io_uring": 0.8, "blocking_threads": 1.5}.get(model, 1.0)
         cost["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "server_cpu_us_per_request": {
             "median": factor, "lo": factor * 0.97, "hi": factor * 1.03, "n": 5, "confidence": 0.95},
