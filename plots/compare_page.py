@@ -6,7 +6,7 @@ the run report. Self-contained (works from file://, CI can publish it).
 usage: /usr/bin/python3 plots/compare_page.py COMPARE_JSON OUT.html [--run HEAD_RUN_JSON]
 
 COMPARE_JSON is iomodels.ab/1 (harness ab's ab.json) or iomodels.compare/1
-(CONTRACTS.md, "Report"). The panels come from --run, else head/run.json beside
+(docs/design.md, "Compare and gate documents"). The panels come from --run, else head/run.json beside
 an ab.json, else head.path when that names a run.json; without any the page
 has no panels and says so. Exit 0 written, 2 bad usage or input."""
 import argparse
@@ -14,16 +14,16 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from report_data import RunError, index_cases, load_run, load_servers  # noqa: E402
-from report_html import case_anchor, esc, page, panels_section, write_page  # noqa: E402
-from report_models_doc import load_models_doc  # noqa: E402
+from report_data import index_cases
+from report_figures import headline_id
+from report_html import case_anchor, esc, page, panels_section, write_page
+from report_models_doc import load_models_doc
+from run_loader import P99, SERVER_CPU, THROUGHPUT, RunError, load_run
+from server_list import load_servers
 
 ORDER = ["regression", "failed", "accepted", "improvement", "ok", "unchanged", "not gated", "only_base",
          "only_head"]
-METRICS = [("cpu_ns_per_request", "CPU ns/req"), ("server_cpu_us_per_request", "CPU µs/req"), ("p99_us", "p99"),
-           ("requests_per_s", "req/s")]
+METRICS = [("cpu_ns_per_request", "CPU ns/req"), (SERVER_CPU, "CPU µs/req"), (P99, "p99"), (THROUGHPUT, "req/s")]
 SCHEMAS = ("iomodels.compare/1", "iomodels.ab/1")
 
 
@@ -70,7 +70,7 @@ def reason(c):
 
 def rank(c):
     v = c.get("verdict", "unchanged")
-    r = (c.get("metrics", {}).get("requests_per_s") or {}).get("ratio")
+    r = (c.get("metrics", {}).get(THROUGHPUT) or {}).get("ratio")
     return (ORDER.index(v) if v in ORDER else len(ORDER), r if r is not None else 0, c["name"])
 
 
@@ -133,7 +133,6 @@ def build(cmp_path, out_path, run_arg=None):
         run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
         servers = load_servers(run_dir)
         by_id = index_cases(run)
-        from report_figures import headline_id
         extra = {c["name"] for c in run["cases"]} - names
         models = servers.order({c["server"] for c in run["cases"]})
         panels = panels_section(models, servers, load_models_doc(), run, by_id, headline_id(run["cases"]),

@@ -13,14 +13,16 @@ count, e.g. intel-xeon-processor-2cpu: figures from one class are not comparable
 with another's. With --readme, rewrites that README's results table and notes
 (plots/table.py --markdown) and its figures (plots/readme_figures.py) from the
 new baseline."""
+import argparse
 import json
 import os
 import re
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import readme_table  # noqa: E402
+import readme_figures
+import readme_table
+from run_loader import RunError, load_run
 
 ROOT = readme_table.ROOT
 
@@ -46,11 +48,12 @@ def coarsen(hist, digits=2):
 
 def slim(run):
     """Small enough to commit: per repetition, the servers' stop-time stats (the
-    window deltas carry what matters), the loadgen's time series and its
-    per-kind histograms go; the latency histogram stays, at 2 significant digits."""
+    window deltas carry what matters; null, as the schema allows), the loadgen's
+    time series and its per-kind histograms go; the latency histogram stays, at
+    2 significant digits."""
     for c in run.get("cases", []):
         for r in c.get("repetitions", []):
-            r.pop("server_stats", None)
+            r["server_stats"] = None
             lg = r.get("loadgen", {})
             lg.pop("timeseries", None)
             lg.pop("histograms", None)
@@ -60,23 +63,24 @@ def slim(run):
 
 
 def main(argv):
-    args = argv[1:]
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if args else 2
-    src, opts = args[0], {"--class": None, "--name": "default", "--readme": None, "--note": ""}
-    rest = args[1:]
-    while rest:
-        if rest[0] not in opts or len(rest) < 2:
-            print(f"make_baseline.py: unknown or incomplete option {rest[0]!r}", file=sys.stderr)
-            return 2
-        opts[rest[0]] = rest[1]
-        rest = rest[2:]
-    with open(os.path.join(src, "run.json")) as f:
-        run = json.load(f)
+    ap = argparse.ArgumentParser(prog="make_baseline.py", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 2)[2])
+    ap.add_argument("results_dir", help="the run to commit (its run.json, servers.json, micro.json)")
+    ap.add_argument("--class", dest="machine_class", help="the machine class (default: from the CPU model and count)")
+    ap.add_argument("--name", default="default", help="the baseline's name inside its class (default: default)")
+    ap.add_argument("--readme", help="rewrite this README's results table, notes and figures from the new baseline")
+    ap.add_argument("--note", default="", help="a line for context.json")
+    a = ap.parse_args(argv[1:])  # bad usage: exit 2 with the usage line
+    src = a.results_dir
+    try:
+        run = load_run(src)
+    except RunError as e:
+        print(f"make_baseline.py: {e}", file=sys.stderr)
+        return 2
     ctx = run.get("context", {})
-    cls = opts["--class"] or machine_class(ctx)
-    rel = os.path.join("results", "baselines", cls, opts["--name"])
+    cls = a.machine_class or machine_class(ctx)
+    rel = os.path.join("results", "baselines", cls, a.name)
     out = os.path.join(ROOT, rel)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "run.json"), "w") as f:
@@ -91,17 +95,16 @@ def main(argv):
               "baseline's old one", file=sys.stderr)
     context = {"machine_class": cls, "cpu_model": ctx.get("cpu_model"), "cpus": ctx.get("cpus"),
                "kernel": ctx.get("kernel"), "commit": ctx.get("git_sha"), "date": ctx.get("date"),
-               "suite": run.get("suite", {}).get("name"), "from": os.path.abspath(src), "note": opts["--note"]}
+               "suite": run.get("suite", {}).get("name"), "from": os.path.abspath(src), "note": a.note}
     with open(os.path.join(out, "context.json"), "w") as f:
         json.dump(context, f, indent=1)
         f.write("\n")
     print(f"make_baseline.py: wrote {rel}/ (run.json {os.path.getsize(os.path.join(out, 'run.json')) // 1024} KiB)")
-    if opts["--readme"]:
-        import readme_figures
-        img = os.path.join(os.path.dirname(os.path.abspath(opts["--readme"])), "docs", "img")
+    if a.readme:
+        img = os.path.join(os.path.dirname(os.path.abspath(a.readme)), "docs", "img")
         for n in readme_figures.draw(out, img):
             print(f"make_baseline.py: {os.path.join(img, n)}")
-        return readme_table.main([rel, "--write", opts["--readme"]])
+        return readme_table.show(out, a.readme)
     return 0
 
 

@@ -3,30 +3,30 @@
 
 usage: /usr/bin/python3 plots/plot.py RESULTS_DIR
 
-Reads RESULTS_DIR/run.json (iomodels.run/1 or /2; anything else exits 2
-naming the versions it reads), micro.json and servers.json when present, and
-docs/models.md. Writes index.html: the summary (heatmap of paired ratios to
+Reads RESULTS_DIR/run.json (iomodels.run/2, checked against its schema by
+plots/run_loader.py; anything else exits 2 saying why), micro.json and
+servers.json when present, and docs/models.md. Writes index.html: the summary (heatmap of paired ratios to
 epoll_lt, three takeaways written by rules), one panel per model, the figures,
 a sortable table of every case, and the run's context. A figure whose data is
 absent is left out, never drawn empty. The page loads nothing from the network.
 Use Debian's python3 (/usr/bin/python3): a pyenv python3 may lack matplotlib.
 """
+import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from report_cost import cost_section  # noqa: E402
-from report_data import RunError, index_cases, load_run, load_servers  # noqa: E402
-from report_figures import FIGURES, headline_id  # noqa: E402
-from report_html import (esc, figure_html, page, panels_section, spectrum_html, summary_section,  # noqa: E402
-                         write_page)
-from report_models_doc import load_models_doc  # noqa: E402
-from report_rules import takeaways  # noqa: E402
-from report_summary import summary_cells  # noqa: E402
-from report_heatmap import fig_summary  # noqa: E402
-from report_spectrum import fig_spectra  # noqa: E402
-from report_tables import cases_table, context_section, logs_for  # noqa: E402
+from report_cost import cost_section
+from report_data import index_cases
+from report_figures import FIGURES, headline_id
+from report_html import esc, figure_html, page, panels_section, spectrum_html, summary_section, write_page
+from report_models_doc import load_models_doc
+from report_rules import takeaways
+from report_summary import summary_cells
+from report_heatmap import fig_summary
+from report_spectrum import fig_spectra
+from report_tables import cases_table, context_section, logs_for
+from run_loader import RunError, load_run
+from server_list import load_servers
 
 
 def build_report(out_dir):
@@ -69,15 +69,17 @@ def build_report(out_dir):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0 if len(argv) == 2 else 2
+    ap = argparse.ArgumentParser(prog="plot.py", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 2)[2])
+    ap.add_argument("results_dir", help="the folder of run.json; index.html and the figures go there too")
+    a = ap.parse_args(argv[1:])  # bad usage: exit 2 with the usage line
     try:
-        n = build_report(argv[1])
+        n = build_report(a.results_dir)
     except RunError as e:
         print(f"plot.py: {e}", file=sys.stderr)
         return 2
-    print(f"plot.py: {n} figure(s); open {os.path.abspath(os.path.join(argv[1], 'index.html'))}")
+    print(f"plot.py: {n} figure(s); open {os.path.abspath(os.path.join(a.results_dir, 'index.html'))}")
     return 0
 
 

@@ -12,19 +12,20 @@ committed files byte for byte (matplotlib's PNGs carry no date), so a README
 figure that no longer follows from the baseline, or from the plotting code,
 fails the CTest readme_figures. Regenerate with
   plots/readme_figures.py BASELINE_DIR docs/img"""
+import argparse
 import os
 import re
 import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from report_data import index_cases, load_run, load_servers  # noqa: E402
-from report_figures import fig_cost, fig_micro, fig_throughput  # noqa: E402
-from report_heatmap import fig_summary  # noqa: E402
-from report_summary import summary_cells  # noqa: E402
-import readme_table  # noqa: E402
+import readme_table
+from report_data import index_cases
+from report_figures import fig_cost, fig_micro, fig_throughput
+from report_heatmap import fig_summary
+from report_summary import summary_cells
+from run_loader import load_run
+from server_list import load_servers
 
 IMG = re.compile(r"!\[[^\]]*\]\((docs/img/[\w.-]+\.png)\)")
 
@@ -88,15 +89,20 @@ def check(readme):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == "--check":
-        return check(argv[2])
-    if len(argv) == 3 and not argv[1].startswith("-"):
-        os.makedirs(argv[2], exist_ok=True)
-        for n in draw(argv[1], argv[2]):
-            print(f"readme_figures.py: {os.path.join(argv[2], n)}")
-        return 0
-    print(__doc__.strip())
-    return 0 if len(argv) == 2 and argv[1] in ("-h", "--help") else 2
+    ap = argparse.ArgumentParser(prog="readme_figures.py", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--check", metavar="README", help="exit 1 if any figure README shows differs from its baseline's")
+    ap.add_argument("dirs", nargs="*", metavar="BASELINE_DIR OUT_DIR", help="draw BASELINE_DIR's figures into OUT_DIR")
+    a = ap.parse_args(argv[1:])  # bad usage: exit 2 with the usage line
+    if a.check and not a.dirs:
+        return check(a.check)
+    if len(a.dirs) != 2 or a.check:
+        ap.error("give BASELINE_DIR OUT_DIR, or --check README.md")
+    os.makedirs(a.dirs[1], exist_ok=True)
+    for n in draw(*a.dirs):
+        print(f"readme_figures.py: {os.path.join(a.dirs[1], n)}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The report's cost section (issue 20): models compared at equal delivered
+"""The report's cost section (the cost groups): models compared at equal delivered
 load, not at saturation.
 
 - a heatmap of server CPU µs per message ÷ epoll_lt's, paired by round, one
@@ -15,12 +15,13 @@ import math
 import random
 import statistics
 
-from report_data import REFERENCE, case_id, usable, who
+from report_data import REFERENCE, usable
+from run_loader import SERVER_CPU, row_of
 from report_fig_common import WIDTH, plt, save
 from report_html import esc
 from report_heatmap import cell_colour, is_dark
 
-METRIC = "server_cpu_us_per_request"
+METRIC = SERVER_CPU
 BOOTSTRAP = 2000
 
 
@@ -42,7 +43,7 @@ def _cpu_by_round(c):
 def _reference(c, cases):
     for o in cases:
         if (o.get("server") == REFERENCE and not o.get("aa") and o.get("group") == c.get("group")
-                and case_id(o) == case_id(c)):
+                and o["case_id"] == c["case_id"]):
             return o
     return None
 
@@ -94,22 +95,22 @@ def cost_cells(run, servers):
     cases = [c for c in run.get("cases", []) if is_cost_case(c)]
     cols = []
     for c in cases:
-        if case_id(c) not in cols:
-            cols.append(case_id(c))
+        if c["case_id"] not in cols:
+            cols.append(c["case_id"])
     cells, per_row_rounds = {}, {}
     for c in cases:
         if not usable(c) or c.get("role") == "group_reference":
             continue
-        row = "A/A (epoll_lt again)" if c.get("aa") else who(c)
+        row = "A/A (epoll_lt again)" if c.get("aa") else row_of(c)
         ratios = _ratios_by_round(c, cases)
-        if who(c) == REFERENCE and not c.get("aa"):
+        if row_of(c) == REFERENCE and not c.get("aa"):
             continue  # the reference is the yardstick, 1 by construction
         iv = _interval(c, ratios)
         if not iv:
             continue
         med, lo, hi, conf, n = iv
         sat = any((r.get("flags") or {}).get("saturated") for r in c.get("repetitions", []))
-        cells[(row, case_id(c))] = {"median": med, "lo": lo, "hi": hi, "confidence": conf, "n": n,
+        cells[(row, c["case_id"])] = {"median": med, "lo": lo, "hi": hi, "confidence": conf, "n": n,
                                     "saturated": sat}
         per_row_rounds.setdefault(row, []).append(ratios)
     aa = {col: cells[("A/A (epoll_lt again)", col)]["median"] for col in cols
@@ -192,8 +193,8 @@ def cost_table(run, servers):
     workloads = list(cg.get("workloads", [])) if cg.get("available") else []
     cases = [c for c in run.get("cases", []) if is_cost_case(c) and usable(c) and not c.get("aa")
              and c.get("role") != "group_reference"]
-    headline = case_id(cases[0]) if cases else None
-    models = servers.order({who(c) for c in cases} | set((cg.get("servers") or {}).keys()))
+    headline = cases[0]["case_id"] if cases else None
+    models = servers.order({row_of(c) for c in cases} | set((cg.get("servers") or {}).keys()))
     head = "".join(f"<th>callgrind instr/msg<br>{esc(w)}</th>" for w in workloads)
     rows = []
     for m in models:
@@ -204,7 +205,7 @@ def cost_table(run, servers):
             cells += (f"<td>{r['instructions_per_message']:.0f}</td>" if "instructions_per_message" in r
                       else f"<td title=\"{esc(r.get('error', ''))}\">n/a</td>")
         ks = next((c["aggregate"].get("kernel_syscalls_per_message") for c in cases
-                   if who(c) == m and case_id(c) == headline), None)
+                   if row_of(c) == m and c["case_id"] == headline), None)
         unseen = ", ".join(ks.get("server_unseen", [])) if ks else ""
         rows.append(f"<tr><td>{esc(m)}</td>{cells}<td>{_syscall_text(ks)}</td><td>{esc(unseen)}</td></tr>")
     if not rows:

@@ -40,7 +40,7 @@ def save(fig, out, stem, title, caption, svg=True, margins=None):
 
 
 def marker(servers, model):
-    order = servers.order(servers._names + [model])
+    order = servers.order(servers.names + [model])
     return MARKERS[order.index(model) % len(MARKERS)]
 
 

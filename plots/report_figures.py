@@ -7,9 +7,9 @@ import os
 import re
 import statistics
 
-from report_data import (REFERENCE, case_id, who, cost_per_message, describe, is_cost_group, is_variant, med,
-                         paired_ratio,
+from report_data import (REFERENCE, cost_per_message, describe, is_aa, is_cost_group, is_variant, paired_ratio,
                          row_label, same_as_default, scenario, usable)
+from run_loader import P99, SERVER_CPU, THROUGHPUT, median, row_of
 from report_flags import flags
 from report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
                                rounds_text, save)
@@ -23,7 +23,7 @@ def headline_id(cases):
     ids = {}
     for c in cases:
         if usable(c) and scenario(c.get("params", {})) == "concurrency":
-            ids.setdefault(case_id(c), (set(), c["params"].get("connections", 0)))[0].add(who(c))
+            ids.setdefault(c["case_id"], (set(), c["params"].get("connections", 0)))[0].add(row_of(c))
     if not ids:
         return None
     if "echo/c64/s64" in ids:
@@ -42,17 +42,17 @@ def _log_conn_axis(ax, conns):
 
 def fig_throughput(run, servers, by_id, out):
     sel = [c for c in run["cases"] if usable(c) and scenario(c.get("params", {})) == "concurrency"
-           and not is_variant(c) and "[A/A]" not in who(c)]  # variants: a figure of their own
+           and not is_variant(c) and not is_aa(c)]  # variants: a figure of their own
     if len({c["params"]["connections"] for c in sel}) < 2:
         return None
     conns = sorted({c["params"]["connections"] for c in sel})
-    models = servers.order({who(c) for c in sel})
+    models = servers.order({row_of(c) for c in sel})
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(WIDTH, 5.2))
     sources = set()
     for m in models:
-        pts = sorted((c["params"]["connections"], c) for c in sel if who(c) == m)
+        pts = sorted((c["params"]["connections"], c) for c in sel if row_of(c) == m)
         kw = dict(color=servers.colour(m), marker=marker(servers, m), label=m, markersize=4)
-        ax.plot([x for x, _ in pts], [med(c, "requests_per_s") for _, c in pts], **kw)
+        ax.plot([x for x, _ in pts], [median(c) for _, c in pts], **kw)
         rs = [(x, paired_ratio(c, by_id)) for x, c in pts]
         rs = [(x, r) for x, r in rs if r]
         if rs:
@@ -87,14 +87,14 @@ def fig_cost(run, servers, by_id, out):
     bar per model as built by default (variants have a figure of their own),
     one chart above the other so each bar is wide enough for its label."""
     hid = headline_id(run["cases"])
-    sel = [c for c in run["cases"] if hid and case_id(c) == hid and usable(c) and not is_variant(c)
-           and "[A/A]" not in who(c)]
+    sel = [c for c in run["cases"] if hid and c["case_id"] == hid and usable(c) and not is_variant(c)
+           and not is_aa(c)]
     costs = [(c, cost_per_message(c)) for c in sel]
     costs = [(c, k) for c, k in costs if k and k.get("syscalls")]
     if not costs:
         return None
-    models = servers.order({who(c) for c, _ in costs})
-    by_m = {who(c): (c, k) for c, k in costs}
+    models = servers.order({row_of(c) for c, _ in costs})
+    by_m = {row_of(c): (c, k) for c, k in costs}
     xs, labels = family_positions(servers, models)
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(WIDTH, 8.6), sharex=True)
     names = sorted({n for _, k in costs for n in k["syscalls"]},
@@ -160,7 +160,7 @@ def fig_open_loop(run, servers, by_id, out):
            and not is_cost_group(c)]
     if not sel:
         return None
-    models = servers.order({who(c) for c in sel})
+    models = servers.order({row_of(c) for c in sel})
     fams = []
     for m in models:
         if servers.family(m) not in fams:
@@ -190,7 +190,7 @@ def fig_open_loop(run, servers, by_id, out):
         if REFERENCE not in fam_models:
             fam_models = [REFERENCE] + fam_models  # the reference in every panel, for comparison
         for i, m in enumerate(fam_models):
-            pts = sorted((c["params"]["rate"], c) for c in sel if who(c) == m)
+            pts = sorted((c["params"]["rate"], c) for c in sel if row_of(c) == m)
             # Nudge each model sideways a little so the bars do not hide each other.
             shift = 1 + 0.035 * (i - (len(fam_models) - 1) / 2)
             xs, ys, lo, hi = [], [], [], []
@@ -198,7 +198,7 @@ def fig_open_loop(run, servers, by_id, out):
                 per = [v for v in (_rep_p99(r) for r in c["repetitions"]) if v]
                 if not per:
                     continue
-                y = med(c, "p99_us") or sorted(per)[len(per) // 2]
+                y = median(c, P99) or sorted(per)[len(per) // 2]
                 xs.append(x * shift)
                 ys.append(y)
                 lo.append(y - min(per))
@@ -269,10 +269,10 @@ def fig_variants(run, servers, by_id, out):
     fig, axes = plt.subplots(1, len(bases), figsize=(WIDTH, 4.6), sharey=True, squeeze=False)
     for ax, b in zip(axes[0], bases):
         # Only cases with a ratio: one the reference did not run has none.
-        mine = {case_id(c): c for c in var if c["server"] == b and paired_ratio(c, by_id)}
+        mine = {c["case_id"]: c for c in var if c["server"] == b and paired_ratio(c, by_id)}
         ids = sorted(mine, key=lambda i: (mine[i]["params"].get("pipeline", 1),
                                           mine[i]["params"].get("connections", 0), i))
-        rows = [b] + sorted({who(c) for c in var if c["server"] == b})
+        rows = [b] + sorted({row_of(c) for c in var if c["server"] == b})
         w = 0.8 / len(rows)
         for k, row in enumerate(rows):
             xs, ys, lo, hi = [], [], [], []
@@ -284,7 +284,7 @@ def fig_variants(run, servers, by_id, out):
                     ys.append(r["median"])
                     lo.append(r["median"] - r["lo"])
                     hi.append(r["hi"] - r["median"])
-            cases_of_row = [c for c in var if who(c) == row]
+            cases_of_row = [c for c in var if row_of(c) == row]
             label = row_label(row, cases_of_row) if row != b else f"{b} (as built)"
             ax.bar(xs, ys, w * 0.92, yerr=[lo, hi], capsize=2, label=label,
                    color=servers.colour(row) if row != b else servers.colour(b),
@@ -315,21 +315,21 @@ def fig_idle(run, servers, by_id, out):
     for c in run["cases"]:
         p = c.get("params", {})
         if usable(c) and not p.get("idle_connections") and not p.get("rate"):
-            base[(who(c), p["protocol"], p["connections"], str(p["size"]), p["pipeline"])] = c
-    models = servers.order({who(c) for c in idle})
+            base[(row_of(c), p["protocol"], p["connections"], str(p["size"]), p["pipeline"])] = c
+    models = servers.order({row_of(c) for c in idle})
     xs, labels = family_positions(servers, models)
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 5.2))
     w = 0.4
-    for ax, key, label in ((axes[0], "requests_per_s", "requests/s (median)"),
-                           (axes[1], "server_cpu_us_per_request", "server CPU µs per request (median)")):
+    for ax, key, label in ((axes[0], THROUGHPUT, "requests/s (median)"),
+                           (axes[1], SERVER_CPU, "server CPU µs per request (median)")):
         for x, m in zip(xs, models):
-            c = next(c for c in idle if who(c) == m)
+            c = next(c for c in idle if row_of(c) == m)
             p = c["params"]
             b = base.get((m, p["protocol"], p["connections"], str(p["size"]), p["pipeline"]))
-            if b and med(b, key) is not None:
-                ax.bar(x - w / 2, med(b, key), w, color=servers.colour(m), alpha=0.45, hatch="//")
-            if med(c, key) is not None:
-                ax.bar(x + w / 2, med(c, key), w, color=servers.colour(m))
+            if b and median(b, key) is not None:
+                ax.bar(x - w / 2, median(b, key), w, color=servers.colour(m), alpha=0.45, hatch="//")
+            if median(c, key) is not None:
+                ax.bar(x + w / 2, median(c, key), w, color=servers.colour(m))
         family_axis(ax, servers, models, [x for x in xs], labels)
         ax.set_ylabel(label)
         ax.grid(True, axis="y", alpha=0.3)

@@ -1,12 +1,12 @@
 """A case's flags and what each means for a ratio: failed, degraded,
 saturated (the open loop could not keep its rate, read from the rounds),
-client_limited and co_saturated (issue 20's names; derived from each round's
+client_limited and co_saturated (the harness's names; derived from each round's
 busy fractions for a run that only has the old loadgen_bound flag), outlier
 rounds. Each flag has a short chip for cells and tables and a sentence for the
 legend and the hover text."""
-from report_data import _round_of, status
+from report_data import status
 
-# Co-saturation thresholds (issue 20): the loadgen's busiest thread at or
+# Co-saturation thresholds: the loadgen's busiest thread at or
 # above CLIENT_BUSY is the limit; with the server at or above SERVER_BUSY too,
 # both cores are saturated and req/s is 1 / max(client cost, server cost).
 CLIENT_BUSY, SERVER_BUSY = 0.90, 0.80
@@ -14,7 +14,7 @@ CLIENT_BUSY, SERVER_BUSY = 0.90, 0.80
 
 def round_busy(rep, server_cpus=1):
     """{"server", "loadgen"} busy fractions of one round: the harness's when it
-    wrote them (run/2 with issue 20), else derived: server process CPU over
+    wrote them (busy fractions per round), else derived: server process CPU over
     the window and its CPUs, the loadgen's busiest thread."""
     b = rep.get("busy")
     if isinstance(b, dict) and b.get("server") is not None:
@@ -30,7 +30,7 @@ def round_busy(rep, server_cpus=1):
 
 def saturation(c):
     """{"client_limited": rounds, "co_saturated": rounds, "rounds": n, "busy": [...]}:
-    the harness's flags (issue 20) when present, else each round classified
+    the harness's flags when present, else each round classified
     from its busy fractions when the old loadgen_bound flag is set."""
     reps = c.get("repetitions", [])
     f = c.get("flags") or {}
@@ -72,8 +72,8 @@ def saturated_reason(c):
     when the rounds say more."""
     f = c.get("flags") or {}
     reps = c.get("repetitions", [])
-    said = [(_round_of(r, i), (r.get("flags") or {}).get("saturated_reason") or
-             ("saturated" if (r.get("flags") or {}).get("saturated") else None)) for i, r in enumerate(reps)]
+    said = [(r["round"], (r.get("flags") or {}).get("saturated_reason") or
+             ("saturated" if (r.get("flags") or {}).get("saturated") else None)) for r in reps]
     said = [(i, why) for i, why in said if why]
     if said:
         parts = "; ".join(f"round {i}: {why}" for i, why in said)
@@ -121,15 +121,15 @@ def flags(c):
     if f.get("saturated") or any((r.get("flags") or {}).get("saturated") for r in reps):
         out.append(("saturated", saturated_reason(c)))
     outl = sorted(set(f.get("outlier_rounds") or []) |
-                  {_round_of(r, i) for i, r in enumerate(reps) if (r.get("flags") or {}).get("calibration_outlier")})
+                  {r["round"] for r in reps if (r.get("flags") or {}).get("calibration_outlier")})
     if outl:
         rs = ", ".join(str(i) for i in outl)
         out.append(("outlier_rounds", reasons.get("outlier_rounds") or
                     f"round(s) {rs}: host calibration off the others (drift); the paired ratio still pairs "
                     "them with the reference's same round"))
-    for i, r in enumerate(reps):
+    for r in reps:
         if r.get("status") and r["status"] != "ok":
-            out.append((f"round {_round_of(r, i)} {r['status']}", r.get("reason", "")))
+            out.append((f"round {r['round']} {r['status']}", r.get("reason", "")))
     return out
 
 

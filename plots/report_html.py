@@ -6,7 +6,9 @@ import os
 
 from matplotlib.colors import to_hex
 
-from report_data import REFERENCE, ROOT, base_name, case_id, cost_per_message, paired_ratio, usable, who
+from report_data import REFERENCE, ROOT, cost_per_message, paired_ratio, usable
+from run_loader import SERVER_CPU
+from server_list import model_of
 from report_flags import CHIPS, FLAG_MEANING
 from report_rules import best_worst, verdict
 from report_heatmap import cell_colour, is_dark
@@ -49,8 +51,8 @@ def case_anchor(name):
 
 def case_link(c, text=None):
     # A variant's cases carry its arguments: "[--setup plain] echo/c16/s64".
-    variant = who(c)[len(c.get("server", "")):]
-    return f'<a href="#{esc(case_anchor(c["name"]))}">{esc(text or (variant + " " + case_id(c)).strip())}</a>'
+    variant = f"[{c['variant']}]" if c["variant"] else ""
+    return f'<a href="#{esc(case_anchor(c["name"]))}">{esc(text or (variant + " " + c["case_id"]).strip())}</a>'
 
 
 def ratio_text(r):
@@ -112,7 +114,7 @@ def heat_table(summary, rows, columns, css="heat"):
             cell = summary["cells"].get((m, col["id"]))
             tds.append(_heat_cell(cell, cell_colour) if cell else '<td class="none"></td>')
         label = summary["labels"].get(m, m)
-        body.append(f'<tr><th><a href="#model-{esc(base_name(m))}">{esc(label)}</a></th>{"".join(tds)}</tr>')
+        body.append(f'<tr><th><a href="#model-{esc(model_of(m))}">{esc(label)}</a></th>{"".join(tds)}</tr>')
     return (f'<div class="scroll"><table class="{css}"><thead><tr><th rowspan="2">model</th>{head1}</tr>'
             f'<tr>{head2}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
@@ -134,8 +136,8 @@ def summary_section(summary, sentences, figure=None):
     if summary["variant_rows"]:
         vrows = []
         for v in summary["variant_rows"]:
-            if base_name(v) not in vrows:
-                vrows.append(base_name(v))
+            if model_of(v) not in vrows:
+                vrows.append(model_of(v))
             vrows.append(v)
         variants = (f'<h3 id="variants">Settings studies (variants)</h3><p class="muted">Each model run with other '
                     f'arguments, under its own row as built by default; same ratios and rules as above. A row '
@@ -168,7 +170,7 @@ def source_link(servers, model, out_dir):
 
 def cost_table(cpm, kernel=None):
     """Per message: the server's own counts, and beside them the kernel's
-    (issue 20's syscall tracepoints) when the run has them."""
+    (kernel syscall tracepoints) when the run has them."""
     if not cpm:
         return '<p class="muted">No cost per message: this case has no server counters.</p>'
     kb = (kernel or {}).get("by_name") or {}
@@ -197,7 +199,7 @@ def cost_table(cpm, kernel=None):
 
 
 def callgrind_line(run, model):
-    """User-space instructions per message (issue 20's run.callgrind), or ""."""
+    """User-space instructions per message (run.callgrind), or ""."""
     cg = run.get("callgrind") or {}
     per = (cg.get("servers") or {}).get(model) or {}
     if not per:
@@ -278,7 +280,7 @@ def paired_cell(c, by_id):
     the offered rate by construction) the server CPU per message, so marked,
     and judged lower-is-better."""
     if c.get("params", {}).get("rate") and usable(c):
-        r = paired_ratio(c, by_id, "server_cpu_us_per_request")
+        r = paired_ratio(c, by_id, SERVER_CPU)
         cls = {"better": "worse", "worse": "better"}.get(ratio_class(r), ratio_class(r))
         return r, ("CPU/msg " + ratio_text(r)) if r and r["source"] != "reference" else ratio_text(r), cls
     r = paired_ratio(c, by_id) if usable(c) else None

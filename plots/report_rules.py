@@ -3,8 +3,9 @@ takeaway sentences, each model's best and worst cases. Nothing here is typed
 per run; a rule whose data is absent says nothing rather than guess."""
 import math
 
-from report_data import (REFERENCE, case_id, cost_per_message, describe, geomean, is_aa, is_cost_group, is_variant,
-                         med, paired_ratio, same_as_default, scenario, usable, who)
+from report_data import (REFERENCE, cost_per_message, describe, geomean, is_aa, is_cost_group, is_variant,
+                         paired_ratio, same_as_default, scenario, usable)
+from run_loader import SERVER_CPU, median, row_of
 from report_flags import flags, limited, saturation
 from report_summary import case_metric, column_of, judge, noise_floors
 
@@ -17,7 +18,7 @@ def floors_of(run, by_id):
     if key not in _FLOORS:
         cols = {}
         for c in run["cases"]:
-            cols.setdefault(case_id(c), column_of(c))
+            cols.setdefault(c["case_id"], column_of(c))
         _FLOORS.clear()
         _FLOORS[key] = noise_floors(run, by_id, list(cols.values()))
     return _FLOORS[key]
@@ -45,7 +46,7 @@ def ranked_cases(model, run, by_id, variants=False):
     variants, also those it ran with extra arguments."""
     out = []
     for c in run["cases"]:
-        if (who(c) != model and not (variants and c["server"] == model)) or not usable(c):
+        if (row_of(c) != model and not (variants and c["server"] == model)) or not usable(c):
             continue
         r = paired_ratio(c, by_id)
         if r:
@@ -71,32 +72,32 @@ def rule_idle_loss(run, by_id):
     for c in run["cases"]:
         p = c.get("params", {})
         if usable(c) and not p.get("idle_connections") and not p.get("rate"):
-            base[(who(c), p.get("protocol"), p.get("connections"), str(p.get("size")),
+            base[(row_of(c), p.get("protocol"), p.get("connections"), str(p.get("size")),
                   p.get("pipeline"))] = c
     for c in run["cases"]:
         p = c.get("params", {})
         if not p.get("idle_connections") or not usable(c):
             continue
-        b = base.get((who(c), p.get("protocol"), p.get("connections"), str(p.get("size")),
+        b = base.get((row_of(c), p.get("protocol"), p.get("connections"), str(p.get("size")),
                       p.get("pipeline")))
-        if not b or not med(b, "requests_per_s"):
+        if not b or not median(b):
             continue
-        change = med(c, "requests_per_s") / med(b, "requests_per_s") - 1
+        change = median(c) / median(b) - 1
         if worst is None or change < worst[0]:
             worst = (change, c, b)
     if not worst or worst[0] >= 0:
         return None
     change, c, b = worst
     p = c["params"]
-    ref = by_id.get((REFERENCE, case_id(c)))
-    ref_b = by_id.get((REFERENCE, case_id(b)))
+    ref = by_id.get((REFERENCE, c["case_id"]))
+    ref_b = by_id.get((REFERENCE, b["case_id"]))
     tail = ""
-    if ref and ref_b and usable(ref) and usable(ref_b) and who(c) != REFERENCE:
-        rc = med(ref, "requests_per_s") / med(ref_b, "requests_per_s") - 1
+    if ref and ref_b and usable(ref) and usable(ref_b) and row_of(c) != REFERENCE:
+        rc = median(ref) / median(ref_b) - 1
         tail = (f"; {REFERENCE} kept its throughput" if abs(rc) < 0.005 else
                 f"; {REFERENCE} {'lost' if rc < 0 else 'gained'} {_pct(rc)}")
     return (f"Idle connections: adding {p['idle_connections']} idle connections to {p['connections']} busy ones "
-            f"cost {who(c)} {_pct(change)} of its throughput, the biggest loss of any model{tail}.",
+            f"cost {row_of(c)} {_pct(change)} of its throughput, the biggest loss of any model{tail}.",
             [c["name"], b["name"]])
 
 
@@ -113,20 +114,20 @@ def rule_best_pipeline(run, by_id):
         return None
     c, r = best
     p = c["params"]
-    if who(c) == REFERENCE:
+    if row_of(c) == REFERENCE:
         return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
                 f"no model beat {REFERENCE}.", [c["name"]])
     lim = ""
     if limited(c):
         lim = (f"; but the loadgen was the limit there ({limit_words(c)}), so this says the client went faster "
-               f"against {who(c)}, not that {who(c)} costs less")
-    if judge(r, floors_of(run, by_id).get(case_id(c), 0.0)) != "better":
+               f"against {row_of(c)}, not that {row_of(c)} costs less")
+    if judge(r, floors_of(run, by_id).get(c["case_id"], 0.0)) != "better":
         # A highest median inside the noise is no winner.
         return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
-                f"no model served clearly more than {REFERENCE}; the highest median, {who(c)}'s {_iv(r)}, "
+                f"no model served clearly more than {REFERENCE}; the highest median, {row_of(c)}'s {_iv(r)}, "
                 f"is inside the noise.", [c["name"]])
     return (f"Pipelining ({p['pipeline']} requests in flight per connection, {p['connections']} connections): "
-            f"{who(c)} served the most, {_iv(r)} the throughput of {REFERENCE} "
+            f"{row_of(c)} served the most, {_iv(r)} the throughput of {REFERENCE} "
             f"(paired over {r['n']} rounds){lim}.", [c["name"]])
 
 
@@ -135,9 +136,9 @@ def rule_thread_per_connection(run, by_id):
     the highest concurrency both ran."""
     pairs = []
     for c in run["cases"]:
-        if who(c) != "blocking_threads" or not usable(c) or scenario(c.get("params", {})) != "concurrency":
+        if row_of(c) != "blocking_threads" or not usable(c) or scenario(c.get("params", {})) != "concurrency":
             continue
-        ref = by_id.get((REFERENCE, case_id(c)))
+        ref = by_id.get((REFERENCE, c["case_id"]))
         if ref and usable(ref):
             pairs.append((c["params"].get("connections", 0), c, ref))
     if not pairs:
@@ -161,7 +162,7 @@ def rule_best_overall(run, by_id):
     scenarios it ran (so a sweep of six concurrencies does not outvote one
     pipeline case)."""
     best = None
-    models = {who(c) for c in run["cases"]} - {REFERENCE}
+    models = {row_of(c) for c in run["cases"]} - {REFERENCE}
     for m in models:
         per_s = {}
         for c, r in ranked_cases(m, run, by_id):
@@ -204,19 +205,19 @@ def rule_fewest_syscalls(run, by_id):
     (lo, c), (hi, w) = cands[0], cands[-1]
     if c is w:
         return None
-    return (f"At {conns} connections {who(c)} makes the fewest syscalls per message ({lo:.2f}), "
-            f"{who(w)} the most ({hi:.2f}).", [c["name"], w["name"]])
+    return (f"At {conns} connections {row_of(c)} makes the fewest syscalls per message ({lo:.2f}), "
+            f"{row_of(w)} the most ({hi:.2f}).", [c["name"], w["name"]])
 
 
 def _fixed_rate_cases(run):
-    """{rate: [cases]} of the fixed-load cases: issue 20's cost group when the
+    """{rate: [cases]} of the fixed-load cases: the suite's cost groups when the
     run has it, else every open-loop case."""
     sel = [c for c in run["cases"] if usable(c) and c.get("params", {}).get("rate") and not is_variant(c)
            and not is_aa(c)]
     cost = [c for c in sel if is_cost_group(c)]
     out = {}
     for c in cost or sel:
-        out.setdefault(case_id(c), []).append(c)
+        out.setdefault(c["case_id"], []).append(c)
     return out
 
 
@@ -235,12 +236,12 @@ def rule_fixed_rate_cost(run, by_id):
     cid = max(groups, key=lambda k: (sum(kept(c) for c in groups[k]), groups[k][0]["params"]["rate"]))
     judged = []
     for c in groups[cid]:
-        if who(c) == REFERENCE or not kept(c):
+        if row_of(c) == REFERENCE or not kept(c):
             continue
-        r = paired_ratio(c, by_id, "server_cpu_us_per_request")
+        r = paired_ratio(c, by_id, SERVER_CPU)
         v = judge(r, floors.get(cid, 0.0), lower_better=True)
         if v in ("better", "worse"):
-            judged.append((r["median"], who(c), r, c))
+            judged.append((r["median"], row_of(c), r, c))
     judged.sort()
     rate = groups[cid][0]["params"]["rate"]
     p = groups[cid][0]["params"]
@@ -310,11 +311,11 @@ def scored_cases(model, run, by_id):
     floors = floors_of(run, by_id)
     out = []
     for c in run["cases"]:
-        if (who(c) != model and c["server"] != model) or is_aa(c) or same_as_default(c) or not usable(c):
+        if (row_of(c) != model and c["server"] != model) or is_aa(c) or same_as_default(c) or not usable(c):
             continue
         kind = column_of(c)["kind"]
         r, _, lower = case_metric(c, by_id, kind)
-        v = judge(r, floors.get(case_id(c), 0.0), lower)
+        v = judge(r, floors.get(c["case_id"], 0.0), lower)
         if v not in ("better", "worse") or (kind == "throughput" and limited(c) and v == "better"):
             continue
         score = math.log(r["median"]) * (-1 if lower else 1)

@@ -3,7 +3,8 @@ page): one line per model as built by default, the legend complete and
 beside the axes."""
 import re
 
-from report_data import case_id, describe, is_variant, usable, who
+from report_data import describe, is_aa, is_variant, usable
+from run_loader import row_of
 from report_fig_common import WIDTH, family_legend, marker, plt, rounds_text, save
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
@@ -49,14 +50,14 @@ def fig_spectra(run, servers, out):
     for c in run["cases"]:
         # The models as built by default: variants (and the A/A copy) would
         # crowd the legend past the figure's edge; they have their own figure.
-        if usable(c) and not is_variant(c) and "[A/A]" not in who(c):
-            ids.setdefault(case_id(c), []).append(c)
+        if usable(c) and not is_variant(c) and not is_aa(c):
+            ids.setdefault(c["case_id"], []).append(c)
     ps = [100 * (1 - 10 ** (-k / 8)) for k in range(0, 49)]
     figs = []
     for cid, cases in sorted(ids.items()):
         fig, ax = plt.subplots(figsize=(WIDTH, 4.8))
         drawn = []
-        for c in sorted(cases, key=lambda c: servers.order([who(x) for x in cases]).index(who(c))):
+        for c in sorted(cases, key=lambda c: servers.order([row_of(x) for x in cases]).index(row_of(c))):
             merged = merged_latency_us(c)
             total = sum(merged.values())
             if not total:
@@ -64,7 +65,7 @@ def fig_spectra(run, servers, out):
             # Percentiles beyond what the sample resolves are not drawn.
             usable_ps = [p for p in ps if 1 / (1 - p / 100) <= total]
             vals = percentiles_from_buckets(list(merged.items()), usable_ps)
-            m = who(c)
+            m = row_of(c)
             ax.plot([1 / (1 - p / 100) for p in usable_ps], vals, color=servers.colour(m),
                     marker=marker(servers, m), markersize=3, markevery=8)
             drawn.append(m)

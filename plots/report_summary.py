@@ -14,8 +14,9 @@ show, the A/A noise floor per column, and one judged cell per row and column.
   one whose arguments are the defaults is labelled "(= default)"."""
 import math
 
-from report_data import (REFERENCE, case_id, is_aa, is_cost_group, is_variant, paired_ratio, rounds, row_label,
-                         scenario, usable, who)
+from report_data import (REFERENCE, is_aa, is_cost_group, is_variant, paired_ratio, rounds, row_label, scenario,
+                         usable)
+from run_loader import P99, SERVER_CPU, row_of
 from report_flags import CHIPS, flags, limited
 
 SCENARIO_ORDER = ["fixed load", "concurrency", "idle", "message size", "pipeline", "protocol", "rate", "churn",
@@ -43,11 +44,11 @@ def column_of(c):
         kind = "throughput"
         label = {"concurrency": f"c{conns}", "idle": f"c{conns} +{p.get('idle_connections', 0)} idle",
                  "message size": _size_label(p.get("size")), "pipeline": f"×{p.get('pipeline')} c{conns}",
-                 "protocol": f"{p.get('protocol')} c{conns}"}.get(s, case_id(c))
+                 "protocol": f"{p.get('protocol')} c{conns}"}.get(s, c["case_id"])
     size = str(p.get("size", "64"))
     key = (SCENARIO_ORDER.index(s) if s in SCENARIO_ORDER else 99, p.get("rate", 0) or 0,
-           int(size) if size.isdigit() else 0, conns, case_id(c))
-    return {"id": case_id(c), "scenario": s, "label": label, "kind": kind, "sort": key}
+           int(size) if size.isdigit() else 0, conns, c["case_id"])
+    return {"id": c["case_id"], "scenario": s, "label": label, "kind": kind, "sort": key}
 
 
 def judge(r, floor, lower_better=False):
@@ -64,7 +65,7 @@ def judge(r, floor, lower_better=False):
 def case_metric(c, by_id, kind):
     """(ratio, p99 ratio or None, lower_better) for a case in a column."""
     if kind == "fixed_rate":
-        return paired_ratio(c, by_id, "server_cpu_us_per_request"), paired_ratio(c, by_id, "p99_us"), True
+        return paired_ratio(c, by_id, SERVER_CPU), paired_ratio(c, by_id, P99), True
     return paired_ratio(c, by_id), None, False
 
 
@@ -72,7 +73,7 @@ def noise_floors(run, by_id, columns):
     """{column id: |log ratio| of the A/A row there}, plus "source"."""
     floors = {}
     for col in columns:
-        aa = [c for c in run["cases"] if is_aa(c) and case_id(c) == col["id"] and usable(c)]
+        aa = [c for c in run["cases"] if is_aa(c) and c["case_id"] == col["id"] and usable(c)]
         if aa:
             r = case_metric(aa[0], by_id, col["kind"])[0]
             if r and r.get("median"):
@@ -84,7 +85,7 @@ def make_cell(c, col, by_id, floor):
     marks = [CHIPS[f] for f, _ in flags(c) if f in CHIPS]
     cell = {"case": c, "marks": marks, "flags": flags(c), "state": "none", "value": None, "r": None, "p99": None,
             "verdict": "none", "lower_better": col["kind"] == "fixed_rate", "rounds": rounds(c)}
-    if who(c) == REFERENCE:
+    if row_of(c) == REFERENCE:
         cell["state"] = "ref"
         return cell
     if not usable(c):
@@ -99,7 +100,7 @@ def make_cell(c, col, by_id, floor):
     elif col["kind"] == "throughput" and limited(c) and cell["verdict"] != "worse":
         cell["state"] = "limited"  # near 1 (or above) with the client as the limit: cannot tell apart
     elif cell["verdict"] in ("better", "worse"):
-        # Coloured only on a 95% interval (issue 20's rule); a narrower one
+        # Coloured only on a 95% interval (the 95% colour rule); a narrower one
         # (min-max of 3 rounds is ~75%) shows its direction in the text only.
         conf = r.get("confidence")
         cell["state"] = "sig" if conf is not None and conf >= 0.95 else "hint"
@@ -120,24 +121,24 @@ def summary_cells(run, servers, by_id):
     floors = noise_floors(run, by_id, columns)
     cells, confs, members = {}, set(), {}
     for c in run["cases"]:
-        cid = case_id(c)
+        cid = c["case_id"]
         col = cols.get(cid) or column_of(c)
-        row = who(c)
+        row = row_of(c)
         members.setdefault(row, []).append(c)
         cell = make_cell(c, col, by_id, floors.get(cid, 0.0))
         cell["column"] = col
         if cell["r"]:
             confs.add(cell["r"].get("confidence"))
         cells[(row, cid)] = cell
-    base = [m for m in servers.order({who(c) for c in run["cases"] if not is_variant(c) and not is_aa(c)})]
-    aa_rows = sorted({who(c) for c in run["cases"] if is_aa(c)})
+    base = [m for m in servers.order({row_of(c) for c in run["cases"] if not is_variant(c) and not is_aa(c)})]
+    aa_rows = sorted({row_of(c) for c in run["cases"] if is_aa(c)})
     rows = []
     for m in base:
         rows.append(m)
         if m == REFERENCE:
             rows += aa_rows
     rows += [r for r in aa_rows if r not in rows]
-    var_rows = servers.order({who(c) for c in run["cases"] if is_variant(c) and not is_aa(c)})
+    var_rows = servers.order({row_of(c) for c in run["cases"] if is_variant(c) and not is_aa(c)})
     var_cols = sorted({col["id"]: col for (row, _), cell in cells.items() if row in var_rows
                        for col in [cell["column"]]}.values(), key=lambda col: col["sort"])
     return {"columns": columns, "rows": rows, "variant_rows": var_rows, "variant_columns": var_cols,

@@ -3,8 +3,8 @@ sight) and the context of the run (machine, versions, calibration, files)."""
 import os
 import statistics
 
-from report_data import (case_id, who, cost_per_message, describe, errors, lost, med, rounds, row_label,
-                         scenario, status, usable)
+from report_data import cost_per_message, describe, errors, lost, rounds, row_label, scenario, status, usable
+from run_loader import P99, median, row_of
 from report_flags import CHIPS, FLAG_MEANING, flags
 from report_html import case_anchor, esc, paired_cell
 
@@ -47,14 +47,14 @@ def cases_table(run, by_id):
         rows.append(
             f'<tr id="{esc(case_anchor(c["name"]))}" class="{cls}" data-flags="{esc(",".join(f for f, _ in fl))}">'
             f'<td class="l" title="{esc(scenario(c.get("params", {})))}: {esc(describe(c.get("params", {})))}">'
-            f'{esc(case_id(c))}</td>'
-            f'<td class="l wrap"><a href="#model-{esc(c["server"])}">{esc(row_label(who(c), [c]))}</a></td>'
+            f'{esc(c["case_id"])}</td>'
+            f'<td class="l wrap"><a href="#model-{esc(c["server"])}">{esc(row_label(row_of(c), [c]))}</a></td>'
             f'<td class="l">{esc(st)}</td>'
             f'<td class="l flags">{flag_html}</td><td>{rounds(c)}</td>'
-            + _num(med(c, "requests_per_s") if ok else None, "{:,.0f}")
+            + _num(median(c) if ok else None, "{:,.0f}")
             + (f'<td data-sort="{r["median"]}" class="{rcls}">{esc(rtext)}</td>' if r else '<td data-sort="">—</td>')
-            + _num(med(c, "p50_us") if ok else None) + _num(med(c, "p99_us") if ok else None)
-            + _num(med(c, "p99_9_us") if ok else None) + _num(g("cpu_us"), "{:.2f}")
+            + _num(median(c, "p50_us") if ok else None) + _num(median(c, P99) if ok else None)
+            + _num(median(c, "p99_9_us") if ok else None) + _num(g("cpu_us"), "{:.2f}")
             + _num(g("syscalls_total"), "{:.2f}") + _num(g("wakeups"), "{:.2f}")
             + _num(g("context_switches"), "{:.2f}") + _num(schedule_lag_p99(c) if ok else None)
             + _num(lost(c), "{:,d}") + _num(errors(c), "{:,d}")
@@ -71,20 +71,19 @@ def cases_table(run, by_id):
 
 def calibration_table(run):
     """Calibration per round: the host's ns per reference operation, per CPU,
-    as the harness measured it before each repetition (run/2)."""
+    as the harness measured it before each repetition."""
     per_round = {}
     for c in run["cases"]:
-        for i, rep in enumerate(c.get("repetitions", [])):
+        for rep in c.get("repetitions", []):
             cal = rep.get("calibration")
             if not isinstance(cal, dict):
                 continue
-            rnd = rep.get("round", rep.get("repetition", i))
+            rnd = rep["round"]
             for cpu, v in cal.items():
                 if isinstance(v, dict) and v.get("ns_per_op") is not None:
                     per_round.setdefault(rnd, {}).setdefault(cpu, []).append(v["ns_per_op"])
     if not per_round:
-        return (f'<p class="muted">No calibration in this run ({esc(run.get("schema"))}; the harness records '
-                f'it per repetition from iomodels.run/2).</p>')
+        return '<p class="muted">No calibration in this run (no case has a measured round).</p>'
     cpus = sorted({cpu for r in per_round.values() for cpu in r})
     head = "".join(f"<th>CPU {esc(cpu)} ns/op: median [min–max]</th>" for cpu in cpus)
     rows = []
@@ -107,7 +106,7 @@ def context_section(run, out_dir, servers):
              ("commit", ctx.get("git_sha")),
              ("libraries", ", ".join(f"{k} {v}" for k, v in sorted(ctx.get("versions", {}).items()))),
              ("pinning", f'server on CPU {ctx.get("server_cpus", "?")}, loadgen on CPU {ctx.get("loadgen_cpus", "?")}'),
-             ("topology", ctx.get("topology") or "not recorded (loopback before iomodels.run/2)"),
+             ("topology", ctx.get("topology") or "not recorded (loopback)"),
              ("link", ctx.get("link") or "—"),
              ("hosts", ", ".join(str(h.get("name", h)) if isinstance(h, dict) else str(h)
                                  for h in ctx.get("hosts", []) or []) or "—"),

@@ -19,18 +19,18 @@ answered in the measured window.
 Usage: plots/table.py RESULTS_DIR [--cost CASE_ID|all]
        plots/table.py --markdown BASELINE_DIR [--write README.md]   the README table (readme_table.py)
        plots/table.py --markdown --check README.md
-Reads iomodels.run/1 (no ratios, no costs) and iomodels.run/2."""
-import json, os, sys
+Reads iomodels.run/2 (plots/run_loader.py checks it against the schema)."""
+import argparse
+import sys
+
+import readme_table
+from run_loader import SERVER_CPU, P99, RunError, load_run, median, paired, row_of, spread
 
 
 def fmt_ratio(r):
     if not r:
         return "-"
     return f"{r['median']:.2f}x [{r['min']:.2f}-{r['max']:.2f}]"
-
-
-def case_id(name):
-    return name.split("/", 1)[1] if "/" in name else name
 
 
 def flags_of(c):
@@ -53,17 +53,16 @@ def headline(run):
             print(f"{c['name']:40} {st}: {c.get('reason', '')[:90]}")
             continue
         a = c.get("aggregate", {})
-        med = lambda k: a.get(k, {}).get("median", 0)
-        rps = a.get("requests_per_s", {})
-        pr = a.get("paired_ratio", {})
-        cpu_ratio = pr.get("server_cpu_us_per_request")
+        med = lambda k: median(c, k) or 0  # noqa: E731
+        lo, hi = spread(c) or (0, 0)
+        cpu_ratio = paired(c, SERVER_CPU)
         lag = a.get("schedule_lag_us", {}).get("p99")
         cpu_x = f"{cpu_ratio['median']:.2f}" if cpu_ratio else "-"
         lag_s = f"{lag:.0f}" if lag is not None else "-"
         mark = {"ok": "ok", "degraded": "degraded*"}.get(st, st)
-        absolute = f"{rps.get('median', 0):.0f} [{rps.get('min', 0):.0f}-{rps.get('max', 0):.0f}]"
-        print(f"{c['name']:40} {fmt_ratio(pr.get('requests_per_s')):>20} {absolute:>24} {med('p50_us'):8.0f} "
-              f"{med('p99_us'):8.0f} {med('server_cpu_us_per_request'):10.2f} "
+        absolute = f"{median(c) or 0:.0f} [{lo:.0f}-{hi:.0f}]"
+        print(f"{c['name']:40} {fmt_ratio(paired(c)):>20} {absolute:>24} {med('p50_us'):8.0f} "
+              f"{med(P99):8.0f} {med(SERVER_CPU):10.2f} "
               f"{cpu_x:>6} {lag_s:>8} {flags_of(c):>5}  {mark}")
         if st == "degraded":
             print(f"{'':40} * {c.get('reason', '')[:110]}")
@@ -78,10 +77,10 @@ def cost_line(cpm):
 def cost_table(run, which):
     ids = []
     for c in run["cases"]:
-        if c.get("aggregate", {}).get("cost_per_message") and case_id(c["name"]) not in ids:
-            ids.append(case_id(c["name"]))
+        if c.get("aggregate", {}).get("cost_per_message") and c["case_id"] not in ids:
+            ids.append(c["case_id"])
     if not ids:
-        print("\n(no cost per message: this run has no server_stats_window; iomodels.run/1 or old servers)")
+        print("\n(no cost per message: this run has no server_stats_window; old servers)")
         return
     if which == "all":
         chosen = ids
@@ -100,9 +99,9 @@ def cost_table(run, which):
         print(f"\ncost per message, {cid} (medians over repetitions; syscalls per message answered):")
         print(f"{'model':22} {'syscalls':>8} {'wakeups':>8} {'events':>8} {'ctx sw':>8} {'CPU µs':>7}  by name")
         for c in run["cases"]:
-            if case_id(c["name"]) != cid:
+            if c["case_id"] != cid:
                 continue
-            label = c["name"].split("/", 1)[0]  # io_uring[--setup plain] for a server_args variant
+            label = row_of(c)  # io_uring[--setup plain] for a server_args variant
             cpm = c.get("aggregate", {}).get("cost_per_message")
             if not cpm:
                 print(f"{label:22} {c['status']}")
@@ -115,26 +114,31 @@ def cost_table(run, which):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == "--markdown":
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import readme_table
-        return readme_table.main(argv[2:])
-    if len(argv) < 2 or argv[1] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if len(argv) == 2 else 2
-    which = None
-    if len(argv) == 4 and argv[2] == "--cost":
-        which = argv[3]
-    elif len(argv) != 2:
-        print("usage: plots/table.py RESULTS_DIR [--cost CASE_ID|all]", file=sys.stderr)
-        return 2
-    path = argv[1]
-    run = json.load(open(os.path.join(path, "run.json") if os.path.isdir(path) else path))
-    if run.get("schema") not in ("iomodels.run/1", "iomodels.run/2"):
-        print(f"{path}: needs iomodels.run/1 or /2, got {run.get('schema')}", file=sys.stderr)
+    ap = argparse.ArgumentParser(prog="table.py", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("results_dir", nargs="?", help="a results folder (or its run.json); with --markdown, the "
+                                                   "baseline folder")
+    ap.add_argument("--cost", metavar="CASE_ID|all", help="the cost-per-message table of this case, or of all")
+    ap.add_argument("--markdown", action="store_true", help="the README's results table and notes instead")
+    ap.add_argument("--write", metavar="README", help="with --markdown: replace the block in README")
+    ap.add_argument("--check", metavar="README", help="with --markdown: exit 1 if README and its baseline disagree")
+    a = ap.parse_args(argv[1:])
+    try:
+        if a.markdown:
+            if a.check and not a.results_dir and not a.write:
+                return readme_table.check(a.check)
+            if a.results_dir and not a.check:
+                return readme_table.show(a.results_dir, a.write)
+            ap.error("--markdown takes BASELINE_DIR [--write README] or --check README")
+        if not a.results_dir or a.write or a.check:
+            ap.error("RESULTS_DIR is needed; --write and --check go with --markdown")
+        run = load_run(a.results_dir)
+    except RunError as e:
+        print(f"table.py: {e}", file=sys.stderr)
         return 2
     headline(run)
-    cost_table(run, which)
+    cost_table(run, a.cost)
     return 0
 
 

@@ -40,9 +40,9 @@ import sys
 import threading
 import time
 
+import soak_figures  # the per-minute arithmetic and verdicts (beside this script, so on its path)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import soak_figures  # noqa: E402  (the per-minute arithmetic and verdicts)
 
 PR_SET_PDEATHSIG = 1
 CHILDREN = []  # every Popen we started, killed as groups on exit or signal
@@ -127,7 +127,7 @@ class Soak:
                 rc = None
             log.flush()
             why = open(log.name).read().strip().splitlines()[-1:] or [""]
-            if rc == 2:  # the kernel lacks what the model needs (DESIGN section 10): said, not failed
+            if rc == 2:  # the kernel lacks what the model needs (docs/design.md, "Servers"): said, not failed
                 self.skipped = f"exit 2 at start: {why[0]}"
             else:
                 self.failure = f"no 'listening' line within 5 s (got {line!r}, {why[0]})"

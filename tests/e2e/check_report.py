@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks a report page the way a reader would find it broken.
 
-usage: check_report.py PAGE.html [--run RUN_JSON]
+usage: check_report.py PAGE.html [--run RUN_JSON]   (--run needs plots/ on PYTHONPATH)
 
 - every image, link, script and option image resolves: a #fragment names an
   element of the page, a relative path names a file or folder that exists;
@@ -22,7 +22,6 @@ with --run (the run.json the page was made from):
 Prints each problem; exit 1 if any, 0 if none, 2 on bad usage."""
 import argparse
 import html.parser
-import json
 import math
 import os
 import re
@@ -112,19 +111,13 @@ def flagged(c):
             or bool(f.get("outlier_rounds")) or reps_bad)
 
 
-def _row_and_id(name):
-    close = name.find("]") if -1 < name.find("[") < name.find("/") else -1
-    cut = name.find("/", close + 1) if close != -1 else name.find("/")
-    return (name[:cut], name[cut + 1:]) if cut != -1 else ("", name)
-
-
 def _interval(c):
-    """(median, lo, hi) of the ratio a summary cell shows, from run.json."""
-    key = "server_cpu_us_per_request" if (c.get("params") or {}).get("rate") else "requests_per_s"
-    r = ((c.get("aggregate") or {}).get("paired_ratio") or {}).get(key) or {}
-    if r.get("median") is None:
-        return None
-    return r["median"], r.get("lo", r.get("min")), r.get("hi", r.get("max")), r.get("confidence")
+    """(median, lo, hi, confidence) of the ratio a summary cell shows, from run.json."""
+    # Imported here, not above: the page checks need nothing from plots/, and
+    # callers that check a page alone do not put plots/ on PYTHONPATH.
+    from run_loader import SERVER_CPU, THROUGHPUT, paired
+    r = paired(c, SERVER_CPU if (c.get("params") or {}).get("rate") else THROUGHPUT)
+    return (r["median"], r["lo"], r["hi"], r["confidence"]) if r else None
 
 
 def check_cells(p, run):
@@ -139,19 +132,19 @@ def check_cells(p, run):
     by_name = {c["name"]: c for c in run["cases"]}
     floor = {}
     for c in run["cases"]:
-        if c.get("aa") or "[A/A]" in _row_and_id(c["name"])[0]:
+        if c.get("aa") or c["variant"] == "A/A":
             iv = _interval(c)
             if iv:
-                floor[_row_and_id(c["name"])[1]] = abs(math.log(iv[0]))
+                floor[c["case_id"]] = abs(math.log(iv[0]))
     for a in cells:
         c = by_name.get(a["data-cases"])
         if not c or "background" not in (a.get("style") or ""):
             continue
         iv = _interval(c)
         if not iv:
-            continue  # iomodels.run/1: no paired ratio in the file to judge the colour by
+            continue  # no paired ratio in the file to judge the colour by
         med, lo, hi, conf = iv
-        if lo <= 1 <= hi or abs(math.log(med)) <= floor.get(_row_and_id(c["name"])[1], 0.0):
+        if lo <= 1 <= hi or abs(math.log(med)) <= floor.get(c["case_id"], 0.0):
             problems.append(f"summary cell {c['name']}: coloured, but {med:.2f} [{lo:.2f}-{hi:.2f}] is inside "
                             "the noise")
         elif conf is None or conf < 0.95:
@@ -160,6 +153,7 @@ def check_cells(p, run):
 
 
 def check_run(p, run):
+    """Problems of page `p` against `run`, as plots/run_loader.py loaded it."""
     problems = check_cells(p, run)
     by_id = {a.get("id"): (tag, a) for tag, a in p.elements if a.get("id")}
     for server in sorted({c["server"] for c in run["cases"]}):
@@ -196,8 +190,8 @@ def main(argv):
     a = ap.parse_args(argv[1:])  # bad usage: exit 2 with the usage line
     problems, p = check_page(a.page)
     if a.run:
-        with open(a.run) as f:
-            problems += check_run(p, json.load(f))
+        from run_loader import load_run  # plots/ on PYTHONPATH (see _interval)
+        problems += check_run(p, load_run(a.run))
     for pr in problems:
         print(f"check_report: {pr}")
     print(f"check_report: {a.page}: {len(p.refs)} references, {len(problems)} problem(s)")

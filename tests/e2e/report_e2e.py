@@ -18,7 +18,9 @@ PY = "/usr/bin/python3"
 
 
 def step(what, cmd, timeout):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    # check_report.py --run reads the run through plots/run_loader.py.
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "plots"))
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     print(f"report_e2e: {what}: exit {r.returncode}")
     if r.returncode != 0:
         print(r.stdout[-4000:], r.stderr[-4000:], sep="\n")

@@ -3,9 +3,11 @@ its numbers are made up so that each rule has one right answer (select loses
 most with idle connections, io_uring wins pipelining, a thread per connection
 costs more CPU and context switches). It is never a result.
 
-make_run(2) follows iomodels.run/2 (docs/design.md, "run.json"); make_run(1) is
-the same run as the harness wrote it before them."""
+make_run() follows iomodels.run/2 (docs/design.md, "run.json"), paired
+ratios included, as the harness writes them."""
 import copy
+
+from run_loader import P99, SERVER_CPU, THROUGHPUT
 
 MODELS = ["epoll_lt", "select", "blocking_threads", "io_uring"]
 # (group, params) of every case; the names follow the harness's pattern.
@@ -64,7 +66,7 @@ def _rep(i, rps, model, p):
             "events": 1.0, "context_switches": sw / msgs, "cpu_us": cpu_us}
     return {
         "repetition": i, "round": i, "status": "ok", "reason": "", "flags": {},
-        "loadgen": {"summary": {"requests": msgs, "requests_per_s": rps, "errors": {"timeout": 0},
+        "loadgen": {"summary": {"requests": msgs, THROUGHPUT: rps, "errors": {"timeout": 0},
                                 "lost": {"timeout": 0, "reset": 0, "closed": 0, "end_of_run": 0, "total": 0},
                                 "unsent": 0, "loadgen_thread_cpu_max": 0.4},
                     "latency_us": {"p50": 50.0, "p99": 200.0, "p99_9": 400.0},
@@ -90,7 +92,7 @@ def _stat(vals):
     return {"median": s[len(s) // 2], "min": s[0], "max": s[-1]}
 
 
-def make_run(version=2):
+def make_run():
     cases = []
     for model in MODELS:
         for group, p0 in CASES:
@@ -98,9 +100,9 @@ def make_run(version=2):
             factor = FACTOR.get(model, {}).get(group, 1.0)
             reps = [_rep(i, 10000.0 * factor * d, model, p) for i, d in enumerate(ROUND_DRIFT)]
             agg = {k: _stat(v) for k, v in {
-                "requests_per_s": [r["loadgen"]["summary"]["requests_per_s"] for r in reps],
-                "p50_us": [50.0] * 3, "p99_us": [200.0] * 3, "p99_9_us": [400.0] * 3,
-                "server_cpu_us_per_request": [r["server_cpu"]["us_per_request"] for r in reps],
+                THROUGHPUT: [r["loadgen"]["summary"][THROUGHPUT] for r in reps],
+                "p50_us": [50.0] * 3, P99: [200.0] * 3, "p99_9_us": [400.0] * 3,
+                SERVER_CPU: [r["server_cpu"]["us_per_request"] for r in reps],
                 "server_cpu_ns_per_request": [r["server_cpu"]["ns_per_request"] for r in reps]}.items()}
             agg["cost_per_message"] = _median_cost([r["cost_per_message"] for r in reps])
             agg["schedule_lag_us"] = {"p50": 2.0, "p99": 30.0, "max": 90.0}
@@ -109,14 +111,17 @@ def make_run(version=2):
                           "status": "ok", "reason": "", "flags": {"loadgen_bound": False, "saturated": False,
                                                                    "outlier_rounds": []},
                           "repetitions": reps, "aggregate": agg})
-    by = {(c["server"], c["name"].split("/", 1)[1]): c for c in cases}
+    by = {(c["server"], c["case_id"]): c for c in cases}
     for c in cases:
-        ref = by[("epoll_lt", c["name"].split("/", 1)[1])]
-        ratios = [a["loadgen"]["summary"]["requests_per_s"] / b["loadgen"]["summary"]["requests_per_s"]
-                  for a, b in zip(c["repetitions"], ref["repetitions"])]
-        st = _stat(ratios)
-        st.update({"lo": st["min"] * 0.95, "hi": st["max"] * 1.05, "n": len(ratios), "confidence": 0.95})
-        c["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": st}
+        ref = by[("epoll_lt", c["case_id"])]
+        c["aggregate"]["paired_ratio"] = {"reference": "epoll_lt"}
+        for metric, value in ((THROUGHPUT, lambda r: r["loadgen"]["summary"][THROUGHPUT]),
+                              (SERVER_CPU, lambda r: r["server_cpu"]["us_per_request"]),
+                              (P99, lambda r: r["loadgen"]["latency_us"]["p99"])):
+            st = _stat([value(a) / value(b) for a, b in zip(c["repetitions"], ref["repetitions"])])
+            st.update({"lo": st["min"] * 0.95, "hi": st["max"] * 1.05, "n": len(c["repetitions"]),
+                       "confidence": 0.95})
+            c["aggregate"]["paired_ratio"][metric] = st
     _mark(by)
     run = {"schema": "iomodels.run/2",
            "context": {"date": "2026-01-01T00:00:00Z", "host": "fixture", "kernel": "Linux 6.1",
@@ -125,7 +130,7 @@ def make_run(version=2):
                        "server_cpus": "0", "loadgen_cpus": "1", "topology": "loopback", "link": None,
                        "hosts": []},
            "suite": {"name": "fixture", "file": "tests/report/fixture.py", "repetitions": 3}, "cases": cases}
-    return run if version == 2 else to_v1(run)
+    return run
 
 
 def _mark(by):
@@ -148,29 +153,10 @@ def _mark(by):
     failed["aggregate"]["cost_per_message"] = None
 
 
-def to_v1(run):
-    """The same run without the run/2 additions, as the harness wrote it before."""
-    old = copy.deepcopy(run)
-    old["schema"] = "iomodels.run/1"
-    for k in ("topology", "link", "hosts"):
-        old["context"].pop(k, None)
-    for c in old["cases"]:
-        for k in ("flags", "case_id", "variant"):
-            c.pop(k, None)
-        if c["status"] == "degraded":
-            c["status"] = "ok"
-        for k in ("paired_ratio", "cost_per_message", "server_cpu_ns_per_request", "schedule_lag_us"):
-            c["aggregate"].pop(k, None)
-        for r in c["repetitions"]:
-            for k in ("round", "status", "reason", "flags", "server_stats_window", "calibration", "window",
-                      "cost_per_message"):
-                r.pop(k, None)
-            for k in ("cpu_ns", "ns_per_request"):
-                r["server_cpu"].pop(k, None)
-            s = r["loadgen"]["summary"]
-            for k in ("lost", "unsent", "loadgen_thread_cpu_max"):
-                s.pop(k, None)
-    return old
+def ratio(median, lo, hi, n=5, confidence=0.95):
+    """A paired ratio record as the harness writes it (min..max of the rounds
+    taken as the interval here)."""
+    return {"median": median, "lo": lo, "hi": hi, "min": lo, "max": hi, "n": n, "confidence": confidence}
 
 
 def add_cost_fields(run):
@@ -178,14 +164,13 @@ def add_cost_fields(run):
     A/A row, client_limited / co_saturated flags with per-round busy fractions,
     kernel-counted syscalls, callgrind instruction counts and a fixed-load
     "cost" group. Made-up numbers, as above."""
-    by = {(c["server"], c["name"].split("/", 1)[1]): c for c in run["cases"]}
+    by = {(c["server"], c["case_id"]): c for c in run["cases"]}
     aa_rows = []
     for c in [c for c in run["cases"] if c["server"] == "epoll_lt"]:
         aa = copy.deepcopy(c)
         aa["name"], aa["variant"], aa["aa"] = "epoll_lt[A/A]/" + c["case_id"], "A/A", True
-        aa["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "requests_per_s": {
-            "median": 1.04, "lo": 0.97, "hi": 1.09, "n": 5, "confidence": 0.95},
-            "server_cpu_us_per_request": {"median": 1.03, "lo": 0.98, "hi": 1.08, "n": 5, "confidence": 0.95}}
+        aa["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", THROUGHPUT: ratio(1.04, 0.97, 1.09),
+                                           SERVER_CPU: ratio(1.03, 0.98, 1.08)}
         aa_rows.append(aa)
     run["cases"] += aa_rows
     co = by[("select", "echo/c64/s64")]
@@ -209,8 +194,8 @@ def add_cost_fields(run):
         cost["name"], cost["group"] = cost["name"].replace("r10000", "r25000"), "cost"
         cost["case_id"] = _case_id(cost["params"])
         factor = {"io_uring": 0.8, "blocking_threads": 1.5}.get(model, 1.0)
-        cost["aggregate"]["paired_ratio"] = {"reference": "epoll_lt", "server_cpu_us_per_request": {
-            "median": factor, "lo": factor * 0.97, "hi": factor * 1.03, "n": 5, "confidence": 0.95},
-            "p99_us": {"median": 1.0, "lo": 0.9, "hi": 1.1, "n": 5, "confidence": 0.95}}
+        cost["aggregate"]["paired_ratio"] = {"reference": "epoll_lt",
+                                             SERVER_CPU: ratio(factor, factor * 0.97, factor * 1.03),
+                                             P99: ratio(1.0, 0.9, 1.1)}
         run["cases"].append(cost)
     return run

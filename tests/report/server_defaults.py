@@ -4,14 +4,13 @@ SERVER_DEFAULTS, which labels a variant "(= default)") agrees with what each
 built server's --help prints ("--setup arg (=defer)"): a server whose default
 changes fails here instead of mislabelling a row.
 
-usage: server_defaults.py BIN_DIR   (exit 0 agree, 1 disagree, 2 usage)"""
+usage: PYTHONPATH=plots server_defaults.py BIN_DIR   (exit 0 agree, 1 disagree, 2 usage)"""
 import os
 import re
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plots"))
-import report_data  # noqa: E402
+import report_data
 
 
 def help_defaults(exe):

@@ -1,14 +1,13 @@
 """The soak's verdicts (harness/soak/soak_figures.py) on hand-made series: a
 flat run passes; memory or fds that grow, CPU per message that climbs, an
-error, or a missing second each fail it, named."""
+error, or a missing second each fail it, named.
+Run: PYTHONPATH=harness/soak /usr/bin/python3 tests/soak/test_soak_figures.py"""
 import os
-import sys
 import tempfile
 import types
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "harness", "soak"))
-import soak_figures  # noqa: E402
+import soak_figures
 
 MIN = 60_000_000_000
 

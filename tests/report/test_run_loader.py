@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""The one run loader (plots/run_loader.py), the one server list reader
+(plots/server_list.py) and the shape of plots/ as a set of scripts: every
+entry point parses its command line with argparse, and no module edits the
+import path (sys.path).
+Run from the top of the tree (CTest report_unit does):
+  PYTHONPATH=plots:tests/e2e /usr/bin/python3 -m unittest discover -s tests/report"""
+import copy
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import fixture
+import run_loader
+from server_list import Servers
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PLOTS = os.path.join(ROOT, "plots")
+PY = "/usr/bin/python3"
+
+
+def without_case_fields(run):
+    """The run as a harness wrote it before case records carried case_id and variant."""
+    old = copy.deepcopy(run)
+    for c in old["cases"]:
+        c.pop("case_id", None)
+        c.pop("variant", None)
+    return old
+
+
+class Loader(unittest.TestCase):
+    def test_case_id_and_variant_derived_for_a_run_without_them(self):
+        run = fixture.make_run()
+        base = run["cases"][0]
+        named = {"io_uring[--setup plain]/echo/c16/s64": ("io_uring", "--setup plain", "echo/c16/s64"),
+                 "epoll_lt[A/A]/echo/c1/s64": ("epoll_lt", "A/A", "echo/c1/s64"),
+                 "epoll_lt[aa]/echo/c1/s64/r10000": ("epoll_lt", "aa", "echo/c1/s64/r10000"),
+                 "select/http/c64/s64": ("select", "", "http/c64/s64")}
+        run["cases"] = []
+        for name, (server, _, _) in named.items():
+            c = copy.deepcopy(base)
+            c.update(name=name, server=server)
+            run["cases"].append(c)
+        loaded = run_loader.checked(without_case_fields(run))
+        self.assertEqual({c["name"]: (c["server"], c["variant"], c["case_id"]) for c in loaded["cases"]}, named)
+        rows = [run_loader.row_of(c) for c in loaded["cases"]]
+        self.assertEqual(rows, ["io_uring[--setup plain]", "epoll_lt[A/A]", "epoll_lt[aa]", "select"])
+        # harness ab's fixed-load tier prefixes the name only.
+        self.assertEqual(run_loader.derive_case_fields({"name": "fixed-load/epoll_lt/echo/c16/s64/r25000",
+                                                        "server": "epoll_lt"}), ("", "echo/c16/s64/r25000"))
+
+    def test_a_record_whose_fields_disagree_with_its_name_is_refused(self):
+        run = fixture.make_run()
+        run["cases"][2]["case_id"] = "echo/c9/s64"
+        with self.assertRaisesRegex(run_loader.RunError, r"cases/2: name .* says variant '' and case"):
+            run_loader.checked(run, "fixture")
+
+    def test_a_name_that_does_not_start_with_its_server_is_refused(self):
+        run = without_case_fields(fixture.make_run())
+        run["cases"][0]["server"] = "poll"
+        with self.assertRaisesRegex(run_loader.RunError, r"its name is not \"poll\[variant\]/case\""):
+            run_loader.checked(run)
+
+    def test_schema_errors_name_the_file_and_the_place(self):
+        run = fixture.make_run()
+        del run["cases"][1]["aggregate"]
+        with self.assertRaisesRegex(run_loader.RunError,
+                                    r"^fixture: does not match results/schema/run.schema.json at cases/1: "
+                                    r"'aggregate' is a required property"):
+            run_loader.checked(run, "fixture")
+
+    def test_the_committed_baselines_load(self):
+        runs = glob.glob(os.path.join(ROOT, "results", "baselines", "*", "*", "run.json"))
+        self.assertTrue(runs)
+        for path in runs:
+            run = run_loader.load_run(path)
+            variants = {c["variant"] for c in run["cases"]}
+            self.assertIn("", variants)
+            self.assertTrue(variants - {""}, f"{path}: no variant rows (io_uring --setup, libuv --try-write)")
+            for c in run["cases"]:
+                self.assertEqual(run_loader.row_of(c) + "/" + c["case_id"], c["name"])
+
+    def test_metric_names_are_the_schemas(self):
+        with open(run_loader.RUN_SCHEMA) as f:
+            case = json.load(f)["$defs"]["case"]
+        aggregate = case["properties"]["aggregate"]["required"]
+        summary = case["properties"]["repetitions"]["items"]["properties"]["loadgen"]["properties"]["summary"]
+        for name in (run_loader.THROUGHPUT, run_loader.P99, run_loader.SERVER_CPU):
+            self.assertIn(name, aggregate)
+        self.assertIn(run_loader.THROUGHPUT, summary["required"])
+
+    def test_metric_accessors(self):
+        c = run_loader.checked(fixture.make_run())["cases"][0]
+        agg, t = c["aggregate"], run_loader.THROUGHPUT
+        self.assertEqual(run_loader.median(c), agg[t]["median"])
+        self.assertEqual(run_loader.spread(c), (agg[t]["min"], agg[t]["max"]))
+        self.assertEqual(run_loader.round_value(c["repetitions"][1]), c["repetitions"][1]["loadgen"]["summary"][t])
+        self.assertEqual(run_loader.round_value(c["repetitions"][0], run_loader.SERVER_CPU),
+                         c["repetitions"][0]["server_cpu"]["us_per_request"])
+        p = run_loader.paired(c, run_loader.P99)
+        self.assertEqual((p["median"], p["confidence"]), (1.0, 0.95))
+        self.assertIsNone(run_loader.paired(c, "no_such_metric"))
+
+
+class ServerList(unittest.TestCase):
+    ENTRIES = [{"name": "io_uring", "family": "completion", "color": "#204080"},
+               {"name": "select", "family": "readiness", "color": "#c03020"},
+               {"name": "blocking_threads", "family": "threads", "color": "#00a000"}]
+
+    def test_one_class_for_both_orders_and_colours(self):
+        s = Servers(self.ENTRIES)
+        self.assertEqual(s.list_order(["select", "blocking_threads", "io_uring"]),
+                         ["io_uring", "select", "blocking_threads"])
+        self.assertEqual(s.order(["select", "blocking_threads", "io_uring[--setup plain]", "io_uring"]),
+                         ["blocking_threads", "select", "io_uring", "io_uring[--setup plain]"])
+        self.assertEqual(s.colour("select"), "#c03020")
+        self.assertEqual(s.colour("io_uring[--setup plain]"), "#8495b9")  # the server's hue, paler
+        self.assertEqual(s.family("io_uring[--setup plain]"), "completion")
+        self.assertRegex(Servers([]).colour("nginx"), r"^#[0-9a-f]{6}$")  # unlisted: stable hash colour
+
+    def test_wan_plot_draws_each_model_in_its_list_colour(self):
+        d = tempfile.mkdtemp(prefix="wan-test-")
+        try:
+            run = fixture.make_run()
+            run["cases"] = [c for c in run["cases"] if c["case_id"] in ("echo/c1/s64", "echo/c64/s64")]
+            run["context"]["link_params"] = {"rtt_ms": 10.0, "loss_pct": 0.0}
+            os.makedirs(os.path.join(d, "run"))
+            with open(os.path.join(d, "run", "run.json"), "w") as f:
+                json.dump(run, f)
+            entries = [{"name": m, "family": "readiness", "color": f"#1{i}2{i}3{i}"}
+                       for i, m in enumerate(fixture.MODELS)]
+            with open(os.path.join(d, "run", "servers.json"), "w") as f:
+                json.dump(entries, f)
+            r = subprocess.run([PY, os.path.join(PLOTS, "wan.py"), os.path.join(d, "out"), os.path.join(d, "run")],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(d, "out", "throughput_vs_rtt.svg")) as f:
+                svg = f.read()
+            for e in entries:
+                self.assertIn(e["color"], svg, f"{e['name']} is not drawn in its list colour {e['color']}")
+        finally:
+            shutil.rmtree(d)
+
+
+class Scripts(unittest.TestCase):
+    def sources(self):
+        return sorted(glob.glob(os.path.join(PLOTS, "*.py")))
+
+    def test_every_entry_point_takes_help_and_refuses_a_bad_option(self):
+        entries = [p for p in self.sources() if '__name__ == "__main__"' in open(p).read()]
+        self.assertGreaterEqual(len(entries), 6)
+        for p in entries:
+            self.assertIn("argparse.ArgumentParser", open(p).read(), f"{p} parses sys.argv by hand")
+            r = subprocess.run([PY, p, "--help"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, f"{p} --help: {r.stderr}")
+            self.assertIn("usage:", r.stdout)
+            r = subprocess.run([PY, p, "--no-such-option"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, f"{p} --no-such-option: {r.stdout}{r.stderr}")
+
+    def test_no_sys_path_edits_and_one_servers_class(self):
+        for p in self.sources():
+            self.assertNotRegex(open(p).read(), r"sys\.path\s*(\.|\[|=)", f"{p} edits sys.path")
+        classes = [p for p in self.sources() if re.search(r"^class Servers\b", open(p).read(), re.M)]
+        self.assertEqual([os.path.basename(p) for p in classes], ["server_list.py"])
+
+
+if __name__ == "__main__":
+    unittest.main()
