@@ -154,6 +154,7 @@ def table(rep):
 
 
 if __name__ == "__main__":
-    # The table again from a finished soak: soak_figures.py OUT/soak.json
-    import sys
-    print(table(json.load(open(sys.argv[1]))))
+    import argparse
+    ap = argparse.ArgumentParser(prog="soak_figures.py", description="The table again from a finished soak.")
+    ap.add_argument("soak_json", help="OUT/soak.json of a soak.py run")
+    print(table(json.load(open(ap.parse_args().soak_json))))

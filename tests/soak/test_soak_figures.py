@@ -2,7 +2,10 @@
 flat run passes; memory or fds that grow, CPU per message that climbs, an
 error, or a missing second each fail it, named.
 Run: PYTHONPATH=harness/soak /usr/bin/python3 tests/soak/test_soak_figures.py"""
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import types
 import unittest
@@ -51,6 +54,18 @@ class SoakVerdicts(unittest.TestCase):
         self.assertAlmostEqual(v["checks"]["cpu"]["first"], 6e8 / 1000 / 12000)
         self.assertEqual(v["minutes"][0]["p99_us"], 90.0)
         self.assertEqual(v["minutes"][-1]["loadgen_schedule_lag_p99_us"], 30.0)
+
+    def test_the_table_again_from_a_finished_soak(self):
+        rep = {"config": {"window_minutes": 1}, "loadavg": ["0.1", "0.2", "0.3"], "servers": [self.judge()],
+               "pass": True}
+        with tempfile.TemporaryDirectory() as out:
+            path = os.path.join(out, "soak.json")
+            with open(path, "w") as f:
+                json.dump(rep, f)
+            r = subprocess.run([sys.executable, soak_figures.__file__, path], capture_output=True, text=True,
+                               timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, soak_figures.table(rep) + "\n"), r.stderr)
+        self.assertIn("soak: pass", r.stdout)
 
     def test_growing_memory_fails(self):
         v = self.judge(rss=lambda m: 5000 * (1 + 0.03 * m))
