@@ -11,11 +11,12 @@
 using namespace iomodels;
 
 // The real list is read from build/servers.json beside the harness
-// (harness/server_list.cpp, which needs runner.cpp); here a fixed stand-in.
+// (harness/server_list.cpp, which needs runner.cpp); here the same names, read
+// from the list (servers/CMakeLists.txt) when fuzz/ is configured.
 const std::vector<std::string>& iomodels::harness::known_servers() {
   static const std::vector<std::string> names{
-      "blocking_threads", "epoll_et", "epoll_lt", "epoll_reuseport", "io_uring", "io_uring_multishot",
-      "libevent", "libevent_bufferevent", "nonblocking_spin", "poll", "posix_aio", "select", "sigio"};
+#include "listed_servers.inc"
+  };
   return names;
 }
 

@@ -1,41 +1,6 @@
-// asio — Boost.Asio's proactor interface, one io_context run by one thread.
-//
-// Model: we start operations and Asio calls a completion handler when each is
-// done: async_accept on the listener, per connection one async_read_some into
-// the connection's own buffer (the op owns it until it completes) and at most
-// one async_write, of the replies produced so far; replies produced meanwhile
-// wait in the Connection's out-buffer for the next write. Back-pressure: no new
-// read while the unsent bytes (in flight + queued) are over the cap.
-// Underneath, on Linux: the epoll_reactor, one epoll per io_context. Each socket
-// is registered once, edge-triggered (EPOLLIN|EPOLLPRI|EPOLLERR|EPOLLHUP|EPOLLET;
-// EPOLLOUT is added the first time a write would block, and stays), so there is
-// no epoll_ctl per message. Every operation is first tried at once (speculative
-// recv/send) and queued for an edge only if it would block. For reads that is
-// the cost: Asio 1.18 (Boost 1.74) marks a socket drained only when a read
-// returned 0 bytes, so the read started after each request is a recv that says EAGAIN when
-// the next request is not there yet: in request/response traffic about one
-// failed recv per message (3 syscalls a message where epoll_lt makes 2). A
-// later Asio added the opt-in config reactor.reset_edge_on_partial_read for
-// exactly this ("avoids unnecessary speculative reads"); Debian 12's Boost
-// 1.74 ships Asio 1.18, which has no way.
-// What Asio adds per operation: an operation object (here from the
-// connection's recycled handler memory, not the heap), calls through
-// perform()/complete() function pointers, and for a speculative completion (our
-// writes) a trip through the scheduler's queue; while handlers are queued the
-// reactor is polled with epoll_wait(…, 0) on the way, one more wait per loop
-// pass. Per accepted socket: accept(2), then ioctl(FIONBIO) and epoll_ctl(ADD).
-// Built as Asio's authors advise for one thread: BOOST_ASIO_DISABLE_THREADS (no
-// locks in the scheduler or reactor), concurrency hint 1, io_context's own
-// executor type instead of the type-erased any_io_executor, per-connection
-// handler memory (associated allocator) and one reused read buffer.
-// Counters: events = completion handlers run (ours); syscalls and wakeups are
-// counted by link-time wrapping (servers/common/wrapped_syscalls.h), since Asio
-// makes the calls. SIGTERM/SIGINT arrive through an asio::signal_set.
-// Needs: Boost ≥ 1.74 headers (libboost-dev). Bad at: a failed recv per
-// request/response message, one op object and one handler call per read and
-// per write, a queue trip per write completion, a read buffer held by every
-// idle connection; one core only.
-// Try it: ./build/asio --port 7000 &  then  nc 127.0.0.1 7000
+// asio — Boost.Asio: one io_context, async_read_some / async_write (epoll underneath)
+// What the model is, its syscalls, needs and traps: docs/models.md, section asio.
+// One thread runs the io_context, so Asio is built without its locks (as its authors advise).
 #define BOOST_ASIO_DISABLE_THREADS 1
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -331,10 +296,7 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "asio",
-                                .summary = "echo/framed/http server on Boost.Asio: one io_context, "
-                                           "async_read_some/async_write, one thread",
-                                .serve = &iomodels::serve,
-                                .owns_signals = true});
+  return iomodels::listed_server_main(argc, argv,
+                                      {.serve = &iomodels::serve,
+                                       .owns_signals = true});
 }

@@ -1,15 +1,5 @@
-// blocking_threads — blocking I/O, one thread per connection.
-//
-// Model: the main thread blocks in accept(2); each connection gets a thread of
-// its own that blocks in recv(2), runs the protocol and blocks in send(2) until
-// every reply byte is out. The kernel scheduler is the event loop. Back-pressure
-// is free: a thread stuck in send() to a slow reader does not read more.
-// Syscalls: accept4, recv, send, shutdown, close, pthread_create (clone).
-// Needs: any POSIX system. Bad at: a stack, a kernel task and two context
-// switches per message per connection; 10k connections are 10k threads (stacks
-// are kept at 64 KiB so that they fit). Stop: a hook shutdown(2)s the listener
-// (accept returns EINVAL) and every live socket (recv returns 0, send EPIPE).
-// Try it: ./build/blocking_threads --port 7000 &  then  nc 127.0.0.1 7000
+// blocking_threads — blocking I/O, a thread per connection
+// What the model is, its syscalls, needs and traps: docs/models.md, section blocking_threads.
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -271,8 +261,5 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "blocking_threads",
-                                .summary = "echo/framed/http server, blocking I/O, one thread per connection",
-                                .serve = &iomodels::serve});
+  return iomodels::listed_server_main(argc, argv, {.serve = &iomodels::serve});
 }

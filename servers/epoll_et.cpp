@@ -1,19 +1,5 @@
-// epoll_et — I/O multiplexing with epoll(7), edge-triggered.
-//
-// Model: one thread, one epoll instance. Every connection is registered once
-// for EPOLLIN|EPOLLOUT|EPOLLET and never touched again: no epoll_ctl per
-// message or per back-pressure episode. An edge is reported once, so each side
-// is drained and the connection remembers "still readable" and "still
-// writable" itself. Reads stop at the first short read (it proves the queue
-// empty: the short-read rule, ~1 recv per message instead of 2); only a read
-// that fills the buffer is followed by another, until EAGAIN. For fairness
-// the reads of one connection are capped per wakeup; a connection left
-// readable goes on a ready list that is served after the next (then
-// non-blocking) epoll_wait, behind everyone else's events.
-// Syscalls: epoll_create1, epoll_ctl (once per fd), epoll_wait, accept4, recv, send, close.
-// Needs: Linux ≥ 2.6. Bad at: an edge missed is a connection hung forever, so
-// every path must drain or queue; one core only (see epoll_reuseport).
-// Try it: ./build/epoll_et --port 7000 &  then  nc 127.0.0.1 7000
+// epoll_et — epoll, edge-triggered
+// What the model is, its syscalls, needs and traps: docs/models.md, section epoll_et.
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -28,6 +14,7 @@
 #include "servers/common/connection.h"
 #include "servers/common/conns_by_fd.h"
 #include "servers/common/server_main.h"
+#include "servers/common/socket_io.h"
 
 namespace iomodels {
 namespace {
@@ -50,12 +37,11 @@ struct Loop {
   ServerContext& ctx;
   ServerStats& st;
   Fd ep;
-  ConnsByFd<EdgeConnection> conns;
-  SpareFd spare;
-  AcceptPause pause;
-  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
-  std::deque<int> ready;      // connections whose read budget ran out while still readable
-  LingerQueue lingers;        // refused connections draining before close, by fd
+  ConnsByFd<EdgeConnection> conns{};
+  SpareFd spare{};
+  AcceptPause pause{};
+  SocketIo io{ctx, st};       // recv, send, lingering close (its queue keyed by fd)
+  std::deque<int> ready{};    // connections whose read budget ran out while still readable
   uint64_t budget_yields = 0;
 
   // false: a connection's epoll_ctl failed (ENOSPC past max_user_watches,
@@ -91,24 +77,19 @@ struct Loop {
   }
 
   void expire_lingers() {
-    lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
-  }
-  Connection* find(int fd) {
-    return conns.find(fd);
+    io.lingers.expire(now_ns(), [&](uint64_t fd) { return conns.find(int(fd)); },
+                      [&](uint64_t fd) { close_conn(int(fd)); });
   }
 
   void close_conn(int fd) {
     conns.erase(fd);  // close(2) removes it from the epoll set too; a stale ready entry is skipped
-    st.count(Syscall::kClose);
-    ++st.closed;
+    io.count_close();
   }
 
   // One recv of drain()'s loop; it charges the turn's read budget and notes EAGAIN.
   bool on_readable(EdgeConnection& c, size_t& budget) {
-    st.count(Syscall::kRecv);
-    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
+    ssize_t n = io.recv_into(c);
     if (n > 0) {
-      c.on_received(scratch.get(), size_t(n), st);
       budget -= std::min(budget, size_t(n));
       // Short-read rule (epoll(7)): on a stream socket a read that returns
       // less than asked for emptied the receive queue, so no EAGAIN call is
@@ -117,26 +98,18 @@ struct Loop {
       if (size_t(n) < Connection::kReadChunk && !c.hup) c.readable = false;
       return true;
     }
-    if (n == 0) { c.on_peer_eof(); c.readable = false; return true; }
+    if (n == 0) { c.readable = false; return true; }
     int err = errno;
     if (classify_errno(err) == ErrnoClass::kWouldBlock) c.readable = false;  // drained: wait for the next edge
-    return classify(err, "recv");
+    return io.keep(err, "recv");
   }
 
+  // Until out() is empty or the socket is full; then the EPOLLOUT edge will come.
   bool on_writable(EdgeConnection& c) {
-    while (c.wants_write()) {
-      st.count(Syscall::kSend);
-      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
-      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
-      int err = errno;
-      if (classify_errno(err) == ErrnoClass::kWouldBlock) { c.writable = false; return true; }  // the EPOLLOUT edge will come
-      if (!classify(err, "send")) return false;
-    }
-    return true;
+    SendResult r = io.send_pending(c);
+    if (r == SendResult::kWouldBlock) c.writable = false;
+    return r != SendResult::kDrop;
   }
-
-  // false: drop the connection. Saved errno sorted: expected vs unexpected.
-  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
   // Alternate flushing and reading until both sides would block, back-pressure
   // stops the reads (EPOLLOUT's edge resumes them), or the budget is spent.
@@ -145,7 +118,7 @@ struct Loop {
     bool ok = true;
     for (;;) {
       if (c.writable && !(ok = on_writable(c))) break;
-      if (c.linger_due() && !(ok = lingers.start(c, uint64_t(fd), st))) break;  // FIN, then drain
+      if (c.linger_due() && !(ok = io.lingers.start(c, uint64_t(fd), st))) break;  // FIN, then drain
       if (!c.readable || !c.wants_read()) break;
       if (budget == 0) break;
       if (!(ok = on_readable(c, budget))) break;
@@ -184,7 +157,7 @@ struct Loop {
 
 int serve(ServerContext& ctx) {
   set_nonblocking(ctx.listener.get());
-  Loop loop{ctx, ctx.stats, Fd(::epoll_create1(EPOLL_CLOEXEC)), {}, {}};
+  Loop loop{ctx, ctx.stats, Fd(::epoll_create1(EPOLL_CLOEXEC))};
   if (!loop.ep) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   // The listener and stop_fd stay level-triggered: accept_all drains anyway,
   // and the stop must be seen however many times we look.
@@ -194,7 +167,7 @@ int serve(ServerContext& ctx) {
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kEpollWait);
     // Work on the ready list: just collect new events, do not sleep.
-    int timeout = !loop.ready.empty() ? 0 : loop.lingers.timeout_ms(loop.pause.wait_ms());
+    int timeout = !loop.ready.empty() ? 0 : loop.io.lingers.timeout_ms(loop.pause.wait_ms());
     int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -209,7 +182,7 @@ int serve(ServerContext& ctx) {
       else if (fd != ctx.stop_fd) loop.on_event(fd, events[i].events);
     }
     loop.run_ready();
-    if (!loop.lingers.empty()) loop.expire_lingers();
+    if (!loop.io.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
   if (loop.budget_yields) loop.st.extra["budget_yields"] = loop.budget_yields;
@@ -220,8 +193,5 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "epoll_et",
-                                .summary = "echo/framed/http server on edge-triggered epoll, one thread",
-                                .serve = &iomodels::serve});
+  return iomodels::listed_server_main(argc, argv, {.serve = &iomodels::serve});
 }

@@ -1,23 +1,5 @@
-// epoll_reuseport — N reactors, each its own SO_REUSEPORT listener and epoll.
-//
-// Model: the production shape (nginx with reuseport, Envoy, Seastar-style
-// shared-nothing). --threads N (default: the CPUs in our affinity mask) threads,
-// each with a listening socket bound to the same port with SO_REUSEPORT and a
-// level-triggered epoll of its own. The kernel hashes each incoming connection's
-// 4-tuple to one listener, so accepts are spread without a shared accept queue,
-// without a thundering herd, and without handing fds between threads: a
-// connection lives and dies on the thread that accepted it. Per-thread
-// ServerStats are merged at exit; stats.extra gets "threadK_accepted".
-// Syscalls: socket/setsockopt(SO_REUSEPORT)/bind/listen per thread,
-// epoll_create1, epoll_ctl, epoll_wait, accept4, recv, send, close.
-// Needs: Linux ≥ 3.9 (SO_REUSEPORT load balancing for TCP).
-// Bad at: balance is by hash, not by load — a few heavy connections can land on
-// one thread while another idles, and nothing moves them; a listener's backlog
-// is lost (reset) if its thread stops; EMFILE's spare-fd trick races across
-// threads (the shed may miss and the loop tries again on the next wakeup);
-// "listening" is printed before serve() binds listeners 1..N-1, so a client
-// that connects in that first instant lands on thread 0.
-// Try it: ./build/epoll_reuseport --port 7000 --threads 2 &  then  nc 127.0.0.1 7000
+// epoll_reuseport — N threads, each its own SO_REUSEPORT listener and epoll
+// What the model is, its syscalls, needs and traps: docs/models.md, section epoll_reuseport.
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -27,12 +9,12 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/conns_by_fd.h"
 #include "servers/common/server_main.h"
+#include "servers/common/socket_io.h"
 
 namespace iomodels {
 namespace {
@@ -50,8 +32,7 @@ struct Reactor {
   Fd ep;
   ConnsByFd<Connection> conns;
   SpareFd spare;
-  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
-  LingerQueue lingers;  // refused connections draining before close, by fd
+  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
 
   // false: a connection's epoll_ctl failed (ENOSPC past max_user_watches,
   // ENOMEM): counted, and the caller closes that connection only. For the
@@ -101,54 +82,23 @@ struct Reactor {
   }
 
   void expire_lingers() {
-    lingers.expire(now_ns(), [&](uint64_t fd) { return find(int(fd)); }, [&](uint64_t fd) { close_conn(int(fd)); });
-  }
-  Connection* find(int fd) {
-    return conns.find(fd);
+    io.lingers.expire(now_ns(), [&](uint64_t fd) { return conns.find(int(fd)); },
+                      [&](uint64_t fd) { close_conn(int(fd)); });
   }
 
   void close_conn(int fd) {
     conns.erase(fd);  // close(2) removes it from the epoll set too
     live.fetch_sub(1, std::memory_order_relaxed);
-    st.count(Syscall::kClose);
-    ++st.closed;
+    io.count_close();
   }
-
-  // One recv per wakeup: level-triggered epoll reports what is left, which keeps
-  // one busy connection from starving the others on this thread.
-  bool on_readable(Connection& c) {
-    st.count(Syscall::kRecv);
-    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
-    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
-    if (n == 0) { c.on_peer_eof(); return true; }
-    return classify(errno, "recv");
-  }
-
-  bool on_writable(Connection& c) {
-    while (c.wants_write()) {
-      st.count(Syscall::kSend);
-      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
-      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
-      int err = errno;
-      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // short write: wait for EPOLLOUT
-      if (!classify(err, "send")) return false;
-    }
-    return true;
-  }
-
-  // false: drop the connection.
-  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
   void on_event(int fd, uint32_t events) {
     Connection* found = conns.find(fd);
     if (found == nullptr) return;
     Connection& c = *found;
     bool had_out = c.wants_write(), was_reading = c.wants_read();
-    bool ok = true;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ok = c.wants_read() ? on_readable(c) : true;
-    if (ok && (events & EPOLLOUT || c.wants_write())) ok = on_writable(c);
-    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
-    if (!ok || c.finished()) return close_conn(fd);
+    const bool read = events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && c.wants_read();
+    if (!io.serve_ready(c, read, events & EPOLLOUT, uint64_t(fd))) return close_conn(fd);
     // EPOLLOUT only while output is pending; EPOLLIN off while back-pressured.
     if (had_out != c.wants_write() || was_reading != c.wants_read())
       if (!watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u)))
@@ -170,7 +120,7 @@ struct Reactor {
     epoll_event events[kMaxEvents];
     while (!ctx.stop_requested()) {
       st.count(Syscall::kEpollWait);
-      int n = ::epoll_wait(ep.get(), events, kMaxEvents, lingers.timeout_ms(wait_timeout_ms()));
+      int n = ::epoll_wait(ep.get(), events, kMaxEvents, io.lingers.timeout_ms(wait_timeout_ms()));
       if (n < 0) {
         if (errno == EINTR) continue;
         throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -182,7 +132,7 @@ struct Reactor {
         if (fd == listen_fd) accept_all();
         else if (fd != ctx.stop_fd) on_event(fd, events[i].events);
       }
-      if (!lingers.empty()) expire_lingers();
+      if (!io.lingers.empty()) expire_lingers();
     }
     st.closed += conns.size();  // closed by the stop, not by the peer
     conns.clear();
@@ -237,11 +187,8 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "epoll_reuseport",
-                                .summary = "echo/framed/http server: N threads, each its own SO_REUSEPORT "
-                                           "listener and level-triggered epoll",
-                                .serve = &iomodels::serve,
-                                .uses_threads = true,
-                                .reuseport_listener = true});
+  return iomodels::listed_server_main(argc, argv,
+                                      {.serve = &iomodels::serve,
+                                       .uses_threads = true,
+                                       .reuseport_listener = true});
 }

@@ -1,31 +1,5 @@
-// io_uring — completion-based I/O through liburing: one SQE per operation.
-//
-// Model: one thread, one ring. Instead of asking which socket is ready, we hand
-// the kernel the operations themselves (accept, recv, send) and reap their
-// results from the completion queue; one io_uring_enter both submits the new
-// SQEs and waits, so a busy loop pays one syscall per batch, not per operation.
-// Per connection: one recv in flight, into a buffer of its own that must live
-// until the recv completes (the memory cost that io_uring_multishot's provided
-// buffers remove), and at most one send, because two sends on one stream socket
-// may complete out of order (io_uring(7)). A send points into `wire`, which
-// nothing touches until it completes: new replies go to the Connection's out
-// buffer meanwhile (appending there may move its bytes). Short sends are
-// resubmitted for the remainder. user_data = Conn* | op tag; a Conn is freed
-// only when no op in the kernel references it. Stop: a read SQE on the stop
-// eventfd, then a cancel per op in flight, and we wait for every completion.
-// Setup (--setup, io_uring_ring.h): defer = SINGLE_ISSUER|DEFER_TASKRUN by
-// default, coop where the kernel refuses it, plain where it refuses that too
-// (5.7-5.18; logged, in the stats), plain on request. CQEs are copied out and the CQ advanced before any is handled.
-// Syscalls: io_uring_setup, io_uring_enter (counted), close. Needs Linux ≥ 5.7
-// (ACCEPT/RECV/SEND ops, FAST_POLL; else exit 2 naming what is missing) with
-// kernel.io_uring_disabled = 0, liburing.
-// Recv size (--recv-bytes, 64 KiB as the readiness models read): at 64 KiB
-// messages 74 us of server CPU and 0.45 io_uring_enter per message against
-// 86 us and 0.56 with the old 16 KiB (harness/measure/best.sh, c16, load ~8);
-// --poll-first 1 (IORING_RECVSEND_POLL_FIRST) changed no count we could see
-// and stays opt-in.
-// Bad at: a recv buffer per idle connection; a CQE per small message each way.
-// Try it: ./build/io_uring --port 7000 &  then  nc 127.0.0.1 7000
+// io_uring — liburing: accept, recv, send
+// What the model is, its syscalls, needs and traps: docs/models.md, section io_uring.
 #include <liburing.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -311,14 +285,13 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "io_uring",
-                                .summary = "echo/framed/http server on io_uring: accept, recv, send SQEs",
-                                .serve = &iomodels::serve,
-                                .extra_options = {
-                                    {"setup", 2, "ring setup: defer (SINGLE_ISSUER|DEFER_TASKRUN) | coop | plain", 0, 2,
-                                     iomodels::ring_setup_names()},
-                                    {"register-ring-fd", 1, "1: io_uring_register_ring_fd (enter skips the fd lookup)", 0, 1},
-                                    {"recv-bytes", 65536, "bytes per recv (each connection's own buffer; was 16384)", 512, 1 << 20},
-                                    {"poll-first", 0, "1: IORING_RECVSEND_POLL_FIRST on each recv (Linux >= 5.19)", 0, 1}}});
+  return iomodels::listed_server_main(
+      argc, argv,
+      {.serve = &iomodels::serve,
+       .extra_options = {
+           {"setup", 2, "ring setup: defer (SINGLE_ISSUER|DEFER_TASKRUN) | coop | plain", 0, 2,
+            iomodels::ring_setup_names()},
+           {"register-ring-fd", 1, "1: io_uring_register_ring_fd (enter skips the fd lookup)", 0, 1},
+           {"recv-bytes", 65536, "bytes per recv (each connection's own buffer; was 16384)", 512, 1 << 20},
+           {"poll-first", 0, "1: IORING_RECVSEND_POLL_FIRST on each recv (Linux >= 5.19)", 0, 1}}});
 }

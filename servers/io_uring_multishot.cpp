@@ -1,28 +1,5 @@
-// io_uring_multishot — io_uring with multishot accept, multishot recv and a
-// provided buffer ring: one SQE keeps producing completions.
-//
-// Model: one thread, one ring. A multishot accept yields a CQE per connection,
-// a multishot recv a CQE per arrival naming a buffer the kernel took from our
-// registered ring, so idle connections pin no memory (io_uring pins a buffer
-// per pending recv). Echo is zero-copy: the reply is sent from that ring
-// buffer, which goes back to the ring only after its send completed. A peer
-// that stops reading would pin the shared ring, so past a few held buffers a
-// connection copies into its out buffer (capped; back-pressure cancels its
-// recv) and returns the buffer at once, as framed/http always do (their
-// replies are produced by the Connection protocol path). One send in flight
-// per connection, the rest queued: two sends on a stream socket may be
-// reordered (io_uring(7)). Traps: -ENOBUFS (ring empty) ends a multishot recv
-// and nothing would wake that connection, so it waits on a list, re-armed as
-// buffers come back; any CQE without IORING_CQE_F_MORE ends its multishot and
-// is re-armed. user_data = Conn* | op tag; a Conn is freed only when no op
-// references it. Stop: poll on the stop eventfd, cancel per op, drain.
-// Options: --buffers N (power of 2), --buffer-size; --setup defer|coop|plain
-// (io_uring_ring.h; defer = SINGLE_ISSUER|DEFER_TASKRUN, the default); --sqpoll 1
-// (with --setup plain only: no submit syscalls, a kernel thread burns a core).
-// Needs Linux >= 6.0 (multishot recv), liburing >= 2.2; if not: exit 2, named.
-// Ring: 32 x 64 KiB by default (2 MiB); why, with the figures: docs/models.md.
-// Bad at: whole buffers: a 64 B message takes a --buffer-size buffer.
-// Try it: ./build/io_uring_multishot --port 7000 --buffers 8 &  then  nc 127.0.0.1 7000
+// io_uring_multishot — multishot accept + multishot recv + provided buffer ring
+// What the model is, its syscalls, needs and traps: docs/models.md, section io_uring_multishot.
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -381,11 +358,9 @@ int serve(ServerContext& ctx) {
 
 int main(int argc, char** argv) {
   using iomodels::ExtraOption;
-  return iomodels::server_main(
+  return iomodels::listed_server_main(
       argc, argv,
-      {.name = "io_uring_multishot",
-       .summary = "echo/framed/http server on io_uring: multishot accept + multishot recv + buffer ring",
-       .serve = &iomodels::serve,
+      {.serve = &iomodels::serve,
        .extra_options = {
            ExtraOption{"buffers", 32, "provided buffer ring entries (power of 2)", 1, 32768},
            ExtraOption{"buffer-size", 65536, "bytes per ring buffer", 64, 1 << 20},

@@ -1,27 +1,5 @@
-// libevent — the libevent 2.x event API, as in the classic libevent echo servers.
-//
-// Model: one thread, one event_base. The listener is an EV_READ|EV_PERSIST
-// event. Each connection has libevent's usual pair, embedded in its state (no
-// allocation per change): a persistent read event, added while we read, and a
-// persistent write event, added only while output is pending (a write is
-// tried straight after each read, so in the common echo case only the read
-// event is ever added). libevent's epoll backend keeps one interest mask per
-// fd (evmap) and turns each add or delete into one epoll_ctl: ADD for the
-// first event of an fd, MOD while the other stays, DEL for the last.
-// --events one keeps the older single event whose interest is re-assigned
-// with event_del + event_assign + event_add on each transition: that is an
-// EPOLL_CTL_DEL then an ADD, two calls per change, from our pattern, not
-// libevent's (measured in docs/models.md). SIGTERM/SIGINT arrive as evsignal
-// events (libevent's socketpair trick), whose callback stops the loop.
-// Counters: events = callbacks run; wakeups = event_base_loop(EVLOOP_ONCE)
-// calls that returned (one backend wait each, roughly); recv/send/accept4/close
-// are ours; the backend's own epoll_wait/epoll_ctl are inside libevent and not
-// counted — stats.extra "event_rearms" counts our interest changes.
-// Syscalls: epoll_wait/epoll_ctl (libevent's epoll backend; EVENT_NOEPOLL=1
-// picks poll), accept4, recv, send, close; a socketpair + sigaction for signals.
-// Needs: libevent ≥ 2.0 (event_assign). Bad at: a callback and timeout
-// bookkeeping per event, one recv per callback (level-triggered); one core only.
-// Try it: ./build/libevent --port 7000 &  then  nc 127.0.0.1 7000
+// libevent — libevent's event API
+// What the model is, its syscalls, needs and traps: docs/models.md, section libevent.
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <signal.h>
@@ -31,11 +9,11 @@
 #include <unordered_map>
 
 #include "core/clock.h"
-#include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
+#include "servers/common/socket_io.h"
 
 namespace iomodels {
 namespace {
@@ -66,7 +44,7 @@ struct Server {
   AcceptPause pause;
   event* listen_ev = nullptr;  // taken out of the loop while paused
   event* resume_ev = nullptr;  // the pause's timer
-  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
+  SocketIo io{ctx, st};  // recv, send (its linger queue unused: an event timeout ends a linger)
   uint64_t rearms = 0;
   bool one_event = false;  // --events one
 
@@ -111,33 +89,7 @@ struct Server {
 
   void close_conn(Conn& k) {
     conns.erase(k.c.fd());  // ~Conn: event_del, then close(2)
-    st.count(Syscall::kClose);
-    ++st.closed;
-  }
-
-  // false: drop the connection.
-  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
-
-  // One recv per callback: libevent's epoll is level-triggered, so what is left
-  // comes back on the next loop pass, after the other connections had a turn.
-  bool on_readable(Connection& c) {
-    st.count(Syscall::kRecv);
-    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
-    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
-    if (n == 0) { c.on_peer_eof(); return true; }
-    return classify(errno, "recv");
-  }
-
-  bool on_writable(Connection& c) {
-    while (c.wants_write()) {
-      st.count(Syscall::kSend);
-      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
-      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
-      int err = errno;
-      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // the rest waits for EV_WRITE
-      if (!classify(err, "send")) return false;
-    }
-    return true;
+    io.count_close();
   }
 
   // Called from C: no exception may leave it. One that is thrown (a failed
@@ -148,8 +100,11 @@ struct Server {
     ++s.st.events;
     try {
       bool ok = true;
-      if ((what & EV_READ) && k.c.wants_read()) ok = s.on_readable(k.c);
-      if (ok && k.c.wants_write()) ok = s.on_writable(k.c);  // try at once: usually it all fits
+      // One recv per callback: libevent's epoll is level-triggered, so what is left
+      // comes back on the next loop pass, after the other connections had a turn.
+      if ((what & EV_READ) && k.c.wants_read()) ok = s.io.recv_into(k.c) >= 0 || s.io.keep(errno, "recv");
+      // Try at once: usually it all fits; the rest waits for EV_WRITE.
+      if (ok && k.c.wants_write()) ok = s.io.send_pending(k.c) != SendResult::kDrop;
       if (ok && k.c.linger_due()) ok = start_linger(k.c, s.st);  // FIN now; EOF or the timeout closes
       if (!ok || k.c.finished() || (what & EV_TIMEOUT)) return s.close_conn(k);
       s.arm(k);
@@ -185,7 +140,7 @@ struct Server {
       } catch (const std::exception& e) {
         count_connection_failure(e, s.st, s.ctx);
         if (auto it = s.conns.find(fd); it != s.conns.end()) s.close_conn(*it->second);
-        else { s.st.count(Syscall::kClose); ++s.st.closed; }  // an Fd on the way closed it
+        else s.io.count_close();  // an Fd on the way closed it
       }
     }
   }
@@ -252,14 +207,11 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "libevent",
-                                .summary = "echo/framed/http server on the libevent event API "
-                                           "(one struct event per connection)",
-                                .serve = &iomodels::serve,
-                                .extra_options = {{"events", 1,
-                                                   "one: a single event re-assigned per change (del+add) | "
-                                                   "two: a read and a write event (libevent's usual pattern)",
-                                                   0, 1, {"one", "two"}}},
-                                .owns_signals = true});
+  return iomodels::listed_server_main(argc, argv,
+                                      {.serve = &iomodels::serve,
+                                       .extra_options = {{"events", 1,
+                                                          "one: a single event re-assigned per change (del+add) | "
+                                                          "two: a read and a write event (libevent's usual pattern)",
+                                                          0, 1, {"one", "two"}}},
+                                       .owns_signals = true});
 }

@@ -1,25 +1,5 @@
-// libevent_bufferevent — libevent's buffered layer: evconnlistener + bufferevent.
-//
-// Model: one thread, one event_base. An evconnlistener accepts on the listener
-// server_main made (evconnlistener_new, not _new_bind, so the printed port is
-// the port served); each connection is a bufferevent_socket whose evbuffers
-// libevent fills and drains itself: our read callback parses the input evbuffer
-// and appends replies to the output evbuffer; libevent writes them when the
-// socket is writable. Back-pressure: at --out-buffer-cap unsent bytes we disable
-// EV_READ and set a write low-watermark of cap/2; the write callback that fires
-// there re-enables reading. SIGTERM/SIGINT arrive as evsignal events.
-// Counters: events = callbacks run; wakeups = event_base_loop(EVLOOP_ONCE)
-// returns; readv/writev = the successful ones libevent made, seen by evbuffer
-// callbacks; accept4 = successful ones; libevent's epoll_wait/epoll_ctl uncounted.
-// Syscalls: epoll_wait/epoll_ctl, accept4, ioctl(FIONREAD) + readv, writev, close.
-// Needs: libevent ≥ 2.1 (bufferevent_set_max_single_read).
-// Bad at: every readv is capped at 4096 bytes — libevent 2.1's evbuffer_read
-// clamps to EVBUFFER_MAX_READ, and --max-single-read (bufferevent_set_max_single_read,
-// 16384 per callback by default in 2.1) can only lower that; libevent ≥ 2.2
-// lifts it (evbuffer_set_max_read, called when built against it). A 64 KiB
-// message costs 16 readv and 16 loop passes. Each reply also toggles EV_WRITE
-// (two epoll_ctl) and is copied twice (evbuffer → protocol → evbuffer). One core.
-// Try it: ./build/libevent_bufferevent --port 7000 --max-single-read 65536 & nc 127.0.0.1 7000
+// libevent_bufferevent — libevent's evconnlistener + bufferevent
+// What the model is, its syscalls, needs and traps: docs/models.md, section libevent_bufferevent.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -334,11 +314,9 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(
+  return iomodels::listed_server_main(
       argc, argv,
-      {.name = "libevent_bufferevent",
-       .summary = "echo/framed/http server on libevent's evconnlistener + bufferevent",
-       .serve = &iomodels::serve,
+      {.serve = &iomodels::serve,
        .extra_options = {{"max-single-read", 0, "bufferevent_set_max_single_read; 0 = libevent's default "
                           "(16384 per callback; each readv clamped to 4096 in libevent 2.1)", 0, 1 << 30},
                          {"max-single-write", 0, "bufferevent_set_max_single_write; 0 = libevent's default "

@@ -1,36 +1,5 @@
-// libuv — the event loop under Node.js: one uv_loop_t, callbacks.
-//
-// Model: libuv reads for us and calls back. Per connection a uv_tcp_t with
-// uv_read_start: the alloc callback hands out the connection's own buffer
-// (made at its first read, so a silent connection holds none), the read
-// callback feeds the protocol. Replies go out as Node.js writes them:
-// uv_try_write first, then a uv_write request (recycled through a free list,
-// owning its bytes until its callback) for whatever did not fit.
-// --try-write 0 sends every reply batch through uv_write, the plain shape,
-// which costs a request, a callback one loop iteration later and, in libuv
-// 1.44, one epoll_ctl(MOD) per write: the drain after each completed write
-// calls uv__io_stop(POLLOUT) even when POLLOUT was never armed, and that
-// queues the watcher for re-registration. Back-pressure: uv_read_stop while
-// uv_stream_get_write_queue_size (bytes libuv has not written) is over the
-// cap, uv_read_start once it is back under. SIGTERM/SIGINT arrive as
-// uv_signal callbacks (libuv's signal pipe).
-// Accepting goes through a uv_poll_t on the listener and accept4 + uv_tcp_open
-// rather than uv_listen: uv_listen's own accept loop calls back and retries at
-// once on any error but EAGAIN, so when no fd can be shed (its EMFILE trick
-// reopens "/" and fails) it spins inside libuv and never returns to the loop;
-// with a uv_poll_t we pause the listener for 10 ms.
-// Underneath, on Linux: level-triggered epoll, one per loop; libuv records
-// each watcher's interest and calls epoll_ctl just before epoll_wait when it
-// changed. Per accepted socket libuv adds an ioctl(FIONBIO) (uv_tcp_open) and
-// an epoll_ctl(ADD).
-// Counters: events = callbacks run; syscalls and wakeups are counted by
-// link-time wrapping (servers/common/wrapped_syscalls.h; hence the static
-// libuv), since libuv makes the calls.
-// Needs: libuv >= 1.42 (uv_try_write2 semantics, uv_stream_get_write_queue_size;
-// libuv1-dev). Bad at: an alloc and a read callback per readiness event (and a
-// yield per full read, see on_alloc), a read buffer per connection that ever
-// spoke; one core only.
-// Try it: ./build/libuv --port 7000 &  then  nc 127.0.0.1 7000
+// libuv — libuv: one uv_loop_t, uv_read_start, uv_try_write then uv_write (epoll underneath)
+// What the model is, its syscalls, needs and traps: docs/models.md, section libuv.
 #include <signal.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -340,14 +309,11 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "libuv",
-                                .summary = "echo/framed/http server on libuv: uv_read_start, "
-                                           "uv_try_write then uv_write, one thread",
-                                .serve = &iomodels::serve,
-                                .extra_options = {{"try-write", 1,
-                                                   "1: uv_try_write first, uv_write for the rest (as Node.js "
-                                                   "does); 0: every reply batch through uv_write",
-                                                   0, 1}},
-                                .owns_signals = true});
+  return iomodels::listed_server_main(argc, argv,
+                                      {.serve = &iomodels::serve,
+                                       .extra_options = {{"try-write", 1,
+                                                          "1: uv_try_write first, uv_write for the rest (as Node.js "
+                                                          "does); 0: every reply batch through uv_write",
+                                                          0, 1}},
+                                       .owns_signals = true});
 }

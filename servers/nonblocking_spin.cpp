@@ -1,20 +1,5 @@
-// nonblocking_spin — O_NONBLOCK sockets and no readiness API at all.
-//
-// Model: one thread walks every socket in turn, the listener included, and
-// calls accept4/recv/send on each until it says EAGAIN (reads stop earlier, at
-// a short read or after 256 KiB, so one busy peer cannot hold the whole pass
-// while the others wait). Nothing ever tells the loop which socket is ready,
-// so it simply asks all of them, all the time: one "wakeup" in the stats is
-// one full pass. There is no select, poll or epoll
-// anywhere in this file; that is the point of the model.
-// Syscalls: accept4, recv, send, close (and nanosleep with --idle-sleep-us).
-// Needs: nothing beyond POSIX non-blocking sockets.
-// Bad at: idle CPU — with no traffic it still burns a whole core, making one
-// recv per connection per pass (N idle connections = N failed syscalls per
-// pass). --idle-sleep-us N gives the core back when a pass found nothing, at
-// the price of up to N µs of added latency on the next request.
-// Try it: ./build/nonblocking_spin --port 7000 &  then  nc 127.0.0.1 7000
-//         (top shows it at 100% CPU while nc sits idle)
+// nonblocking_spin — O_NONBLOCK, one thread polls every socket until EAGAIN
+// What the model is, its syscalls, needs and traps: docs/models.md, section nonblocking_spin.
 #include <sys/socket.h>
 #include <time.h>
 
@@ -151,11 +136,9 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(
+  return iomodels::listed_server_main(
       argc, argv,
-      {.name = "nonblocking_spin",
-       .summary = "echo/framed/http server that polls every O_NONBLOCK socket in a busy loop, one thread",
-       .serve = &iomodels::serve,
+      {.serve = &iomodels::serve,
        // Capped at 100 ms so that a stop is still noticed well within a second.
        .extra_options = {{"idle-sleep-us", 0, "sleep this many µs when a whole pass found nothing (0: spin)",
                           0, 100'000}}});

@@ -1,16 +1,5 @@
-// poll — I/O multiplexing with poll(2).
-//
-// Model: one thread, one pollfd array that is the whole interest list. It is
-// kept up to date incrementally — append on accept, swap-remove on close, edit
-// `events` in place when interest changes — and passed to poll as it is, never
-// rebuilt per call. POLLOUT is requested only while a connection has unsent
-// output; a writable idle socket would otherwise make every poll return at once.
-// Syscalls: poll, accept4, recv, send, close.
-// Needs: POSIX. Unlike select, no FD_SETSIZE limit. Bad at: every call copies
-// the whole array into the kernel, which polls every fd, and copies it back; we
-// then scan all of it. Cost is O(connections) per wakeup, so 1000 idle
-// connections tax each request of the few busy ones.
-// Try it: ./build/poll --port 7000 &  then  nc 127.0.0.1 7000
+// poll — poll(2)
+// What the model is, its syscalls, needs and traps: docs/models.md, section poll.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -18,11 +7,11 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
+#include "servers/common/socket_io.h"
 
 namespace iomodels {
 namespace {
@@ -38,8 +27,7 @@ struct Loop {
   std::vector<std::unique_ptr<Connection>> conns;
   SpareFd spare;
   AcceptPause pause;
-  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
-  LingerQueue lingers;  // refused connections draining before close, by fd
+  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
 
   void add(int fd, std::unique_ptr<Connection> c) {
     pfds.push_back(pollfd{fd, POLLIN, 0});
@@ -69,33 +57,8 @@ struct Loop {
     conns[i] = std::move(conns.back());
     pfds.pop_back();
     conns.pop_back();  // the moved-from slot held the closed connection: its Fd closes here
-    st.count(Syscall::kClose);
-    ++st.closed;
+    io.count_close();
   }
-
-  // One recv per wakeup: poll is level-triggered and will report the rest.
-  bool on_readable(Connection& c) {
-    st.count(Syscall::kRecv);
-    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
-    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
-    if (n == 0) { c.on_peer_eof(); return true; }
-    return classify(errno, "recv");
-  }
-
-  bool on_writable(Connection& c) {
-    while (c.wants_write()) {
-      st.count(Syscall::kSend);
-      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
-      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
-      int err = errno;
-      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // short write: wait for POLLOUT
-      if (!classify(err, "send")) return false;
-    }
-    return true;
-  }
-
-  // false: drop the connection. Saved errno sorted: expected vs unexpected.
-  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
 
   // Rare (a refusal a second old): a scan for the slot is fine.
   size_t slot_of(int fd) const {
@@ -104,7 +67,7 @@ struct Loop {
     return 0;
   }
   void expire_lingers() {
-    lingers.expire(
+    io.lingers.expire(
         now_ns(), [&](uint64_t fd) { size_t i = slot_of(int(fd)); return i ? conns[i].get() : nullptr; },
         [&](uint64_t fd) { close_at(slot_of(int(fd))); });
   }
@@ -113,11 +76,8 @@ struct Loop {
   bool on_event(size_t i) {
     Connection& c = *conns[i];
     short re = pfds[i].revents;
-    bool ok = true;
-    if (re & (POLLIN | POLLHUP | POLLERR)) ok = c.wants_read() ? on_readable(c) : true;
-    if (ok && (re & (POLLOUT | POLLERR) || c.wants_write())) ok = on_writable(c);  // try at once: usually all fits
-    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(c.fd()), st);  // FIN now, close at EOF or deadline
-    if (!ok || c.finished()) { close_at(i); return false; }
+    bool read = re & (POLLIN | POLLHUP | POLLERR) && c.wants_read();
+    if (!io.serve_ready(c, read, re & (POLLOUT | POLLERR), uint64_t(c.fd()))) { close_at(i); return false; }
     pfds[i].events = short((c.wants_read() ? POLLIN : 0) | (c.wants_write() ? POLLOUT : 0));
     return true;
   }
@@ -130,7 +90,7 @@ int serve(ServerContext& ctx) {
   loop.add(ctx.listener.get(), nullptr);    // kListenSlot
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kPoll);
-    int timeout = loop.lingers.timeout_ms(loop.pause.wait_ms());
+    int timeout = loop.io.lingers.timeout_ms(loop.pause.wait_ms());
     int n = ::poll(loop.pfds.data(), loop.pfds.size(), timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -159,7 +119,7 @@ int serve(ServerContext& ctx) {
       ++loop.st.events;
       loop.accept_all();
     }
-    if (!loop.lingers.empty()) loop.expire_lingers();
+    if (!loop.io.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size() - kFirstConn;  // closed by the stop, not by the peer
   return 0;
@@ -169,8 +129,5 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "poll",
-                                .summary = "echo/framed/http server on poll(2), one thread",
-                                .serve = &iomodels::serve});
+  return iomodels::listed_server_main(argc, argv, {.serve = &iomodels::serve});
 }

@@ -1,29 +1,5 @@
-// posix_aio — POSIX asynchronous I/O (glibc aio_read/aio_write), completions as RT signals.
-// Model: glibc has no kernel AIO for sockets; it emulates aio(7) with helper
-// threads, each running one blocking pread/read (write) at a time, at most one
-// request running per fd. So: blocking sockets, and per connection strictly
-// aio_read → aio_write (resubmitted on a short write) → aio_read, never a write
-// while a read pends. An idle connection parks a helper in recv, so aio_init
-// sizes the pool (created lazily, minimal stacks) to --max-connections, capped
-// at kMaxAioThreads: past that, connections are rejected, since a request
-// queued behind parked reads would never run.
-// Completion: SIGEV_SIGNAL, SIGRTMIN+2, sival_ptr = the connection id (never
-// reused, so a stale signal finds nothing): one sigtimedwait per completion,
-// where aio_suspend would scan every in-flight aiocb per call. Cost: a sigqueue
-// by the helper plus our wait per operation. Trap: when glibc cannot queue the
-// signal (RLIMIT_SIGPENDING) it overwrites the finished operation's result with
-// EAGAIN and the bytes moved are lost. So connections are also capped at
-// RLIMIT_SIGPENDING minus a reserve (one operation, one signal, per connection),
-// and a sweep of aio_error every 200 ms (busy or quiet) closes one whose
-// signal was lost anyway (other processes of our user share the limit).
-// Accepting: AIO has no accept. A blocking accept thread hands fds over in a
-// mutex-guarded vector and wakes the loop with sigqueue (si_code SI_QUEUE, where
-// completions are SI_ASYNCIO); no readiness API anywhere.
-// Syscalls: accept4, aio_read/aio_write (helpers: pread → ESPIPE → read, the
-// same for writes: 2 syscalls per operation), sigqueue, sigtimedwait, close.
-// Stop: wakes no helper (see Loop::stop); the exit closes the sockets.
-// Bad at: a thread per connection in disguise, two context switches per op.
-// Try it: ./build/posix_aio --port 7000 &  then  nc 127.0.0.1 7000
+// posix_aio — glibc POSIX AIO (threads underneath)
+// What the model is, its syscalls, needs and traps: docs/models.md, section posix_aio.
 #include <aio.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -294,9 +270,7 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "posix_aio",
-                                .summary = "echo/framed/http server on glibc POSIX AIO, completions as RT signals",
-                                .serve = &iomodels::serve,
-                                .blocked_signals = {iomodels::done_signal()}});
+  return iomodels::listed_server_main(argc, argv,
+                                      {.serve = &iomodels::serve,
+                                       .blocked_signals = {iomodels::done_signal()}});
 }

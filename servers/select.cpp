@@ -1,17 +1,5 @@
-// select — I/O multiplexing with select(2), the original readiness API.
-//
-// Model: one thread keeps two master fd_sets (read interest, write interest)
-// and the highest fd in them. Each wait copies the masters and hands the
-// copies to select, which overwrites them with what is ready; the loop then
-// scans every fd from 0 to max_fd asking FD_ISSET. Write interest is set only
-// while a connection has unsent output, as with level-triggered epoll.
-// Syscalls: select, accept4, recv, send, close.
-// Needs: POSIX. Bad at: fds ≥ FD_SETSIZE (1024) cannot be represented at all —
-// FD_SET on them writes past the fd_set — so such connections are refused
-// (closed at once, counted rejected); and every call costs O(max_fd) in the
-// kernel and here, twice over (copy in, copy out, scan), ready or not, so 1000
-// idle connections tax every request of the few busy ones.
-// Try it: ./build/select --port 7000 &  then  nc 127.0.0.1 7000
+// select — select(2)
+// What the model is, its syscalls, needs and traps: docs/models.md, section select.
 #include <sys/select.h>
 #include <sys/socket.h>
 
@@ -19,11 +7,11 @@
 #include <memory>
 
 #include "core/clock.h"
-#include "core/errno_class.h"
 #include "core/socket_util.h"
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
+#include "servers/common/socket_io.h"
 
 namespace iomodels {
 namespace {
@@ -40,8 +28,7 @@ struct Loop {
   bool logged_fd_setsize = false;
   SpareFd spare;
   AcceptPause pause;
-  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
-  LingerQueue lingers;  // refused connections draining before close, by fd
+  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
 
   void watch(int fd, bool read, bool write) {
     if (read) FD_SET(fd, &want_read); else FD_CLR(fd, &want_read);
@@ -85,48 +72,19 @@ struct Loop {
     watch(fd, false, false);
     conns[fd].reset();
     --live;
-    st.count(Syscall::kClose);
-    ++st.closed;
+    io.count_close();
     // Keep max_fd tight: select's cost is proportional to it, not to `live`.
     while (max_fd >= 0 && !FD_ISSET(max_fd, &want_read) && !FD_ISSET(max_fd, &want_write)) --max_fd;
   }
 
-  // One recv per wakeup: select is level-triggered and will report the rest.
-  bool on_readable(Connection& c) {
-    st.count(Syscall::kRecv);
-    ssize_t n = ::recv(c.fd(), scratch.get(), Connection::kReadChunk, 0);
-    if (n > 0) { c.on_received(scratch.get(), size_t(n), st); return true; }
-    if (n == 0) { c.on_peer_eof(); return true; }
-    return classify(errno, "recv");
-  }
-
-  bool on_writable(Connection& c) {
-    while (c.wants_write()) {
-      st.count(Syscall::kSend);
-      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
-      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
-      int err = errno;
-      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;  // short write: wait for writability
-      if (!classify(err, "send")) return false;
-    }
-    return true;
-  }
-
-  // false: drop the connection. Saved errno sorted: expected vs unexpected.
-  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
-
   void expire_lingers() {
-    lingers.expire(now_ns(), [&](uint64_t fd) { return conns[fd].get(); }, [&](uint64_t fd) { close_conn(int(fd)); });
+    io.lingers.expire(now_ns(), [&](uint64_t fd) { return conns[fd].get(); }, [&](uint64_t fd) { close_conn(int(fd)); });
   }
 
   void on_ready(int fd, bool readable, bool writable) {
     Connection* c = conns[fd].get();
     if (c == nullptr) return;
-    bool ok = true;
-    if (readable && c->wants_read()) ok = on_readable(*c);
-    if (ok && (writable || c->wants_write())) ok = on_writable(*c);  // try at once: usually all fits
-    if (ok && c->linger_due()) ok = lingers.start(*c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
-    if (!ok || c->finished()) return close_conn(fd);
+    if (!io.serve_ready(*c, readable && c->wants_read(), writable, uint64_t(fd))) return close_conn(fd);
     watch(fd, c->wants_read(), c->wants_write());
   }
 };
@@ -147,7 +105,7 @@ int serve(ServerContext& ctx) {
     const int nfds = loop.max_fd + 1;
     loop.st.count(Syscall::kSelect);
     timeval tv{}, *timeout = nullptr;
-    if (int ms = loop.lingers.timeout_ms(loop.pause.wait_ms()); ms >= 0) {
+    if (int ms = loop.io.lingers.timeout_ms(loop.pause.wait_ms()); ms >= 0) {
       tv = {ms / 1000, (ms % 1000) * 1000};
       timeout = &tv;
     }
@@ -171,7 +129,7 @@ int serve(ServerContext& ctx) {
     // Accept after the closes of this wakeup, so new connections reuse their
     // low fd numbers instead of landing at or past FD_SETSIZE.
     if (accept_ready) loop.accept_all();
-    if (!loop.lingers.empty()) loop.expire_lingers();
+    if (!loop.io.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.live;  // closed by the stop, not by the peer
   return 0;
@@ -181,8 +139,5 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "select",
-                                .summary = "echo/framed/http server on select(2), one thread, fds < FD_SETSIZE",
-                                .serve = &iomodels::serve});
+  return iomodels::listed_server_main(argc, argv, {.serve = &iomodels::serve});
 }

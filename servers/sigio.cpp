@@ -1,36 +1,5 @@
-// sigio — signal-driven I/O: O_ASYNC + F_SETOWN_EX + F_SETSIG, one thread
-// taking real-time signals from a signalfd (many per read(2)), or with
-// --wait sigwaitinfo one per sigwaitinfo(2) call.
-//
-// Model: the listener and every connection are O_ASYNC|O_NONBLOCK, owned by
-// the model thread (F_OWNER_TID, so the signal goes to this thread and not to
-// server_main's watcher) and set to raise SIGRTMIN+1 (F_SETSIG) instead of
-// SIGIO. Each state change queues one RT signal carrying si_fd and si_band; the
-// loop takes them (see --wait) and treats them as edges: no second signal
-// comes for data already there, so it reads until the socket is empty. A read
-// that returns less than the buffer proves that (the short-read rule, as for
-// edge-triggered epoll: ~1 recv per message instead of 2); only a full read is
-// followed by another. Where a signal may have gone unseen (a new connection,
-// an overflow, a backlog turn) it reads on to EAGAIN instead. None of
-// these flags is inherited through accept(2), so each connection costs three
-// fcntl calls, and data that arrives before they are set raised no signal:
-// every new connection is serviced once at once.
-// Readiness is only a hint: a signal for an fd already closed (or closed and
-// reused by a newer connection) finds nothing in the table, or services the
-// newer one, which then meets EAGAIN. Either way it is harmless.
-// Overflow: the RT queue is bounded by RLIMIT_SIGPENDING; when it is full the
-// kernel raises plain SIGIO instead and events are lost. On SIGIO we drain the
-// queue with zero-timeout sigtimedwait, then try every connection and the
-// listener once, and count it in stats.extra["rt_overflows"].
-// Syscalls: fcntl, read (signalfd) + poll when idle, or sigwaitinfo and
-// sigtimedwait; accept4, recv, send, close; stop wakes us with
-// pthread_sigqueue (pthread_kill(SIGIO) if the queue is full).
-// Needs: Linux (F_SETSIG, F_SETOWN_EX ≥ 2.6.32; signalfd ≥ 2.6.22). Bad at:
-// a signal queued per event (the kernel's siginfo allocation), an overflow
-// costs a pass over every connection, and signals are process-wide state a
-// library cannot share.
-// Try it: ./build/sigio --port 7000 &  then  nc 127.0.0.1 7000
-//         prlimit --sigpending=8 ./build/sigio --port 7000   (forces overflows)
+// sigio — O_ASYNC + real-time signals read in batches from a signalfd (or sigwaitinfo)
+// What the model is, its syscalls, needs and traps: docs/models.md, section sigio.
 #include <fcntl.h>
 #include <pthread.h>
 #include <poll.h>
@@ -50,6 +19,7 @@
 #include "servers/common/accept_policy.h"
 #include "servers/common/connection.h"
 #include "servers/common/server_main.h"
+#include "servers/common/socket_io.h"
 
 namespace iomodels {
 namespace {
@@ -82,8 +52,7 @@ struct Loop {
   // Out of fds with nothing to shed, the backlog would wait for the next
   // connection's signal (there may be none): the loop's timer re-checks it.
   AcceptPause pause;
-  std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
-  LingerQueue lingers;  // refused connections draining before close, by fd
+  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
 
   // Order matters: owner and signal first, O_ASYNC last, so no signal is ever
   // raised towards the wrong target or as plain SIGIO.
@@ -110,30 +79,12 @@ struct Loop {
       if (!arm(fd)) {  // this connection only: it is closed, the server goes on
         count_connection_failure("fcntl(O_ASYNC)", errno, st, ctx);
         ::close(fd);
-        st.count(Syscall::kClose);
-        ++st.closed;
+        io.count_close();
         continue;
       }
       conns.emplace(fd, std::make_unique<SigConnection>(Fd(fd), ctx.new_session(), ctx.opt.out_buffer_cap));
       service(fd, Turn::kDrain);  // bytes that came before O_ASYNC was set raised no signal
     }
-  }
-
-  // false: drop the connection. Saved errno sorted: expected vs unexpected.
-  bool classify(int err, const char* call) { return keep_after_io_error(err, call, st, ctx); }
-
-  // Send until the out-buffer is empty or the socket is full (then a POLL_OUT
-  // signal comes when space frees, because the failed send set NOSPACE).
-  bool flush(Connection& c) {
-    while (c.wants_write()) {
-      st.count(Syscall::kSend);
-      ssize_t n = ::send(c.fd(), c.out().peek(), c.out().readable_bytes(), MSG_NOSIGNAL);
-      if (n >= 0) { c.on_sent(size_t(n), st); continue; }
-      int err = errno;
-      if (classify_errno(err) == ErrnoClass::kWouldBlock) return true;
-      if (!classify(err, "send")) return false;
-    }
-    return true;
   }
 
   // Edge-triggered service: alternate flush and recv until the socket is
@@ -146,34 +97,33 @@ struct Loop {
     c.queued = false;
     bool empty = false;  // a short read proved the receive queue empty
     for (size_t budget = kReadBudget;;) {
-      if (!flush(c)) return close_conn(fd);
-      if (c.linger_due() && !lingers.start(c, uint64_t(fd), st)) return close_conn(fd);  // FIN, then drain
+      // Send until out() is empty or the socket is full (then a POLL_OUT
+      // signal comes when space frees, because the failed send set NOSPACE).
+      if (io.send_pending(c) == SendResult::kDrop) return close_conn(fd);
+      if (c.linger_due() && !io.lingers.start(c, uint64_t(fd), st)) return close_conn(fd);  // FIN, then drain
       if (c.finished()) return close_conn(fd);
       if (!c.wants_read() || empty) return;  // back-pressured or EOF: wait for POLL_OUT
       if (budget == 0) return c.queued = true, backlog.push_back(fd);
-      st.count(Syscall::kRecv);
-      ssize_t n = ::recv(fd, scratch.get(), Connection::kReadChunk, 0);
+      ssize_t n = io.recv_into(c, fd);
       if (n > 0) {
-        c.on_received(scratch.get(), size_t(n), st);
         budget -= std::min(budget, size_t(n));
         empty = size_t(n) < Connection::kReadChunk && turn == Turn::kSignal;  // the next arrival signals
         continue;
       }
-      if (n == 0) { c.on_peer_eof(); continue; }
+      if (n == 0) continue;  // the peer's FIN: flush what is owed, then finished
       int err = errno;
       if (classify_errno(err) == ErrnoClass::kWouldBlock) return;  // drained: the edge is consumed
-      if (!classify(err, "recv")) return close_conn(fd);
+      if (!io.keep(err, "recv")) return close_conn(fd);
     }
   }
 
   void close_conn(int fd) {
     conns.erase(fd);  // closing also detaches the fd from fasync: no new signals
-    st.count(Syscall::kClose);
-    ++st.closed;
+    io.count_close();
   }
 
   void expire_lingers() {
-    lingers.expire(
+    io.lingers.expire(
         now_ns(),
         [&](uint64_t fd) -> Connection* {
           auto it = conns.find(int(fd));
@@ -238,7 +188,7 @@ int serve(ServerContext& ctx) {
     if (::pthread_sigqueue(self, sig, sigval{.sival_int = -1}) != 0) ::pthread_kill(self, SIGIO);
   });
 
-  Loop loop{ctx, ctx.stats, {}, {}, {}};
+  Loop loop{ctx, ctx.stats};
   if (!loop.arm(ctx.listener.get())) throw std::system_error(errno, std::generic_category(), "fcntl(O_ASYNC) listener");
   const bool batched = ctx.opt.extra_int("wait") == 1;
   Fd sfd;  // --wait signalfd: the same RT signals, many siginfo records per read(2)
@@ -258,7 +208,7 @@ int serve(ServerContext& ctx) {
     // zero-timeout take until EAGAIN), then each backlogged fd gets one turn.
     // Lingering connections and an accept pause bound the nap.
     const bool nap = loop.backlog.empty();
-    const int ms = loop.lingers.timeout_ms(loop.pause.wait_ms());
+    const int ms = loop.io.lingers.timeout_ms(loop.pause.wait_ms());
     if (batched) {
       // Read first: under load records are waiting and one read takes them
       // all (kBatch at most); only an empty queue costs a poll to nap in.
@@ -306,7 +256,7 @@ int serve(ServerContext& ctx) {
     }
     if (loop.pause.end_if_due()) loop.accept_all();
     loop.run_backlog();
-    if (!loop.lingers.empty()) loop.expire_lingers();
+    if (!loop.io.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
   return 0;
@@ -316,13 +266,11 @@ int serve(ServerContext& ctx) {
 }  // namespace iomodels
 
 int main(int argc, char** argv) {
-  return iomodels::server_main(argc, argv,
-                               {.name = "sigio",
-                                .summary = "echo/framed/http server on O_ASYNC + F_SETSIG RT signals, one thread",
-                                .serve = &iomodels::serve,
-                                .extra_options = {{"wait", 1,
-                                                   "sigwaitinfo: one signal per call | "
-                                                   "signalfd: many siginfo records per read(2)",
-                                                   0, 1, {"sigwaitinfo", "signalfd"}}},
-                                .blocked_signals = {iomodels::io_signal(), SIGIO}});
+  return iomodels::listed_server_main(argc, argv,
+                                      {.serve = &iomodels::serve,
+                                       .extra_options = {{"wait", 1,
+                                                          "sigwaitinfo: one signal per call | "
+                                                          "signalfd: many siginfo records per read(2)",
+                                                          0, 1, {"sigwaitinfo", "signalfd"}}},
+                                       .blocked_signals = {iomodels::io_signal(), SIGIO}});
 }

@@ -104,7 +104,8 @@ T ranged(const po::variables_map& vm, const std::string& name, long long lo, lon
 ServerOptions parse_options(int argc, char** argv, const ModelSpec& spec, bool& exit_now) {
   ServerOptions opt;
   po::options_description desc(std::string(spec.name) + " — " + std::string(spec.summary) +
-                               "\n\nUsage: " + std::string(spec.name) + " [options]\n\nOptions");
+                               "; an echo, framed or http server\n\nUsage: " + std::string(spec.name) +
+                               " [options]\n\nOptions");
   desc.add_options()
       ("help,h", "show this help and exit")
       ("version", "print the version and exit")

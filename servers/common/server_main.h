@@ -100,7 +100,7 @@ class ServerContext {
 
 struct ModelSpec {
   std::string_view name;             // executable name, e.g. "epoll_lt"
-  std::string_view summary;          // one line for --help
+  std::string_view summary;          // one line for --help (a listed server: listed_server_main sets both)
   int (*serve)(ServerContext&);      // owns the whole syscall loop; returns 0 on a clean stop
   std::vector<ExtraOption> extra_options = {};
   bool uses_threads = false;         // shows --threads in --help as meaningful
@@ -120,6 +120,21 @@ struct ModelSpec {
 };
 
 int server_main(int argc, char** argv, const ModelSpec& spec);
+
+// A listed server is compiled with its name and its one-line description
+// from the server list (servers/CMakeLists.txt, SUMMARY), so that --help says
+// what the list says and the description is written in one place.
+#if defined(IOMODELS_LISTED_NAME) && defined(IOMODELS_LISTED_SUMMARY)
+inline constexpr std::string_view kListedName = IOMODELS_LISTED_NAME;
+inline constexpr std::string_view kListedSummary = IOMODELS_LISTED_SUMMARY;
+
+// main() of a listed server: server_main with the list's name and description.
+inline int listed_server_main(int argc, char** argv, ModelSpec spec) {
+  spec.name = kListedName;
+  spec.summary = kListedSummary;
+  return server_main(argc, argv, spec);
+}
+#endif
 
 // For owns_signals models: unblock SIGTERM/SIGINT in the calling thread.
 void unblock_stop_signals();
