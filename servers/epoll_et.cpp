@@ -104,11 +104,11 @@ struct Loop {
     return io.keep(err, "recv");
   }
 
-  // Until out() is empty or the socket is full; then the EPOLLOUT edge will come.
+  // Until out() is empty or the socket is full; full, the EPOLLOUT edge will come.
   bool on_writable(EdgeConnection& c) {
-    SendResult r = io.send_pending(c);
-    if (r == SendResult::kWouldBlock) c.writable = false;
-    return r != SendResult::kDrop;
+    if (!io.flush(c)) return false;
+    if (c.wants_write()) c.writable = false;
+    return true;
   }
 
   // Alternate flushing and reading until both sides would block, back-pressure

@@ -19,15 +19,14 @@ namespace {
 
 constexpr int kMaxEvents = 256;
 
-struct Loop {
-  ServerContext& ctx;
-  ServerStats& st;
+// The loop is a SocketIo (recv, send, lingering close; its queue keyed by fd)
+// with its epoll instance: one ctx and one stats reference for both.
+struct Loop : SocketIo {
   Fd ep;
   ConnsByFd<Connection> conns{};
   std::vector<uint32_t> registered{};  // by fd: the events epoll_ctl last asked for
   SpareFd spare{};
   AcceptPause pause{};
-  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
 
   // false: a connection's epoll_ctl failed (ENOSPC past max_user_watches,
   // ENOMEM): counted, and the caller closes that connection only. For the
@@ -63,13 +62,13 @@ struct Loop {
   }
 
   void expire_lingers() {
-    io.lingers.expire(now_ns(), [&](uint64_t fd) { return conns.find(int(fd)); },
+    lingers.expire(now_ns(), [&](uint64_t fd) { return conns.find(int(fd)); },
                       [&](uint64_t fd) { close_conn(int(fd)); });
   }
 
   void close_conn(int fd) {
     conns.erase(fd);  // close(2) removes it from the epoll set too
-    io.count_close();
+    count_close();
   }
 
   // What to wait for: EPOLLOUT while output is pending, EPOLLIN off while
@@ -83,8 +82,11 @@ struct Loop {
     if (found == nullptr) return;
     Connection& c = *found;
     const uint32_t before = registered[size_t(fd)];
-    const bool read = events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && before & EPOLLIN;
-    if (!io.serve_ready(c, read, events & EPOLLOUT, uint64_t(fd))) return close_conn(fd);
+    bool ok = true;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && before & EPOLLIN) ok = recv_once(c);
+    if (ok && (events & EPOLLOUT || c.wants_write())) ok = flush(c);  // try at once: usually it all fits
+    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
+    if (!ok || c.finished()) return close_conn(fd);
     // Re-register only when the interest changed.
     const uint32_t after = interest(c);
     if (after == before) return;
@@ -95,14 +97,14 @@ struct Loop {
 
 int serve(ServerContext& ctx) {
   set_nonblocking(ctx.listener.get());
-  Loop loop{ctx, ctx.stats, Fd(::epoll_create1(EPOLL_CLOEXEC))};
+  Loop loop{{ctx, ctx.stats}, Fd(::epoll_create1(EPOLL_CLOEXEC))};
   if (!loop.ep) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   loop.watch(EPOLL_CTL_ADD, ctx.listener.get(), EPOLLIN);
   loop.watch(EPOLL_CTL_ADD, ctx.stop_fd, EPOLLIN);
   epoll_event events[kMaxEvents];
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kEpollWait);
-    int timeout = loop.io.lingers.timeout_ms(loop.pause.wait_ms());
+    int timeout = loop.lingers.timeout_ms(loop.pause.wait_ms());
     int n = ::epoll_wait(loop.ep.get(), events, kMaxEvents, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -116,7 +118,7 @@ int serve(ServerContext& ctx) {
       if (fd == ctx.listener.get()) loop.accept_all();
       else if (fd != ctx.stop_fd) loop.on_event(fd, events[i].events);
     }
-    if (!loop.io.lingers.empty()) loop.expire_lingers();
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size();  // closed by the stop, not by the peer
   return 0;

@@ -97,8 +97,11 @@ struct Reactor {
     if (found == nullptr) return;
     Connection& c = *found;
     bool had_out = c.wants_write(), was_reading = c.wants_read();
-    const bool read = events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && c.wants_read();
-    if (!io.serve_ready(c, read, events & EPOLLOUT, uint64_t(fd))) return close_conn(fd);
+    bool ok = true;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && c.wants_read()) ok = io.recv_once(c);
+    if (ok && (events & EPOLLOUT || c.wants_write())) ok = io.flush(c);  // try at once: usually all fits
+    if (ok && c.linger_due()) ok = io.lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
+    if (!ok || c.finished()) return close_conn(fd);
     // EPOLLOUT only while output is pending; EPOLLIN off while back-pressured.
     if (had_out != c.wants_write() || was_reading != c.wants_read())
       if (!watch(EPOLL_CTL_MOD, fd, (c.wants_read() ? EPOLLIN | EPOLLRDHUP : 0u) | (c.wants_write() ? EPOLLOUT : 0u)))

@@ -102,9 +102,9 @@ struct Server {
       bool ok = true;
       // One recv per callback: libevent's epoll is level-triggered, so what is left
       // comes back on the next loop pass, after the other connections had a turn.
-      if ((what & EV_READ) && k.c.wants_read()) ok = s.io.recv_into(k.c) >= 0 || s.io.keep(errno, "recv");
+      if ((what & EV_READ) && k.c.wants_read()) ok = s.io.recv_once(k.c);
       // Try at once: usually it all fits; the rest waits for EV_WRITE.
-      if (ok && k.c.wants_write()) ok = s.io.send_pending(k.c) != SendResult::kDrop;
+      if (ok && k.c.wants_write()) ok = s.io.flush(k.c);
       if (ok && k.c.linger_due()) ok = start_linger(k.c, s.st);  // FIN now; EOF or the timeout closes
       if (!ok || k.c.finished() || (what & EV_TIMEOUT)) return s.close_conn(k);
       s.arm(k);

@@ -18,16 +18,15 @@ namespace {
 
 constexpr size_t kStopSlot = 0, kListenSlot = 1, kFirstConn = 2;
 
-struct Loop {
-  ServerContext& ctx;
-  ServerStats& st;
+// The loop is a SocketIo (recv, send, lingering close; its queue keyed by fd)
+// with the pollfd array.
+struct Loop : SocketIo {
   // Parallel arrays: pfds[i] is what poll sees, conns[i] the connection behind
   // it (null for the stop and listener slots).
   std::vector<pollfd> pfds;
   std::vector<std::unique_ptr<Connection>> conns;
   SpareFd spare;
   AcceptPause pause;
-  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
 
   void add(int fd, std::unique_ptr<Connection> c) {
     pfds.push_back(pollfd{fd, POLLIN, 0});
@@ -57,7 +56,7 @@ struct Loop {
     conns[i] = std::move(conns.back());
     pfds.pop_back();
     conns.pop_back();  // the moved-from slot held the closed connection: its Fd closes here
-    io.count_close();
+    count_close();
   }
 
   // Rare (a refusal a second old): a scan for the slot is fine.
@@ -67,7 +66,7 @@ struct Loop {
     return 0;
   }
   void expire_lingers() {
-    io.lingers.expire(
+    lingers.expire(
         now_ns(), [&](uint64_t fd) { size_t i = slot_of(int(fd)); return i ? conns[i].get() : nullptr; },
         [&](uint64_t fd) { close_at(slot_of(int(fd))); });
   }
@@ -76,8 +75,11 @@ struct Loop {
   bool on_event(size_t i) {
     Connection& c = *conns[i];
     short re = pfds[i].revents;
-    bool read = re & (POLLIN | POLLHUP | POLLERR) && c.wants_read();
-    if (!io.serve_ready(c, read, re & (POLLOUT | POLLERR), uint64_t(c.fd()))) { close_at(i); return false; }
+    bool ok = true;
+    if (re & (POLLIN | POLLHUP | POLLERR) && c.wants_read()) ok = recv_once(c);  // poll reports the rest
+    if (ok && (re & (POLLOUT | POLLERR) || c.wants_write())) ok = flush(c);  // try at once: usually all fits
+    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(c.fd()), st);  // FIN now, close at EOF or deadline
+    if (!ok || c.finished()) { close_at(i); return false; }
     pfds[i].events = short((c.wants_read() ? POLLIN : 0) | (c.wants_write() ? POLLOUT : 0));
     return true;
   }
@@ -85,12 +87,12 @@ struct Loop {
 
 int serve(ServerContext& ctx) {
   set_nonblocking(ctx.listener.get());
-  Loop loop{ctx, ctx.stats};
+  Loop loop{{ctx, ctx.stats}};
   loop.add(ctx.stop_fd, nullptr);           // kStopSlot
   loop.add(ctx.listener.get(), nullptr);    // kListenSlot
   while (!ctx.stop_requested()) {
     loop.st.count(Syscall::kPoll);
-    int timeout = loop.io.lingers.timeout_ms(loop.pause.wait_ms());
+    int timeout = loop.lingers.timeout_ms(loop.pause.wait_ms());
     int n = ::poll(loop.pfds.data(), loop.pfds.size(), timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -119,7 +121,7 @@ int serve(ServerContext& ctx) {
       ++loop.st.events;
       loop.accept_all();
     }
-    if (!loop.io.lingers.empty()) loop.expire_lingers();
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.conns.size() - kFirstConn;  // closed by the stop, not by the peer
   return 0;

@@ -16,9 +16,9 @@
 namespace iomodels {
 namespace {
 
-struct Loop {
-  ServerContext& ctx;
-  ServerStats& st;
+// The loop is a SocketIo (recv, send, lingering close; its queue keyed by fd)
+// with the fd_sets.
+struct Loop : SocketIo {
   // Indexed by fd: select speaks in fd numbers, and they are all < FD_SETSIZE.
   std::array<std::unique_ptr<Connection>, FD_SETSIZE> conns{};
   size_t live = 0;
@@ -28,7 +28,6 @@ struct Loop {
   bool logged_fd_setsize = false;
   SpareFd spare;
   AcceptPause pause;
-  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
 
   void watch(int fd, bool read, bool write) {
     if (read) FD_SET(fd, &want_read); else FD_CLR(fd, &want_read);
@@ -72,19 +71,23 @@ struct Loop {
     watch(fd, false, false);
     conns[fd].reset();
     --live;
-    io.count_close();
+    count_close();
     // Keep max_fd tight: select's cost is proportional to it, not to `live`.
     while (max_fd >= 0 && !FD_ISSET(max_fd, &want_read) && !FD_ISSET(max_fd, &want_write)) --max_fd;
   }
 
   void expire_lingers() {
-    io.lingers.expire(now_ns(), [&](uint64_t fd) { return conns[fd].get(); }, [&](uint64_t fd) { close_conn(int(fd)); });
+    lingers.expire(now_ns(), [&](uint64_t fd) { return conns[fd].get(); }, [&](uint64_t fd) { close_conn(int(fd)); });
   }
 
   void on_ready(int fd, bool readable, bool writable) {
     Connection* c = conns[fd].get();
     if (c == nullptr) return;
-    if (!io.serve_ready(*c, readable && c->wants_read(), writable, uint64_t(fd))) return close_conn(fd);
+    bool ok = true;
+    if (readable && c->wants_read()) ok = recv_once(*c);  // select reports the rest
+    if (ok && (writable || c->wants_write())) ok = flush(*c);  // try at once: usually all fits
+    if (ok && c->linger_due()) ok = lingers.start(*c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
+    if (!ok || c->finished()) return close_conn(fd);
     watch(fd, c->wants_read(), c->wants_write());
   }
 };
@@ -95,7 +98,7 @@ int serve(ServerContext& ctx) {
   const int lfd = ctx.listener.get(), sfd = ctx.stop_fd;
   if (lfd >= FD_SETSIZE || sfd >= FD_SETSIZE)
     throw std::system_error(EBADF, std::generic_category(), "select: listener fd >= FD_SETSIZE");
-  Loop loop{ctx, ctx.stats};
+  Loop loop{{ctx, ctx.stats}};
   loop.watch(lfd, true, false);
   loop.watch(sfd, true, false);
   while (!ctx.stop_requested()) {
@@ -105,7 +108,7 @@ int serve(ServerContext& ctx) {
     const int nfds = loop.max_fd + 1;
     loop.st.count(Syscall::kSelect);
     timeval tv{}, *timeout = nullptr;
-    if (int ms = loop.io.lingers.timeout_ms(loop.pause.wait_ms()); ms >= 0) {
+    if (int ms = loop.lingers.timeout_ms(loop.pause.wait_ms()); ms >= 0) {
       tv = {ms / 1000, (ms % 1000) * 1000};
       timeout = &tv;
     }
@@ -129,7 +132,7 @@ int serve(ServerContext& ctx) {
     // Accept after the closes of this wakeup, so new connections reuse their
     // low fd numbers instead of landing at or past FD_SETSIZE.
     if (accept_ready) loop.accept_all();
-    if (!loop.io.lingers.empty()) loop.expire_lingers();
+    if (!loop.lingers.empty()) loop.expire_lingers();
   }
   loop.st.closed += loop.live;  // closed by the stop, not by the peer
   return 0;

@@ -99,7 +99,7 @@ struct Loop {
     for (size_t budget = kReadBudget;;) {
       // Send until out() is empty or the socket is full (then a POLL_OUT
       // signal comes when space frees, because the failed send set NOSPACE).
-      if (io.send_pending(c) == SendResult::kDrop) return close_conn(fd);
+      if (!io.flush(c)) return close_conn(fd);
       if (c.linger_due() && !io.lingers.start(c, uint64_t(fd), st)) return close_conn(fd);  // FIN, then drain
       if (c.finished()) return close_conn(fd);
       if (!c.wants_read() || empty) return;  // back-pressured or EOF: wait for POLL_OUT
