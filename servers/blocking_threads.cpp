@@ -30,7 +30,7 @@ constexpr size_t kReadBytes = 16 * 1024;
 // serve() waits this long for connection threads after a stop; they wake at
 // once (their sockets were shut down), so this only bounds a pathological case
 // (or many thousands of threads on few cores) and keeps us inside the
-// one-second exit of DESIGN §3.
+// one-second exit docs/design.md promises (Servers, Stop).
 constexpr auto kDrainWait = std::chrono::milliseconds(600);
 constexpr auto kSendWakeAfter = std::chrono::milliseconds(100);
 
