@@ -24,15 +24,14 @@ constexpr int kMaxEvents = 256;
 // One reactor. Everything it touches per message is its own; the only shared
 // word is `live`, touched once per accept and close (never per message) so that
 // --max-connections stays a whole-server cap whatever the hash does.
-struct Reactor {
-  ServerContext& ctx;
+// A reactor is a socket I/O (recv, send, lingering close; its queue keyed by fd)
+// with stats of its own, its listener and its epoll.
+struct Reactor : BasicSocketIo<ServerStats> {
   std::atomic<size_t>& live;
   int listen_fd;
-  ServerStats st;
-  Fd ep;
-  ConnsByFd<Connection> conns;
-  SpareFd spare;
-  SocketIo io{ctx, st};  // recv, send, lingering close (its queue keyed by fd)
+  Fd ep{};
+  ConnsByFd<Connection> conns{};
+  SpareFd spare{};
 
   // false: a connection's epoll_ctl failed (ENOSPC past max_user_watches,
   // ENOMEM): counted, and the caller closes that connection only. For the
@@ -82,14 +81,14 @@ struct Reactor {
   }
 
   void expire_lingers() {
-    io.lingers.expire(now_ns(), [&](uint64_t fd) { return conns.find(int(fd)); },
+    lingers.expire(now_ns(), [&](uint64_t fd) { return conns.find(int(fd)); },
                       [&](uint64_t fd) { close_conn(int(fd)); });
   }
 
   void close_conn(int fd) {
     conns.erase(fd);  // close(2) removes it from the epoll set too
     live.fetch_sub(1, std::memory_order_relaxed);
-    io.count_close();
+    count_close();
   }
 
   void on_event(int fd, uint32_t events) {
@@ -98,9 +97,9 @@ struct Reactor {
     Connection& c = *found;
     bool had_out = c.wants_write(), was_reading = c.wants_read();
     bool ok = true;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && c.wants_read()) ok = io.recv_once(c);
-    if (ok && (events & EPOLLOUT || c.wants_write())) ok = io.flush(c);  // try at once: usually all fits
-    if (ok && c.linger_due()) ok = io.lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP) && c.wants_read()) ok = recv_once(c);
+    if (ok && (events & EPOLLOUT || c.wants_write())) ok = flush(c);  // try at once: usually all fits
+    if (ok && c.linger_due()) ok = lingers.start(c, uint64_t(fd), st);  // FIN now, close at EOF or deadline
     if (!ok || c.finished()) return close_conn(fd);
     // EPOLLOUT only while output is pending; EPOLLIN off while back-pressured.
     if (had_out != c.wants_write() || was_reading != c.wants_read())
@@ -123,7 +122,7 @@ struct Reactor {
     epoll_event events[kMaxEvents];
     while (!ctx.stop_requested()) {
       st.count(Syscall::kEpollWait);
-      int n = ::epoll_wait(ep.get(), events, kMaxEvents, io.lingers.timeout_ms(wait_timeout_ms()));
+      int n = ::epoll_wait(ep.get(), events, kMaxEvents, lingers.timeout_ms(wait_timeout_ms()));
       if (n < 0) {
         if (errno == EINTR) continue;
         throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -135,7 +134,7 @@ struct Reactor {
         if (fd == listen_fd) accept_all();
         else if (fd != ctx.stop_fd) on_event(fd, events[i].events);
       }
-      if (!io.lingers.empty()) expire_lingers();
+      if (!lingers.empty()) expire_lingers();
     }
     st.closed += conns.size();  // closed by the stop, not by the peer
     conns.clear();
@@ -159,7 +158,7 @@ int serve(ServerContext& ctx) {
   std::atomic<size_t> live{0};
   std::vector<std::unique_ptr<Reactor>> reactors;
   for (int i = 0; i < n; ++i)
-    reactors.emplace_back(new Reactor{ctx, live, i == 0 ? ctx.listener.get() : listeners[i - 1].get()});
+    reactors.emplace_back(new Reactor{{ctx, {}}, live, i == 0 ? ctx.listener.get() : listeners[i - 1].get()});
   for (auto& r : reactors) r->setup();
   for (auto& r : reactors) ctx.attach_stats(r->st);  // SIGUSR1 snapshots see them live
 

@@ -27,9 +27,13 @@ namespace iomodels {
 
 class ServerContext;
 
-struct SocketIo {
+// Stats: ServerStats& where the loop's stats are the server's (SocketIo),
+// ServerStats where the loop owns its own (a reactor among several): held by
+// value, they cost the hot path no load of a reference.
+template <class Stats>
+struct BasicSocketIo {
   ServerContext& ctx;
-  ServerStats& st;
+  Stats st;
   LingerQueue lingers{};  // refused connections draining before close, keyed by the model
   std::unique_ptr<char[]> scratch{new char[Connection::kReadChunk]};
 
@@ -82,5 +86,6 @@ struct SocketIo {
     ++st.closed;
   }
 };
+using SocketIo = BasicSocketIo<ServerStats&>;
 
 }  // namespace iomodels
