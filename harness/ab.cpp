@@ -189,13 +189,10 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
       for (const auto& args : c.variants(s)) {
         // The fixed-load tier's cases carry the tier in their name, so that
         // Perf-accepted globs (and the tables) tell the tiers apart.
-        Slot slot{(c.group == "fixed-load" ? "fixed-load/" : "") + case_name(s, args, c.params), s, c.group,
-                  &c.params, args, {}, {}, true};
-        for (int i = 0; i < 2; ++i) {
-          slot.record[i] = {{"name", slot.name}, {"server", s}, {"group", c.group}, {"params", c.params.to_json()},
-                            {"status", "ok"}, {"reason", ""}, {"flags", json::object()}, {"repetitions", json::array()}};
-          if (!args.empty()) slot.record[i]["server_args"] = args;
-        }
+        CaseLabel label = case_label(s, args, c.params);
+        if (c.group == "fixed-load") label.tier = "fixed-load";
+        Slot slot{label.name(), s, c.group, &c.params, args, {}, {}, true};
+        for (int i = 0; i < 2; ++i) slot.record[i] = new_case_record(label, c.group, c.params, args);
         if (!base.lists(s)) {  // new in head: nothing to compare it with, so not measured
           slot.runnable = false;
           slot.record[1]["status"] = "skipped";

@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "harness/results.h"
 #include "harness/stats.h"
 
 namespace iomodels::harness {
@@ -28,30 +29,20 @@ struct Metric {
 // latency it hardly depends on how busy the other CPU is.
 constexpr Metric kMetrics[] = {
     {"cpu_ns_per_request", "cpu/req", true, true},
-    {"p99_us", "p99", true, true},
-    {"requests_per_s", "req/s", false, false},
+    {metric::kP99Us, "p99", true, true},
+    {metric::kRequestsPerS, "req/s", false, false},
 };
-
-double number_at(const json& j, std::initializer_list<const char*> path) {
-  const json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object() || !cur->contains(k)) return NAN;
-    cur = &(*cur)[k];
-  }
-  return cur->is_number() ? cur->get<double>() : NAN;
-}
 
 // CPU per request in ns: the process-clock figure when the run has it, else
 // the /proc tick figure (10 ms resolution), which older runs carry.
 double cpu_ns(const json& rep, bool ticks) {
-  if (!ticks) return number_at(rep, {"server_cpu", "ns_per_request"});
-  return number_at(rep, {"server_cpu", "us_per_request"}) * 1000;
+  if (!ticks) return rep_metric(rep, metric::kServerCpuNsPerRequest);
+  return rep_metric(rep, metric::kServerCpuUsPerRequest) * 1000;
 }
 
 double metric_value(const json& rep, const std::string& key, bool ticks) {
   if (key == "cpu_ns_per_request") return cpu_ns(rep, ticks);
-  if (key == "p99_us") return number_at(rep, {"loadgen", "latency_us", "p99"});
-  return number_at(rep, {"loadgen", "summary", "requests_per_s"});
+  return rep_metric(rep, key);
 }
 
 // A repetition the gate may use: ok, or from a run that predates per-repetition status.
@@ -293,7 +284,7 @@ void print_ab(const json& verdict, std::ostream& out) {
     const json& m = c["metrics"][key];
     if (m["ratio"].is_null()) return "-";
     std::string text = fmt("%.3f", m["ratio"].get<double>());
-    if (std::string(key) == "requests_per_s") return text;
+    if (std::string(key) == metric::kRequestsPerS) return text;
     text += " [" + (m["lo"].is_null() ? std::string("-inf") : fmt("%.3f", m["lo"].get<double>())) + ", " +
          (m["hi"].is_null() ? std::string("inf") : fmt("%.3f", m["hi"].get<double>())) + "]";
     if (m.value("regression", false)) text += "!";
@@ -305,8 +296,8 @@ void print_ab(const json& verdict, std::ostream& out) {
     std::string why = c.value("reason", "");
     if (!why.empty()) v += ": " + why;
     std::snprintf(line, sizeof line, "%-40s %5d  %-24s %-24s %-7s %s\n", c.value("name", "").c_str(),
-                  c.value("pairs", 0), cell(c, "cpu_ns_per_request").c_str(), cell(c, "p99_us").c_str(),
-                  cell(c, "requests_per_s").c_str(), v.c_str());
+                  c.value("pairs", 0), cell(c, "cpu_ns_per_request").c_str(), cell(c, metric::kP99Us).c_str(),
+                  cell(c, metric::kRequestsPerS).c_str(), v.c_str());
     out << line;
   }
   out << "\n" << s.value("gated", 0) << " of " << s.value("cases", 0) << " cases gated; "

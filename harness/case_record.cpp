@@ -31,20 +31,11 @@ std::string pct(double f) {
 }
 
 // "timeout 3, reset 1": the non-zero entries of an object of counts.
-std::string kinds(const json& counts, const char* skip = nullptr) {
+std::string kinds(const json& counts) {
   std::string s;
-  if (!counts.is_object()) return s;
   for (const auto& [k, v] : counts.items())
-    if (v.is_number() && v.get<double>() > 0 && (!skip || k != skip)) s += (s.empty() ? "" : ", ") + k + " " + fmt(v.get<double>());
+    if (v.get<double>() > 0) s += (s.empty() ? "" : ", ") + k + " " + fmt(v.get<double>());
   return s;
-}
-
-double sum_counts(const json& counts, const char* skip = nullptr) {
-  double n = 0;
-  if (counts.is_object())
-    for (const auto& [k, v] : counts.items())
-      if (v.is_number() && (!skip || k != skip)) n += v.get<double>();
-  return n;
 }
 
 json diff_object(const json& a, const json& b) {
@@ -62,19 +53,42 @@ json diff_object(const json& a, const json& b) {
 
 }  // namespace
 
+json new_case_record(const CaseLabel& label, const std::string& group, const CaseParams& p,
+                     const std::vector<std::string>& server_args) {
+  json r = {{"name", label.name()}, {"server", label.server}, {"variant", label.variant},
+            {"case_id", label.case_id}, {"group", group}, {"params", p.to_json()}, {"status", "ok"},
+            {"reason", ""}, {"flags", json::object()}, {"repetitions", json::array()}};
+  if (!server_args.empty()) r["server_args"] = server_args;
+  return r;
+}
+
+std::string case_id_of(const json& record) {
+  if (record.contains("case_id") && record["case_id"].is_string()) return record["case_id"];
+  std::string name = record.value("name", "");
+  // Older names: [TIER/]SERVER[VARIANT]/CASE_ID; a variant may hold a '/'.
+  if (name.rfind("fixed-load/", 0) == 0) name.erase(0, 11);
+  const size_t close = name.find(']');
+  const size_t slash = name.find('/', close == std::string::npos ? 0 : close);
+  return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
 std::string worse_status(const std::string& a, const std::string& b) {
   auto rank = [](const std::string& s) { return s == "failed" ? 2 : s == "degraded" ? 1 : 0; };
   return rank(b) > rank(a) ? b : a;
 }
 
-RepVerdict judge_repetition(const json& lg, const CaseParams& p) {
+RepVerdict judge_repetition(const loadgen::RunResult& lg, const CaseParams& p) {
+  using loadgen::ErrorKind;
   RepVerdict v;
-  const json summary = lg.value("summary", json::object());
-  const json errors = summary.value("errors", json::object());
-  const double requests = num_at(summary, {"requests"});
-  const double lost = num_at(summary, {"lost", "total"});
-  const double mismatch = num_at(errors, {"mismatch"});
-  const double errs = sum_counts(errors);
+  // By name, as the loadgen's JSON lists them (nlohmann sorts the keys), so
+  // that reasons read as they did when they were taken from the JSON.
+  json errors = json::object(), lost_by = json::object();
+  for (size_t i = 0; i < loadgen::kErrorNames.size(); ++i) errors[loadgen::kErrorNames[i]] = lg.errors.n[i];
+  for (size_t i = 0; i < loadgen::kLostNames.size(); ++i) lost_by[loadgen::kLostNames[i]] = lg.lost.n[i];
+  const double requests = static_cast<double>(lg.requests);
+  const double lost = static_cast<double>(lg.lost.total());
+  const double mismatch = static_cast<double>(lg.errors[ErrorKind::kMismatch]);
+  const double errs = static_cast<double>(lg.errors.total());
   const double attempted = requests + lost;
 
   if (requests <= 0) {
@@ -87,30 +101,29 @@ RepVerdict judge_repetition(const json& lg, const CaseParams& p) {
     const double bad = std::max(errs, lost);  // a timeout is one error and >= 1 lost request
     v.status = bad / attempted > kDegradedLimit ? "failed" : "degraded";
     std::string what;
-    if (lost > 0) what = fmt(lost) + " requests lost (" + kinds(summary["lost"], "total") + ")";
+    if (lost > 0) what = fmt(lost) + " requests lost (" + kinds(lost_by) + ")";
     if (errs > 0) what += (what.empty() ? "" : ", ") + fmt(errs) + " errors (" + kinds(errors) + ")";
     v.reason = what + ": " + pct(bad / attempted) + " of " + fmt(attempted) + " requests, " +
                (v.status == "failed" ? "over" : "within") + " the degraded limit of " + pct(kDegradedLimit);
   }
 
   // loadgen_bound: the busiest loadgen thread's share of a core over the
-  // window; a loadgen without that figure gives its threads' average.
-  double busiest = num_at(summary, {"loadgen_thread_cpu_max"}, -1);
-  if (busiest < 0) {
-    const double d = num_at(summary, {"duration_s"});
+  // window; a loadgen without that figure (0) gives its threads' average.
+  double busiest = lg.thread_cpu_max;
+  if (busiest <= 0) {
     const double threads = static_cast<double>(std::max<long>(1, p.loadgen_threads));
-    busiest = d > 0 ? num_at(summary, {"loadgen_cpu_s"}) / d / threads : 0;
+    busiest = lg.duration_s > 0 ? (lg.cpu_user_s + lg.cpu_sys_s) / lg.duration_s / threads : 0;
   }
   v.flags["loadgen_cpu_max"] = busiest;
   v.flags["loadgen_bound"] = busiest > kLoadgenBoundCpu;
 
   bool saturated = false;
   if (p.rate > 0) {
-    const double target = num_at(summary, {"open_loop", "target_rate"}, p.rate);
-    const double achieved = num_at(summary, {"open_loop", "achieved_rate"}, num_at(summary, {"requests_per_s"}));
-    const double late = num_at(summary, {"open_loop", "late_dispatches"});
-    const double held = std::max(0.0, num_at(summary, {"open_loop", "deferred_sends"}) - late);
-    const double unsent = num_at(summary, {"unsent"}, num_at(summary, {"open_loop", "unsent_at_end"}));
+    const double target = lg.target_rate > 0 ? lg.target_rate : p.rate;
+    const double achieved = lg.requests_per_s();
+    const double late = static_cast<double>(lg.schedule.late_dispatches);
+    const double held = std::max(0.0, static_cast<double>(lg.schedule.deferred_sends) - late);
+    const double unsent = static_cast<double>(lg.unsent);
     const double due = std::max(1.0, attempted + unsent);
     std::string why;
     if (target > 0 && achieved < kSaturatedAchieved * target)

@@ -3,10 +3,12 @@
 // window, and the cost per message served in it.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/suite.h"
+#include "loadgen/result.h"
 
 namespace iomodels::harness {
 
@@ -38,8 +40,18 @@ struct RepVerdict {
   nlohmann::json flags = nlohmann::json::object();  // loadgen_bound, saturated, loadgen_cpu_max
 };
 
-// From the loadgen's result JSON and the case's parameters.
-RepVerdict judge_repetition(const nlohmann::json& loadgen, const CaseParams& p);
+// A case's record before its first round: its label's parts (name, server,
+// variant, case_id), its group and parameters, status "ok", no repetitions.
+// The one place that writes a record's identity, for `run` and `ab` alike.
+nlohmann::json new_case_record(const CaseLabel& label, const std::string& group, const CaseParams& p,
+                               const std::vector<std::string>& server_args);
+
+// A record's case_id; for a run written before records carried one, the part
+// of its name after the server label (the only place that still reads a name).
+std::string case_id_of(const nlohmann::json& record);
+
+// From the loadgen's result (read strictly by loadgen::from_json) and the case's parameters.
+RepVerdict judge_repetition(const loadgen::RunResult& loadgen, const CaseParams& p);
 
 // server_stats_window: end - start of two `stats` snapshots (the servers'
 // stats JSON): {"counters": {...}, "rusage": {...}}; null if either is missing.

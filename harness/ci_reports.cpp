@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "harness/results.h"
 
 namespace iomodels::harness {
 namespace {
@@ -23,10 +24,10 @@ struct Measure {
   bool smaller_is_better;
 };
 constexpr Measure kMeasures[] = {
-    {"server_cpu_ns_per_request", "server-cpu-ns-per-request", "server CPU per request", "ns", true},
-    {"p50_us", "latency-p50-us", "p50 latency", "us", true},
-    {"p99_us", "latency-p99-us", "p99 latency", "us", true},
-    {"requests_per_s", "throughput", "requests per second", "req/s", false},
+    {metric::kServerCpuNsPerRequest, "server-cpu-ns-per-request", "server CPU per request", "ns", true},
+    {metric::kP50Us, "latency-p50-us", "p50 latency", "us", true},
+    {metric::kP99Us, "latency-p99-us", "p99 latency", "us", true},
+    {metric::kRequestsPerS, "throughput", "requests per second", "req/s", false},
 };
 
 // {"median", "min", "max"} with a positive median, or null.

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "harness/case_record.h"
 #include "harness/results.h"
 
 namespace iomodels::harness {
@@ -53,22 +54,13 @@ const json* find_case(const json& run, const std::string& name) {
   return nullptr;
 }
 
-double get(const json& rep, std::initializer_list<const char*> path) {
-  const json* cur = &rep;
-  for (const char* k : path) {
-    if (!cur->is_object() || !cur->contains(k)) return NAN;
-    cur = &(*cur)[k];
-  }
-  return cur->is_number() ? cur->get<double>() : NAN;
-}
-
 Samples raw_samples(const json& c, std::vector<int>* reps = nullptr) {
   Samples s;
   for (const auto& r : c.at("repetitions")) {
     if (r.value("status", "ok") == "failed") continue;  // kept in run.json for the record only
-    s.rps.push_back(get(r, {"loadgen", "summary", "requests_per_s"}));
-    s.p99.push_back(get(r, {"loadgen", "latency_us", "p99"}));
-    s.cpu.push_back(get(r, {"server_cpu", "us_per_request"}));
+    s.rps.push_back(rep_metric(r, metric::kRequestsPerS));
+    s.p99.push_back(rep_metric(r, metric::kP99Us));
+    s.cpu.push_back(rep_metric(r, metric::kServerCpuUsPerRequest));
     if (reps) reps->push_back(r.value("repetition", static_cast<int>(reps->size())));
   }
   return s;
@@ -98,8 +90,7 @@ Samples samples_for(const json& run, const json& c, const std::string& reference
   Samples s = raw_samples(c, &reps);
   normalised = false;
   if (c.value("server", "") == reference) return s;
-  std::string name = c.value("name", "");
-  const json* ref = find_case(run, reference + name.substr(name.find('/')));
+  const json* ref = find_case(run, CaseLabel{reference, "", case_id_of(c), ""}.name());
   if (!ref || ref->value("status", "") != "ok" || ref->at("repetitions").empty()) return s;
   Samples r = raw_samples(*ref, &ref_reps);
   normalised = true;
@@ -200,7 +191,7 @@ Verdict judge(const std::vector<double>& base_in, const std::vector<double>& cur
 std::string paired_change(const json& b, const json& c) {
   auto ratio = [](const json& x) -> std::string {
     const json* v = &x;
-    for (const char* k : {"aggregate", "paired_ratio", "requests_per_s", "median"}) {
+    for (const char* k : {"aggregate", "paired_ratio", metric::kRequestsPerS, "median"}) {
       if (!v->is_object() || !v->contains(k)) return "-";
       v = &(*v)[k];
     }
@@ -341,8 +332,8 @@ int compare_runs(const json& base, const json& current, const CompareOptions& op
     if (p99.regressed) why += " p99";
     if (cpu.regressed) why += " cpu";
     json metrics = json::object();
-    for (const auto& [key, v] : {std::pair<const char*, const Verdict*>{"requests_per_s", &rps}, {"p99_us", &p99},
-                                 {"server_cpu_us_per_request", &cpu}})
+    for (const auto& [key, v] : {std::pair<const char*, const Verdict*>{metric::kRequestsPerS, &rps}, {metric::kP99Us, &p99},
+                                 {metric::kServerCpuUsPerRequest, &cpu}})
       if (!v->record.is_null()) metrics[key] = v->record;
     bool better = !bad && (rps.improved || p99.improved || cpu.improved);
     std::string scale = nc ? "normalised to " + opt.reference : "raw (not normalised)";

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <map>
 
+#include "harness/case_record.h"
+#include "harness/results.h"
+
 namespace iomodels::harness {
 namespace {
 
@@ -19,19 +22,6 @@ double binom_cdf_half(size_t n, size_t k) {
   return p / std::pow(2.0, static_cast<double>(n));
 }
 
-const json* metric(const json& rep, const std::string& name) {
-  static const std::map<std::string, std::vector<const char*>> paths = {
-      {"requests_per_s", {"loadgen", "summary", "requests_per_s"}},
-      {"p99_us", {"loadgen", "latency_us", "p99"}},
-      {"server_cpu_us_per_request", {"server_cpu", "us_per_request"}}};
-  const json* cur = &rep;
-  for (const char* k : paths.at(name)) {
-    if (!cur->is_object() || !cur->contains(k)) return nullptr;
-    cur = &(*cur)[k];
-  }
-  return cur->is_number() ? cur : nullptr;
-}
-
 // round -> repetition, usable ones only.
 std::map<int, const json*> by_round(const json& c) {
   std::map<int, const json*> out;
@@ -39,12 +29,6 @@ std::map<int, const json*> by_round(const json& c) {
   for (const auto& r : c["repetitions"])  // by reference: the map keeps pointers
     if (r.value("status", "ok") != "failed") out[r.value("round", r.value("repetition", 0))] = &r;
   return out;
-}
-
-std::string params_key(const json& c) {
-  std::string name = c.value("name", "");
-  size_t slash = name.find('/');
-  return slash == std::string::npos ? name : name.substr(slash);
 }
 
 }  // namespace
@@ -73,8 +57,8 @@ void add_paired_ratios(json& cases, const std::string& reference) {
   std::map<std::string, const json*> refs, group_refs;
   for (const auto& c : cases)
     if (c.value("server", "") == reference && !c.value("aa", false)) {
-      if (c.value("role", "") != "group_reference") refs.emplace(params_key(c), &c);
-      group_refs[c.value("group", "") + "\n" + params_key(c)] = &c;
+      if (c.value("role", "") != "group_reference") refs.emplace(case_id_of(c), &c);
+      group_refs[c.value("group", "") + "\n" + case_id_of(c)] = &c;
     }
   for (auto& c : cases) {
     bool bound = false, saturated = false, late = false;
@@ -97,20 +81,19 @@ void add_paired_ratios(json& cases, const std::string& reference) {
     c["flags"]["co_saturated_rounds"] = co_saturated;
 
     const json* ref = nullptr;
-    if (auto g = group_refs.find(c.value("group", "") + "\n" + params_key(c)); g != group_refs.end()) ref = g->second;
-    else if (auto a = refs.find(params_key(c)); a != refs.end()) ref = a->second;
+    if (auto g = group_refs.find(c.value("group", "") + "\n" + case_id_of(c)); g != group_refs.end()) ref = g->second;
+    else if (auto a = refs.find(case_id_of(c)); a != refs.end()) ref = a->second;
     if (!ref) continue;
     auto mine = by_round(c), theirs = by_round(*ref);
     json pr = {{"reference", reference}};
     bool any = false;
-    for (const char* m : {"requests_per_s", "server_cpu_us_per_request", "p99_us"}) {
+    for (const char* m : {metric::kRequestsPerS, metric::kServerCpuUsPerRequest, metric::kP99Us}) {
       std::vector<double> ratios;
       for (const auto& [round, rep] : mine) {
         auto other = theirs.find(round);
         if (other == theirs.end()) continue;
-        const json* a = metric(*rep, m);
-        const json* b = metric(*other->second, m);
-        if (a && b && b->get<double>() > 0) ratios.push_back(a->get<double>() / b->get<double>());
+        const double a = rep_metric(*rep, m), b = rep_metric(*other->second, m);
+        if (std::isfinite(a) && b > 0) ratios.push_back(a / b);
       }
       if (ratios.empty()) continue;
       RatioSummary s = summarize_ratios(ratios);

@@ -1,6 +1,7 @@
 #include "harness/results.h"
 #include "core/version.h"
 #include "harness/cost/round_cost.h"
+#include "loadgen/result.h"
 
 #include <gnu/libc-version.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -95,6 +97,22 @@ json build_context(const std::string& server_cpus, const std::string& loadgen_cp
           {"hosts", json::array()}};
 }
 
+double rep_metric(const json& rep, std::string_view name) {
+  auto server_cpu = [&](const char* key) -> double {
+    const json* v = find_path(rep, {"server_cpu", key});
+    return v && v->is_number() ? v->get<double>() : NAN;
+  };
+  if (name == metric::kServerCpuUsPerRequest) return server_cpu("us_per_request");
+  if (name == metric::kServerCpuNsPerRequest) return server_cpu("ns_per_request");
+  const loadgen::StoredFigures lg =
+      loadgen::stored_figures(rep.is_object() && rep.contains("loadgen") ? rep["loadgen"] : json());
+  if (name == metric::kRequestsPerS) return lg.requests_per_s;
+  if (name == metric::kP50Us) return lg.p50_us;
+  if (name == metric::kP99Us) return lg.p99_us;
+  if (name == metric::kP999Us) return lg.p99_9_us;
+  throw std::invalid_argument("no repetition figure named '" + std::string(name) + "'");
+}
+
 Stats3 summarize(std::vector<double> v) {
   if (v.empty()) return {};
   std::sort(v.begin(), v.end());
@@ -111,16 +129,19 @@ json aggregate_case(const json& repetitions) {
   for (const auto& r : repetitions) {
     if (r.value("status", "ok") == "failed") continue;  // kept for the record, not in the figures
     ++used;
-    const json& lg = r.value("loadgen", json::object());
-    if (auto* v = find_path(lg, {"summary", "requests_per_s"})) rps.push_back(v->get<double>());
-    if (auto* v = find_path(lg, {"latency_us", "p50"})) p50.push_back(v->get<double>());
-    if (auto* v = find_path(lg, {"latency_us", "p99"})) p99.push_back(v->get<double>());
-    if (auto* v = find_path(lg, {"latency_us", "p99_9"})) p999.push_back(v->get<double>());
-    if (auto* v = find_path(lg, {"schedule_lag_us", "p50"})) lag50.push_back(v->get<double>());
-    if (auto* v = find_path(lg, {"schedule_lag_us", "p99"})) lag99.push_back(v->get<double>());
-    if (auto* v = find_path(lg, {"schedule_lag_us", "max"})) lagmax.push_back(v->get<double>());
-    if (auto* v = find_path(r, {"server_cpu", "us_per_request"})) cpu.push_back(v->get<double>());
-    if (auto* v = find_path(r, {"server_cpu", "ns_per_request"})) cpu_ns.push_back(v->get<double>());
+    auto add = [](std::vector<double>& to, double v) {
+      if (std::isfinite(v)) to.push_back(v);
+    };
+    const loadgen::StoredFigures lg = loadgen::stored_figures(r.value("loadgen", json::object()));
+    add(rps, lg.requests_per_s);
+    add(p50, lg.p50_us);
+    add(p99, lg.p99_us);
+    add(p999, lg.p99_9_us);
+    add(lag50, lg.schedule_lag_p50_us);
+    add(lag99, lg.schedule_lag_p99_us);
+    add(lagmax, lg.schedule_lag_max_us);
+    add(cpu, rep_metric(r, metric::kServerCpuUsPerRequest));
+    add(cpu_ns, rep_metric(r, metric::kServerCpuNsPerRequest));
     const json& c = r.contains("cost_per_message") ? r["cost_per_message"] : json();
     if (!c.is_object()) continue;
     for (const auto& [k, v] : c.items()) {
@@ -135,9 +156,9 @@ json aggregate_case(const json& repetitions) {
     Stats3 s = summarize(v);
     return json{{"median", s.median}, {"min", s.min}, {"max", s.max}};
   };
-  json out = {{"repetitions_used", used}, {"requests_per_s", obj(rps)}, {"p50_us", obj(p50)},
-              {"p99_us", obj(p99)}, {"p99_9_us", obj(p999)}, {"server_cpu_us_per_request", obj(cpu)},
-              {"server_cpu_ns_per_request", obj(cpu_ns)}};
+  json out = {{"repetitions_used", used}, {metric::kRequestsPerS, obj(rps)}, {metric::kP50Us, obj(p50)},
+              {metric::kP99Us, obj(p99)}, {metric::kP999Us, obj(p999)}, {metric::kServerCpuUsPerRequest, obj(cpu)},
+              {metric::kServerCpuNsPerRequest, obj(cpu_ns)}};
   if (!lag99.empty())
     out["schedule_lag_us"] = {{"p50", summarize(lag50).median}, {"p99", summarize(lag99).median},
                               {"max", summarize(lagmax).max}};
@@ -202,20 +223,18 @@ json to_gbench(const json& run) {
     std::vector<json> entries;
     for (size_t i = 0; i < reps.size(); ++i) {
       const json& r = reps[i];
-      double rps = find_path(r, {"loadgen", "summary", "requests_per_s"}) ? r["loadgen"]["summary"]["requests_per_s"].get<double>() : 0;
-      double requests = find_path(r, {"loadgen", "summary", "requests"}) ? r["loadgen"]["summary"]["requests"].get<double>() : 0;
-      double cpu_us = find_path(r, {"server_cpu", "us_per_request"}) ? r["server_cpu"]["us_per_request"].get<double>() : 0;
-      auto lat = [&](const char* k) {
-        auto* v = find_path(r, {"loadgen", "latency_us", k});
-        return v ? v->get<double>() : 0.0;
-      };
+      auto or_0 = [](double v) { return std::isfinite(v) ? v : 0.0; };
+      const loadgen::StoredFigures lg = loadgen::stored_figures(r.value("loadgen", json::object()));
+      double rps = or_0(lg.requests_per_s);
+      double requests = or_0(lg.requests);
+      double cpu_us = or_0(rep_metric(r, metric::kServerCpuUsPerRequest));
       json e = {{"name", name}, {"family_index", family}, {"per_family_instance_index", 0},
                 {"run_name", name}, {"run_type", "iteration"},
                 {"repetitions", reps.size()}, {"repetition_index", i}, {"threads", 1},
                 {"iterations", static_cast<long long>(requests)},
                 {"real_time", rps > 0 ? 1e9 / rps : 0.0}, {"cpu_time", cpu_us * 1e3},
-                {"time_unit", "ns"}, {"req_per_s", rps}, {"p50_us", lat("p50")},
-                {"p99_us", lat("p99")}, {"server_cpu_us_per_req", cpu_us}};
+                {"time_unit", "ns"}, {"req_per_s", rps}, {"p50_us", or_0(lg.p50_us)},
+                {"p99_us", or_0(lg.p99_us)}, {"server_cpu_us_per_req", cpu_us}};
       entries.push_back(e);
       benches.push_back(e);
     }

@@ -2,6 +2,7 @@
 // atomically so a reader never sees half a file.
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,24 @@ namespace iomodels::harness {
 
 // Where and what this ran on; server_cpus/loadgen_cpus are the pinning used.
 nlohmann::json build_context(const std::string& server_cpus, const std::string& loadgen_cpus);
+
+// The figures of a repetition by the names run.json uses for them, in each
+// case's "aggregate" and "paired_ratio" and in the verdicts of compare and the
+// gate: written here once, read through rep_metric().
+namespace metric {
+inline constexpr char kRequestsPerS[] = "requests_per_s";
+inline constexpr char kP50Us[] = "p50_us";
+inline constexpr char kP99Us[] = "p99_us";
+inline constexpr char kP999Us[] = "p99_9_us";
+inline constexpr char kServerCpuUsPerRequest[] = "server_cpu_us_per_request";
+inline constexpr char kServerCpuNsPerRequest[] = "server_cpu_ns_per_request";
+}  // namespace metric
+
+// One repetition's figure (a record in a case's "repetitions") by its metric
+// name: the loadgen's through loadgen::stored_figures, the server's CPU from
+// "server_cpu". NaN where the repetition has none; throws std::invalid_argument
+// for a name not in `metric`.
+double rep_metric(const nlohmann::json& rep, std::string_view name);
 
 struct Stats3 {
   double median = 0, min = 0, max = 0;

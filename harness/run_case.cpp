@@ -78,16 +78,10 @@ struct Pipe {
 
 std::vector<std::string> loadgen_argv(const CaseEnv& env, const CaseParams& p, const std::string& target,
                                       const std::string& out, int notify_fd) {
-  std::vector<std::string> a = {
-      env.loadgen_path, "--target", target, "--protocol", p.protocol,
-      "--connections", std::to_string(p.connections), "--threads", std::to_string(p.loadgen_threads),
-      "--duration", num(p.duration_s), "--warmup", num(p.warmup_s), "--size", p.size,
-      "--rate", num(p.rate), "--requests-per-connection", std::to_string(p.requests_per_connection),
-      "--idle-connections", std::to_string(p.idle_connections), "--timeout", num(p.timeout_s),
-      "--output", out, "--progress", "off"};
-  // Only when the suite says so: the loadgen's own default differs between
-  // closed loop (1) and open loop (a cap), and open-loop cases need the latter.
-  if (p.pipeline_set) a.insert(a.end(), {"--pipeline", std::to_string(p.pipeline)});
+  std::vector<std::string> a = {env.loadgen_path, "--target", target};
+  const std::vector<std::string> params = p.loadgen_args();
+  a.insert(a.end(), params.begin(), params.end());
+  a.insert(a.end(), {"--output", out, "--progress", "off"});
   if (notify_fd >= 0) a.insert(a.end(), {"--notify-fd", std::to_string(notify_fd)});
   return a;
 }
@@ -270,7 +264,7 @@ CaseRun run_one(const CaseEnv& env, const std::string& server, const std::string
   if (!WIFEXITED(lg.raw_status()) || WEXITSTATUS(lg.raw_status()) != 0)
     return failed("loadgen " + lg.describe_exit() + last_line(loadgen_log));
   auto lg_json = read_json(loadgen_out);
-  if (!lg_json || !lg_json->contains("summary")) return failed("loadgen wrote no valid JSON to " + loadgen_out);
+  if (!lg_json) return failed("loadgen wrote no valid JSON to " + loadgen_out);
 
   CaseRun r = record_repetition(std::move(*lg_json), p, round, stop_problem, loadgen_log, window, announced,
                                 std::move(calibration), stats_path);
@@ -290,21 +284,25 @@ constexpr double kSeriesFromSeconds = 10;
 CaseRun record_repetition(json lg_json, const CaseParams& p, int round, const std::string& stop_problem,
                           const std::string& loadgen_log, const WindowSampler& window, bool announced,
                           json calibration, const std::string& stats_path) {
-  RepVerdict verdict = judge_repetition(lg_json, p);
+  loadgen::RunResult result;
+  try {
+    result = loadgen::from_json(lg_json);
+  } catch (const std::exception& e) {  // runtime_error, and json's own for a missing or mistyped field
+    return failed(std::string("loadgen result refused: ") + e.what());
+  }
+  RepVerdict verdict = judge_repetition(result, p);
   if (!stop_problem.empty()) {
     verdict.status = "failed";
     verdict.reason = stop_problem + (verdict.reason.empty() ? "" : "; " + verdict.reason);
   }
-  if (verdict.status == "failed" && (lg_json)["summary"].value("requests", 0.0) <= 0)
-    verdict.reason += last_line(loadgen_log);
+  if (verdict.status == "failed" && result.requests == 0) verdict.reason += last_line(loadgen_log);
 
   CpuWindow cw = window.start() && window.end() ? cpu_window(window.start()->cpu, window.end()->cpu) : CpuWindow{};
   // Requests answered inside the sampled span: the loadgen's rate over its
   // own window times the span the harness sampled (nearly the same window;
   // for a timed window, shifted by the loadgen's start-up).
-  const json& summary = (lg_json)["summary"];
-  double requests = summary.value("requests_per_s", 0.0) * static_cast<double>(cw.span_ns) / 1e9;
-  if (requests <= 0) requests = summary.value("requests", 0.0);
+  double requests = result.requests_per_s() * static_cast<double>(cw.span_ns) / 1e9;
+  if (requests <= 0) requests = static_cast<double>(result.requests);
 
   CaseRun r;
   r.status = verdict.status;

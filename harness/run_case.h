@@ -69,7 +69,9 @@ std::string last_line(const std::string& path);  // " (log: ...)" or ""
 std::optional<nlohmann::json> read_json(const std::string& path);
 CaseRun failed(std::string why);
 // Judges and records one repetition once the loadgen's result is in and the
-// server has stopped (stop_problem: why the stop went wrong, or "").
+// server has stopped (stop_problem: why the stop went wrong, or ""). The
+// result is read by the loadgen's own reader (loadgen::from_json): a file it
+// refuses fails the repetition; run.json keeps the file as written.
 CaseRun record_repetition(nlohmann::json lg_json, const CaseParams& p, int round,
                           const std::string& stop_problem, const std::string& loadgen_log,
                           const WindowSampler& window, bool announced, nlohmann::json calibration,

@@ -12,6 +12,7 @@
 #include "harness/calibration.h"
 #include "harness/process.h"
 #include "harness/window.h"
+#include "loadgen/result.h"
 
 namespace iomodels::harness {
 namespace {
@@ -193,21 +194,25 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
     if (!WIFEXITED(c.proc->raw_status()) || WEXITSTATUS(c.proc->raw_status()) != 0)
       return failed(who(c) + ": loadgen " + c.proc->describe_exit() + last_line(c.log));
     json j = json::parse(c.rest, nullptr, false);
-    if (j.is_discarded() || !j.contains("summary"))
-      return failed(who(c) + ": no valid result JSON came back over the transport");
+    loadgen::RunResult part;
+    try {
+      part = loadgen::from_json(j);
+    } catch (const std::exception& e) {
+      return failed(who(c) + ": no valid result JSON came back over the transport (" + e.what() + ")");
+    }
     const std::string file = env.tmp_dir + "/loadgen-" + std::to_string(i) + ".json";
     std::ofstream(file) << j.dump();  // scratch, read once by the merge below
     mo.argv.push_back(file);
     parts.push_back({{"host", c.host->name}, {"address", c.host->address}, {"connections", c.connections},
-                     {"requests", j["summary"].value("requests", 0)},
-                     {"histogram_count", j.contains("histogram") ? j["histogram"].value("count", 0) : 0},
-                     {"window", j["summary"].value("window", json(nullptr))}});
+                     {"requests", part.requests}, {"histogram_count", part.corrected.count()},
+                     {"window", part.window_end_ns ? json{{"start_ns", part.window_start_ns}, {"end_ns", part.window_end_ns}}
+                                                   : json(nullptr)}});
   }
   Child merge(mo);
   std::string merged_text = merge.read_rest(30000);
   merge.wait_exit(5000);
   json merged = json::parse(merged_text, nullptr, false);
-  if (merged.is_discarded() || !merged.contains("summary")) return failed("loadgen merge gave no valid JSON");
+  if (merged.is_discarded()) return failed("loadgen merge gave no valid JSON");
 
   CaseRun r = record_repetition(std::move(merged), p, round, stop_problem, env.log_dir + "/loadgen.log",
                                 window, true, std::move(calibration), stats_path);

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <system_error>
+#include <utility>
 
 #include "core/atomic_file.h"
 #include "core/clock.h"
@@ -175,19 +176,15 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
     const auto& wanted = c.servers.empty() ? servers : c.servers;
     // --repetitions overrides every group's rounds, not just the suite's.
     const int reps = opt.repetitions > 0 ? opt.repetitions : c.repetitions > 0 ? c.repetitions : suite.repetitions;
-    auto add_slot = [&](const std::string& s, const std::vector<std::string>& args, const std::string& name,
-                        const json& extra) {
+    auto add_slot = [&](const CaseLabel& label, const std::vector<std::string>& args, const json& extra) {
       Slot slot;
       slot.params = &c.params;
       slot.server_args = args;
       slot.repetitions = reps;
       slot.counted_round = c.count_syscalls && opt.count_syscalls == "auto";
-      slot.record = {{"name", name}, {"server", s}, {"group", c.group},
-                     {"params", c.params.to_json()}, {"status", "ok"}, {"reason", ""},
-                     {"flags", json::object()}, {"repetitions", json::array()}};
-      if (!args.empty()) slot.record["server_args"] = args;
+      slot.record = new_case_record(label, c.group, c.params, args);
       for (const auto& [k, v] : extra.items()) slot.record[k] = v;
-      std::string path = bin_dir + "/" + s;
+      std::string path = bin_dir + "/" + label.server;
       if (is_executable(path)) {
         slot.path = path;
       } else {
@@ -199,16 +196,16 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       slots.push_back(std::move(slot));
     };
     if (have_reference && std::find(wanted.begin(), wanted.end(), reference) == wanted.end())
-      add_slot(reference, {}, reference + "[ref " + c.group + "]/" + c.params.id(), {{"role", "group_reference"}});
+      add_slot({reference, "ref " + c.group, c.params.id(), ""}, {}, {{"role", "group_reference"}});
     for (const auto& s : servers) {
       if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
-      for (const auto& args : c.variants(s)) add_slot(s, args, case_name(s, args, c.params), json::object());
+      for (const auto& args : c.variants(s)) add_slot(case_label(s, args, c.params), args, json::object());
     }
     // Last in the block: the farthest in time from the reference, so its
     // spread bounds what drift within a block can do to any model's ratio.
     if (c.aa && have_reference)
-      // No slash in the name: the part before the first one is the row.
-      add_slot(reference, {}, reference + "[aa]/" + c.params.id(), {{"aa", true}, {"role", "aa"}});
+      // No slash in the variant: readers older than case_id split names at the first one.
+      add_slot({reference, "aa", c.params.id(), ""}, {}, {{"aa", true}, {"role", "aa"}});
   }
   if (opt.resume) {
     // The finished part as it was written: records, statuses, failures.
@@ -220,7 +217,10 @@ json run_suite(const RunOptions& opt, std::string* out_dir_used) {
       if (before[k].value("name", "") != slots[k].record["name"])
         throw std::invalid_argument("--resume: case " + std::to_string(k) + " is now " +
                                     slots[k].record["name"].get<std::string>() + ", was " + before[k].value("name", "?"));
-      slots[k].record = before[k];
+      // A part written before records carried case_id and variant gains them.
+      const json fresh = std::exchange(slots[k].record, before[k]);
+      slots[k].record["case_id"] = fresh["case_id"];
+      slots[k].record["variant"] = fresh["variant"];
       slots[k].record.erase("aggregate");
       unmark_pending(slots[k].record);
       slots[k].failures = before[k].value("failures", std::vector<std::string>{});

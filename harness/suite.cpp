@@ -5,6 +5,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "harness/cost/callgrind_table.h"
 
@@ -12,10 +14,6 @@ namespace iomodels::harness {
 namespace {
 
 using nlohmann::json;
-
-const std::vector<std::string> kParamKeys = {
-    "protocol", "connections", "size", "pipeline", "rate", "requests_per_connection",
-    "idle_connections", "loadgen_threads", "server_threads", "duration", "warmup", "timeout"};
 
 [[noreturn]] void fail(const std::string& field, const std::string& what) {
   throw SuiteError(field + ": " + what);
@@ -35,71 +33,127 @@ double want_number(const json& v, const std::string& field, double min, bool str
   return d;
 }
 
-void set_param(CaseParams& p, const std::string& key, const json& v, const std::string& field) {
-  if (key == "protocol") {
-    if (!v.is_string() || (v != "echo" && v != "framed" && v != "http"))
-      fail(field, "expected \"echo\", \"framed\" or \"http\", got " + v.dump());
-    p.protocol = v.get<std::string>();
-  } else if (key == "connections") {
-    p.connections = want_int(v, field, 1);
-  } else if (key == "size") {
-    if (v.is_number_integer()) {
-      p.size = std::to_string(want_int(v, field, 1));
-    } else if (v.is_string() && !v.get<std::string>().empty() &&
-               v.get<std::string>().find_first_not_of("0123456789-") == std::string::npos) {
-      p.size = v.get<std::string>();
-    } else {
-      fail(field, "expected bytes (64) or a range (\"64-4096\"), got " + v.dump());
-    }
-  } else if (key == "pipeline") {
-    p.pipeline = want_int(v, field, 1);
-    p.pipeline_set = true;
-  } else if (key == "rate") {
-    p.rate = want_number(v, field, 0, false);
-  } else if (key == "requests_per_connection") {
-    p.requests_per_connection = want_int(v, field, 0);
-  } else if (key == "idle_connections") {
-    p.idle_connections = want_int(v, field, 0);
-  } else if (key == "loadgen_threads") {
-    p.loadgen_threads = want_int(v, field, 1);
-  } else if (key == "server_threads") {
-    p.server_threads = want_int(v, field, 0);
-  } else if (key == "duration") {
-    p.duration_s = want_number(v, field, 0, true);
-  } else if (key == "warmup") {
-    p.warmup_s = want_number(v, field, 0, false);
-  } else if (key == "timeout") {
-    p.timeout_s = want_number(v, field, 0, true);
-  } else {
-    fail(field, "unknown parameter (known: protocol, connections, size, pipeline, rate, "
-                "requests_per_connection, idle_connections, loadgen_threads, server_threads, "
-                "duration, warmup, timeout)");
-  }
-}
-
-std::vector<std::string> parse_servers(const json& v, const std::string& field) {
-  if (v.is_string() && v == "all") return known_servers();
-  if (!v.is_array() || v.empty()) fail(field, "expected \"all\" or a non-empty list of server names");
-  std::vector<std::string> out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const std::string f = field + "[" + std::to_string(i) + "]";
-    if (!v[i].is_string()) fail(f, "expected a server name");
-    const auto& known = known_servers();
-    if (std::find(known.begin(), known.end(), v[i].get<std::string>()) == known.end())
-      fail(f, "unknown server '" + v[i].get<std::string>() + "'");
-    out.push_back(v[i].get<std::string>());
-  }
-  return out;
-}
-
 std::string fmt_number(double d) {
   std::ostringstream s;
   s << d;
   return s.str();
 }
 
+// Every case parameter, once: its key in suite files, its key in run.json's
+// "params" (the same, but for the three durations, whose run.json keys carry
+// their unit), the member it sets, what a suite value must be, and the
+// loadgen option it becomes. Parsing, the "known:" list, to_json, from_json
+// and the loadgen's argv all read this table.
+struct ParamSpec {
+  const char* key;
+  const char* json_key;
+  std::variant<std::string CaseParams::*, long CaseParams::*, double CaseParams::*> member;
+  double min;            // integers and numbers: the least value allowed...
+  bool strict;           // ...excluded (numbers only)
+  const char* loadgen;   // option, or nullptr where the loadgen does not take it
+};
+
+const ParamSpec kParams[] = {
+    {"protocol", "protocol", &CaseParams::protocol, 0, false, "--protocol"},
+    {"connections", "connections", &CaseParams::connections, 1, false, "--connections"},
+    {"size", "size", &CaseParams::size, 0, false, "--size"},
+    {"pipeline", "pipeline", &CaseParams::pipeline, 1, false, "--pipeline"},
+    {"rate", "rate", &CaseParams::rate, 0, false, "--rate"},
+    {"requests_per_connection", "requests_per_connection", &CaseParams::requests_per_connection, 0, false,
+     "--requests-per-connection"},
+    {"idle_connections", "idle_connections", &CaseParams::idle_connections, 0, false, "--idle-connections"},
+    {"loadgen_threads", "loadgen_threads", &CaseParams::loadgen_threads, 1, false, "--threads"},
+    {"server_threads", "server_threads", &CaseParams::server_threads, 0, false, nullptr},  // the server's --threads
+    {"duration", "duration_s", &CaseParams::duration_s, 0, true, "--duration"},
+    {"warmup", "warmup_s", &CaseParams::warmup_s, 0, false, "--warmup"},
+    {"timeout", "timeout_s", &CaseParams::timeout_s, 0, true, "--timeout"},
+};
+
+const ParamSpec* find_param(const std::string& key) {
+  for (const auto& spec : kParams)
+    if (key == spec.key) return &spec;
+  return nullptr;
+}
+
+std::string known_params() {
+  std::string s;
+  for (const auto& spec : kParams) s += (s.empty() ? "" : ", ") + std::string(spec.key);
+  return s;
+}
+
+// The checks a value of a string parameter needs beyond being a string.
+std::string want_text(const std::string& key, const json& v, const std::string& field) {
+  if (key == "protocol") {
+    if (!v.is_string() || (v != "echo" && v != "framed" && v != "http"))
+      fail(field, "expected \"echo\", \"framed\" or \"http\", got " + v.dump());
+    return v.get<std::string>();
+  }
+  // size: bytes (64) or a range ("64-4096")
+  if (v.is_number_integer()) return std::to_string(want_int(v, field, 1));
+  if (v.is_string() && !v.get<std::string>().empty() &&
+      v.get<std::string>().find_first_not_of("0123456789-") == std::string::npos)
+    return v.get<std::string>();
+  fail(field, "expected bytes (64) or a range (\"64-4096\"), got " + v.dump());
+}
+
+void set_param(CaseParams& p, const std::string& key, const json& v, const std::string& field) {
+  const ParamSpec* spec = find_param(key);
+  if (!spec) fail(field, "unknown parameter (known: " + known_params() + ")");
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(p.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) p.*member = want_text(key, v, field);
+        else if constexpr (std::is_same_v<T, long>) p.*member = want_int(v, field, static_cast<long>(spec->min));
+        else p.*member = want_number(v, field, spec->min, spec->strict);
+      },
+      spec->member);
+  if (key == "pipeline") p.pipeline_set = true;
+}
+
+// The servers a suite may name: this build's list (read when first needed,
+// so a file with another mistake is reported without it), or a given one.
+struct ServerNames {
+  const std::vector<std::string>* given;
+  const std::vector<std::string>& get() const { return given ? *given : known_servers(); }
+};
+
+std::string want_server(const json& v, const std::string& field, const ServerNames& known) {
+  if (!v.is_string()) fail(field, "expected a server name");
+  const auto& names = known.get();
+  if (std::find(names.begin(), names.end(), v.get<std::string>()) == names.end())
+    fail(field, "unknown server '" + v.get<std::string>() + "'");
+  return v.get<std::string>();
+}
+
+// "all", {"all_except": [names...]} (every server of the list but those, in
+// list order) or a non-empty list of names.
+std::vector<std::string> parse_servers(const json& v, const std::string& field, const ServerNames& known) {
+  if (v.is_string() && v == "all") return known.get();
+  if (v.is_object()) {
+    if (v.size() != 1 || !v.contains("all_except"))
+      fail(field, "expected {\"all_except\": [server names]}, got " + v.dump());
+    const json& out_list = v["all_except"];
+    const std::string f = field + ".all_except";
+    if (!out_list.is_array() || out_list.empty()) fail(f, "expected a non-empty list of server names");
+    std::set<std::string> left_out;
+    for (size_t i = 0; i < out_list.size(); ++i)
+      left_out.insert(want_server(out_list[i], f + "[" + std::to_string(i) + "]", known));
+    std::vector<std::string> out;
+    for (const auto& s : known.get())
+      if (!left_out.count(s)) out.push_back(s);
+    if (out.empty()) fail(f, "leaves no server to run");
+    return out;
+  }
+  if (!v.is_array() || v.empty())
+    fail(field, "expected \"all\", {\"all_except\": [...]} or a non-empty list of server names");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(want_server(v[i], field + "[" + std::to_string(i) + "]", known));
+  return out;
+}
+
 // {"server": ["--a", "b"]} or {"server": [["--a", "b"], ["--a", "c"]]}.
-std::map<std::string, std::vector<std::vector<std::string>>> parse_server_args(const json& v, const std::string& field) {
+std::map<std::string, std::vector<std::vector<std::string>>> parse_server_args(const json& v, const std::string& field,
+                                                                              const ServerNames& known) {
   if (!v.is_object() || v.empty()) fail(field, "expected {\"server\": [args...] or [[args...], ...]}");
   std::map<std::string, std::vector<std::vector<std::string>>> out;
   auto strings = [](const json& a, const std::string& f) {
@@ -113,7 +167,7 @@ std::map<std::string, std::vector<std::vector<std::string>>> parse_server_args(c
   };
   for (const auto& [server, lists] : v.items()) {
     const std::string f = field + "." + server;
-    parse_servers(json::array({server}), f);  // throws on an unknown name
+    want_server(server, f, known);
     if (!lists.is_array() || lists.empty()) fail(f, "expected a non-empty list");
     if (!lists[0].is_array()) {
       out[server].push_back(strings(lists, f));
@@ -131,14 +185,17 @@ std::vector<std::vector<std::string>> SuiteCase::variants(const std::string& ser
   return it == server_args.end() ? std::vector<std::vector<std::string>>{{}} : it->second;
 }
 
-std::string case_name(const std::string& server, const std::vector<std::string>& args, const CaseParams& p) {
-  std::string s = server;
-  if (!args.empty()) {
-    s += "[";
-    for (size_t i = 0; i < args.size(); ++i) s += (i ? " " : "") + args[i];
-    s += "]";
-  }
-  return s + "/" + p.id();
+CaseLabel case_label(const std::string& server, const std::vector<std::string>& args, const CaseParams& p) {
+  CaseLabel label{server, "", p.id(), ""};
+  for (size_t i = 0; i < args.size(); ++i) label.variant += (i ? " " : "") + args[i];
+  return label;
+}
+
+std::string CaseLabel::name() const {
+  std::string s = tier.empty() ? "" : tier + "/";
+  s += server;
+  if (!variant.empty()) s += "[" + variant + "]";
+  return s + "/" + case_id;
 }
 
 std::string CaseParams::id() const {
@@ -152,32 +209,49 @@ std::string CaseParams::id() const {
 }
 
 nlohmann::json CaseParams::to_json() const {
-  return {{"protocol", protocol}, {"connections", connections}, {"size", size},
-          {"pipeline", pipeline}, {"rate", rate}, {"requests_per_connection", requests_per_connection},
-          {"idle_connections", idle_connections}, {"loadgen_threads", loadgen_threads},
-          {"server_threads", server_threads}, {"duration_s", duration_s},
-          {"warmup_s", warmup_s}, {"timeout_s", timeout_s}};
+  json j = json::object();
+  for (const auto& spec : kParams) std::visit([&](auto member) { j[spec.json_key] = this->*member; }, spec.member);
+  return j;
 }
 
 CaseParams CaseParams::from_json(const nlohmann::json& j) {
   CaseParams p;
-  p.protocol = j.value("protocol", p.protocol);
-  p.connections = j.value("connections", p.connections);
-  if (j.contains("size")) p.size = j["size"].is_string() ? j["size"].get<std::string>() : j["size"].dump();
-  p.pipeline = j.value("pipeline", p.pipeline);
+  for (const auto& spec : kParams) {
+    if (!j.contains(spec.json_key)) continue;
+    const json& v = j[spec.json_key];
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_reference_t<decltype(p.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) p.*member = v.is_string() ? v.get<std::string>() : v.dump();
+          else p.*member = v.get<T>();
+        },
+        spec.member);
+  }
   p.pipeline_set = j.contains("pipeline") && p.pipeline != 1;
-  p.rate = j.value("rate", p.rate);
-  p.requests_per_connection = j.value("requests_per_connection", p.requests_per_connection);
-  p.idle_connections = j.value("idle_connections", p.idle_connections);
-  p.loadgen_threads = j.value("loadgen_threads", p.loadgen_threads);
-  p.server_threads = j.value("server_threads", p.server_threads);
-  p.duration_s = j.value("duration_s", p.duration_s);
-  p.warmup_s = j.value("warmup_s", p.warmup_s);
-  p.timeout_s = j.value("timeout_s", p.timeout_s);
   return p;
 }
 
-Suite parse_suite(const json& j, const std::string& file) {
+std::vector<std::string> CaseParams::loadgen_args() const {
+  std::vector<std::string> a;
+  for (const auto& spec : kParams) {
+    // Only when the suite says so: the loadgen's own default differs between
+    // closed loop (1) and open loop (a cap), and open-loop cases need the latter.
+    if (!spec.loadgen || (std::string(spec.key) == "pipeline" && !pipeline_set)) continue;
+    a.push_back(spec.loadgen);
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_reference_t<decltype(this->*member)>;
+          if constexpr (std::is_same_v<T, std::string>) a.push_back(this->*member);
+          else if constexpr (std::is_same_v<T, long>) a.push_back(std::to_string(this->*member));
+          else a.push_back(fmt_number(this->*member));
+        },
+        spec.member);
+  }
+  return a;
+}
+
+Suite parse_suite(const json& j, const std::string& file, const std::vector<std::string>* servers) {
+  const ServerNames known{servers};
   if (!j.is_object()) fail("(top level)", "expected a JSON object");
   static const std::set<std::string> top = {"name", "description", "repetitions", "servers",
                                             "defaults", "groups", "micro", "callgrind"};
@@ -194,7 +268,7 @@ Suite parse_suite(const json& j, const std::string& file) {
     s.description = j["description"];
   }
   if (j.contains("repetitions")) s.repetitions = static_cast<int>(want_int(j["repetitions"], "repetitions", 1));
-  s.servers = j.contains("servers") ? parse_servers(j["servers"], "servers") : known_servers();
+  s.servers = j.contains("servers") ? parse_servers(j["servers"], "servers", known) : known.get();
 
   CaseParams defaults;
   if (j.contains("defaults")) {
@@ -228,9 +302,9 @@ Suite parse_suite(const json& j, const std::string& file) {
       fail(gf + ".name", "expected a non-empty string");
     std::string gname = grp.contains("name") ? grp["name"].get<std::string>() : "group" + std::to_string(g);
     std::vector<std::string> servers;
-    if (grp.contains("servers")) servers = parse_servers(grp["servers"], gf + ".servers");
+    if (grp.contains("servers")) servers = parse_servers(grp["servers"], gf + ".servers", known);
     std::map<std::string, std::vector<std::vector<std::string>>> server_args;
-    if (grp.contains("server_args")) server_args = parse_server_args(grp["server_args"], gf + ".server_args");
+    if (grp.contains("server_args")) server_args = parse_server_args(grp["server_args"], gf + ".server_args", known);
     bool aa = false;
     if (grp.contains("aa")) {
       if (!grp["aa"].is_boolean()) fail(gf + ".aa", "expected true or false");
@@ -249,8 +323,7 @@ Suite parse_suite(const json& j, const std::string& file) {
       if (k == "name" || k == "servers" || k == "server_args" || k == "aa" || k == "repetitions" ||
           k == "count_syscalls")
         continue;
-      if (std::find(kParamKeys.begin(), kParamKeys.end(), k) == kParamKeys.end())
-        set_param(defaults, k, v, gf + "." + k);  // throws "unknown parameter"
+      if (!find_param(k)) set_param(defaults, k, v, gf + "." + k);  // throws "unknown parameter"
       std::vector<std::pair<json, std::string>> values;
       if (v.is_array()) {
         if (v.empty()) fail(gf + "." + k, "empty list");
@@ -294,7 +367,11 @@ Suite load_suite(const std::string& path) {
   } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too big for a double
     throw SuiteError(path + ": not valid JSON: " + e.what());
   }
-  return parse_suite(j, path);
+  try {
+    return parse_suite(j, path);
+  } catch (const SuiteError& e) {
+    throw SuiteError(path + ": " + e.what());  // "harness/suites/c10k.json: servers.all_except[0]: ..."
+  }
 }
 
 }  // namespace iomodels::harness

@@ -2,6 +2,7 @@
 // whose list-valued parameters expand as a cross product.
 //
 //   {"name": "smoke", "repetitions": 1, "servers": ["epoll_lt", "blocking_threads"],
+//   (or "servers": "all", or {"all_except": ["select"]})
 //    "defaults": {"duration": 1, "warmup": 0.2},
 //    "groups": [{"name": "echo", "connections": [1, 4]}],
 //    "micro": {"min_time": "0.01s"}}
@@ -26,6 +27,9 @@ struct SuiteError : std::runtime_error {
 // (harness/server_list.h); throws std::runtime_error when the file is missing.
 const std::vector<std::string>& known_servers();
 
+// A case's parameters. Each is declared here and once more in the table in
+// suite.cpp (kParams: its suite-file and run.json keys, its checks, its
+// loadgen option), which parsing, to_json/from_json and loadgen_args read.
 struct CaseParams {
   std::string protocol = "echo";
   long connections = 16;
@@ -47,6 +51,10 @@ struct CaseParams {
   std::string id() const;
   nlohmann::json to_json() const;
   static CaseParams from_json(const nlohmann::json& j);  // inverse of to_json (lenient)
+  // The loadgen's options for these parameters ("--connections", "16", ...);
+  // server_threads goes to the server instead.
+  std::vector<std::string> loadgen_args() const;
+  bool operator==(const CaseParams&) const = default;
 };
 
 struct SuiteCase {
@@ -73,17 +81,37 @@ struct SuiteCase {
   std::vector<std::vector<std::string>> variants(const std::string& server) const;
 };
 
-// A case's name in results: "epoll_lt/echo/c16/s64", with a variant's
-// arguments in brackets after the server: "io_uring_multishot[--setup plain]/echo/c16/s64"
-// (so the part after the first '/' still pairs it with the reference's case).
-std::string case_name(const std::string& server, const std::vector<std::string>& args, const CaseParams& p);
+// Where a case record sits: which server, which variant of it, which
+// workload. run.json stores each part beside the name made of them
+// (docs/harness.md, "Case names"), so that no reader splits names.
+struct CaseLabel {
+  std::string server;
+  // "" for the server as it is; its extra arguments joined by spaces
+  // ("--setup plain"); "aa" for the A/A copy of the reference; "ref GROUP"
+  // for a group's own copy of the reference.
+  std::string variant;
+  std::string case_id;  // CaseParams::id(): "echo/c16/s64"
+  // ab's fixed-load tier: "fixed-load", written before the server so that
+  // accepted-regression globs tell the tiers apart; "" elsewhere.
+  std::string tier;
+
+  // "epoll_lt/echo/c16/s64", "io_uring_multishot[--setup plain]/echo/c16/s64",
+  // "fixed-load/epoll_lt/echo/c16/s64/r25000".
+  std::string name() const;
+};
+
+// The label of `server` run with `args` (a variant's extra arguments) on `p`.
+CaseLabel case_label(const std::string& server, const std::vector<std::string>& args, const CaseParams& p);
+inline std::string case_name(const std::string& server, const std::vector<std::string>& args, const CaseParams& p) {
+  return case_label(server, args, p).name();
+}
 
 struct Suite {
   std::string name;
   std::string file;
   std::string description;
   int repetitions = 1;
-  std::vector<std::string> servers;  // resolved; "all" = known_servers()
+  std::vector<std::string> servers;  // resolved: "all" and {"all_except": [...]} in list order
   std::vector<SuiteCase> cases;
   bool has_micro = false;
   nlohmann::json micro;              // {"min_time": "0.05s", "filter": "..."} when present
@@ -92,7 +120,10 @@ struct Suite {
   nlohmann::json callgrind;
 };
 
-Suite parse_suite(const nlohmann::json& j, const std::string& file);
-Suite load_suite(const std::string& path);  // throws SuiteError (also for unreadable/invalid JSON)
+// `servers`: the names a suite may use; nullptr: this build's (known_servers()).
+Suite parse_suite(const nlohmann::json& j, const std::string& file,
+                  const std::vector<std::string>* servers = nullptr);
+// Throws SuiteError "PATH: FIELD: what" (also for an unreadable file or invalid JSON).
+Suite load_suite(const std::string& path);
 
 }  // namespace iomodels::harness

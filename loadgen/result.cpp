@@ -197,6 +197,10 @@ void RunResult::merge(const RunResult& o) {
   add_seconds(seconds, o.seconds);
 }
 
+double RunResult::requests_per_s() const {
+  return round3(static_cast<double>(requests) / (duration_s > 0 ? duration_s : 1e-9));
+}
+
 json to_json(const RunResult& r) {
   double d = r.duration_s > 0 ? r.duration_s : 1e-9;
   double cpu = r.cpu_user_s + r.cpu_sys_s;
@@ -211,7 +215,7 @@ json to_json(const RunResult& r) {
       {"requests", r.requests},
       {"bytes_sent", r.bytes_sent},
       {"bytes_received", r.bytes_received},
-      {"requests_per_s", round3(static_cast<double>(r.requests) / d)},
+      {"requests_per_s", r.requests_per_s()},
       {"mib_per_s", round3(static_cast<double>(r.bytes_received) / d / (1024.0 * 1024.0))},
       {"loadgen_cpu_s", round3(cpu)},
       {"loadgen_cpu_user_s", round3(r.cpu_user_s)},
@@ -227,7 +231,7 @@ json to_json(const RunResult& r) {
       {"errors", errors},
       {"open_loop",
        {{"target_rate", r.target_rate},
-        {"achieved_rate", round3(static_cast<double>(r.requests) / d)},
+        {"achieved_rate", r.requests_per_s()},
         {"late_threshold_us", 1000},
         {"late_dispatches", r.schedule.late_dispatches},
         {"max_dispatch_lag_us", us(r.schedule.max_dispatch_lag_ns)},
@@ -284,6 +288,17 @@ json to_json(const RunResult& r) {
             {"connect", histogram_json(r.connect)},
             {"schedule_lag", histogram_json(r.schedule_lag)}}},
           {"timeseries", ts}};
+}
+
+StoredFigures stored_figures(const json& j) {
+  auto at = [&](const char* object, const char* key) -> double {
+    if (!j.is_object() || !j.contains(object) || !j[object].is_object()) return NAN;
+    const json& o = j[object];
+    return o.contains(key) && o[key].is_number() ? o[key].get<double>() : NAN;
+  };
+  return {at("summary", "requests"),        at("summary", "requests_per_s"), at("latency_us", "p50"),
+          at("latency_us", "p99"),          at("latency_us", "p99_9"),       at("schedule_lag_us", "p50"),
+          at("schedule_lag_us", "p99"),     at("schedule_lag_us", "max")};
 }
 
 RunResult from_json(const json& j) {

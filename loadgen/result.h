@@ -4,6 +4,7 @@
 // counters and recomputes every percentile (never averages them).
 #pragma once
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ struct RunResult {
   // (runs merged here ran side by side), so req/s adds up.
   void add_counters(const WorkerStats& w);
   void merge(const RunResult& other);
+
+  // Good replies per second of the window, as the JSON writes it
+  // (summary.requests_per_s and open_loop.achieved_rate).
+  double requests_per_s() const;
 };
 
 nlohmann::json context_json();
@@ -64,5 +69,16 @@ nlohmann::json latency_summary_json(const Histogram& h);
 
 nlohmann::json to_json(const RunResult& r);
 RunResult from_json(const nlohmann::json& j);  // throws std::runtime_error on a non-loadgen file
+
+// The headline figures of a result as written (run.json embeds the file in
+// each repetition), for readers that need a few numbers of many files and no
+// histograms: the field names live here, beside the writer, and nowhere else
+// in C++. NaN where the file lacks one (a failed repetition, an older loadgen).
+struct StoredFigures {
+  double requests = NAN, requests_per_s = NAN;
+  double p50_us = NAN, p99_us = NAN, p99_9_us = NAN;  // corrected latency
+  double schedule_lag_p50_us = NAN, schedule_lag_p99_us = NAN, schedule_lag_max_us = NAN;
+};
+StoredFigures stored_figures(const nlohmann::json& result);
 
 }  // namespace iomodels::loadgen

@@ -108,6 +108,9 @@ TEST_F(HarnessCost, AaRowIntervalContainsOne) {
     if (c.value("aa", false)) aa = &c;
   ASSERT_NE(aa, nullptr) << "no A/A row in " << out;
   EXPECT_EQ((*aa)["name"], "epoll_lt[aa]/echo/c4/s64/r4000");
+  EXPECT_EQ((*aa)["variant"], "aa");
+  EXPECT_EQ((*aa)["case_id"], "echo/c4/s64/r4000");
+  EXPECT_EQ(validate_run_json(out + "/run.json"), "") << "the A/A row's bracketed name is a valid name";
   ASSERT_TRUE((*aa)["aggregate"].contains("paired_ratio")) << aa->dump();
   const json& cpu = (*aa)["aggregate"]["paired_ratio"]["server_cpu_us_per_request"];
   EXPECT_EQ(cpu["n"], 8);

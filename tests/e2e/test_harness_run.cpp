@@ -180,11 +180,15 @@ TEST_F(HarnessRun, ServerArgsVariantsRunSideBySide) {
   for (const auto& c : run["cases"]) by_name[c["name"]] = c;
   ASSERT_EQ(by_name.size(), 3u) << run["cases"].dump();
   ASSERT_TRUE(by_name.count("epoll_lt/echo/c4/s64"));
+  EXPECT_EQ(by_name["epoll_lt/echo/c4/s64"]["variant"], "");
+  EXPECT_EQ(by_name["epoll_lt/echo/c4/s64"]["case_id"], "echo/c4/s64");
   for (const char* setup : {"defer", "plain"}) {
     const std::string name = std::string("io_uring_multishot[--setup ") + setup + "]/echo/c4/s64";
     ASSERT_TRUE(by_name.count(name)) << name;
     const auto& c = by_name[name];
     EXPECT_EQ(c["server"], "io_uring_multishot");
+    EXPECT_EQ(c["variant"], std::string("--setup ") + setup);
+    EXPECT_EQ(c["case_id"], "echo/c4/s64");
     EXPECT_EQ(c["server_args"], nlohmann::json({"--setup", setup}));
     if (c["status"] != "ok") continue;  // e.g. a kernel without io_uring: its reason says so
     EXPECT_EQ(c["repetitions"][0]["server_stats"]["options"]["setup"], setup) << c.dump();

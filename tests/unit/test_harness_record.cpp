@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -21,14 +22,20 @@ namespace {
 
 using nlohmann::json;
 
-json loadgen(double requests, json errors = json::object(), json lost = nullptr) {
-  json e = {{"connect", 0}, {"reset", 0}, {"timeout", 0}, {"mismatch", 0}, {"closed", 0}, {"http_status", 0}};
-  for (const auto& [k, v] : errors.items()) e[k] = v;
-  json s = {{"requests", requests}, {"requests_per_s", requests}, {"duration_s", 1.0},
-            {"loadgen_cpu_s", 0.2}, {"errors", e}};
-  if (!lost.is_null()) s["lost"] = lost;
-  return {{"summary", s}};
+// A loadgen result over one second: `requests` answered, 0.2 s of loadgen CPU.
+loadgen::RunResult loadgen(uint64_t requests, std::map<loadgen::ErrorKind, uint64_t> errors = {},
+                           std::map<loadgen::LostCause, uint64_t> lost = {}) {
+  loadgen::RunResult r;
+  r.duration_s = 1.0;
+  r.requests = requests;
+  r.cpu_user_s = 0.2;
+  for (const auto& [k, n] : errors) r.errors[k] = n;
+  for (const auto& [k, n] : lost) r.lost[k] = n;
+  return r;
 }
+
+using loadgen::ErrorKind;
+using loadgen::LostCause;
 
 TEST(CaseStatus, OkDegradedFailedByLossesAndErrors) {
   CaseParams p;
@@ -36,47 +43,49 @@ TEST(CaseStatus, OkDegradedFailedByLossesAndErrors) {
 
   // A server that stops answering 1 of 16 connections: the loadgen times that
   // one out (1 error) and loses its outstanding request.
-  RepVerdict one = judge_repetition(
-      loadgen(10000, {{"timeout", 1}}, {{"timeout", 1}, {"reset", 0}, {"closed", 0}, {"end_of_run", 0}, {"total", 1}}), p);
+  RepVerdict one = judge_repetition(loadgen(10000, {{ErrorKind::kTimeout, 1}}, {{LostCause::kTimeout, 1}}), p);
   EXPECT_EQ(one.status, "degraded");
   EXPECT_NE(one.reason.find("1 requests lost"), std::string::npos) << one.reason;
   EXPECT_NE(one.reason.find("timeout 1"), std::string::npos) << one.reason;
 
   // Beyond the limit (1%): failed.
-  RepVerdict many = judge_repetition(loadgen(1000, {{"timeout", 16}}, {{"timeout", 16}, {"total", 16}}), p);
+  RepVerdict many = judge_repetition(loadgen(1000, {{ErrorKind::kTimeout, 16}}, {{LostCause::kTimeout, 16}}), p);
   EXPECT_EQ(many.status, "failed");
   EXPECT_NE(many.reason.find("over the degraded limit"), std::string::npos) << many.reason;
+  // The kinds by name, in the order the loadgen's JSON lists them.
+  RepVerdict two = judge_repetition(loadgen(10000, {}, {{LostCause::kTimeout, 3}, {LostCause::kReset, 1}}), p);
+  EXPECT_NE(two.reason.find("4 requests lost (reset 1, timeout 3)"), std::string::npos) << two.reason;
 
   // Errors without losses (a non-2xx reply) count too.
-  EXPECT_EQ(judge_repetition(loadgen(10000, {{"http_status", 5}}), p).status, "degraded");
+  EXPECT_EQ(judge_repetition(loadgen(10000, {{ErrorKind::kHttpStatus, 5}}), p).status, "degraded");
   // A wrong reply always fails, however rare; no request at all fails.
-  EXPECT_EQ(judge_repetition(loadgen(10000, {{"mismatch", 1}}), p).status, "failed");
+  EXPECT_EQ(judge_repetition(loadgen(10000, {{ErrorKind::kMismatch, 1}}), p).status, "failed");
   EXPECT_EQ(judge_repetition(loadgen(0), p).status, "failed");
 }
 
 TEST(CaseFlags, SaturatedWhenTheOpenLoopFallsBehind) {
   CaseParams p;
   p.rate = 10000;
-  json lg = loadgen(8000);
-  lg["summary"]["open_loop"] = {{"target_rate", 10000.0}, {"achieved_rate", 8000.0}, {"deferred_sends", 0}};
+  loadgen::RunResult lg = loadgen(8000);
+  lg.target_rate = 10000;
   RepVerdict v = judge_repetition(lg, p);
   EXPECT_TRUE(v.flags["saturated"].get<bool>());
   EXPECT_NE(v.flags["saturated_reason"].get<std::string>().find("achieved 8000"), std::string::npos);
 
-  lg["summary"]["open_loop"]["achieved_rate"] = 9900.0;  // within 2%
+  lg.requests = 9950;  // within 1%
   EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
-  lg["summary"]["open_loop"]["deferred_sends"] = 50;     // 0.6% of 8000 held back: a hiccup
+  lg.schedule.deferred_sends = 50;     // 0.5% of 9950 held back: a hiccup
   EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
-  lg["summary"]["open_loop"]["deferred_sends"] = 200;    // 2.5% held back by their connections
+  lg.schedule.deferred_sends = 200;    // 2% held back by their connections
   EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
-  lg["summary"]["open_loop"]["late_dispatches"] = 190;   // ...but the loadgen reached them late
+  lg.schedule.late_dispatches = 190;   // ...but the loadgen reached them late
   EXPECT_FALSE(judge_repetition(lg, p).flags["saturated"].get<bool>());
-  lg["summary"]["open_loop"]["late_dispatches"] = 2000;  // 25% reached late: no schedule was kept
-  lg["summary"]["open_loop"]["deferred_sends"] = 2000;
+  lg.schedule.late_dispatches = 2000;  // 20% reached late: no schedule was kept
+  lg.schedule.deferred_sends = 2000;
   EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
-  lg["summary"]["open_loop"]["deferred_sends"] = 0;
-  lg["summary"]["open_loop"]["late_dispatches"] = 0;
-  lg["summary"]["unsent"] = 20;                          // 0.25% of the due sends never went
+  lg.schedule.deferred_sends = 0;
+  lg.schedule.late_dispatches = 0;
+  lg.unsent = 20;                      // 0.2% of the due sends never went
   EXPECT_TRUE(judge_repetition(lg, p).flags["saturated"].get<bool>());
 
   CaseParams closed;  // closed loop: never saturated, whatever the figures
@@ -85,12 +94,12 @@ TEST(CaseFlags, SaturatedWhenTheOpenLoopFallsBehind) {
 
 TEST(CaseFlags, LoadgenBoundFromTheBusiestThread) {
   CaseParams p;
-  json lg = loadgen(1000);
+  loadgen::RunResult lg = loadgen(1000);
   EXPECT_FALSE(judge_repetition(lg, p).flags["loadgen_bound"].get<bool>());  // 0.2 s of 1 s
-  lg["summary"]["loadgen_thread_cpu_max"] = 0.95;
+  lg.thread_cpu_max = 0.95;
   EXPECT_TRUE(judge_repetition(lg, p).flags["loadgen_bound"].get<bool>());
-  lg["summary"].erase("loadgen_thread_cpu_max");
-  lg["summary"]["loadgen_cpu_s"] = 0.97;  // an older loadgen: the threads' average
+  lg.thread_cpu_max = 0;
+  lg.cpu_user_s = 0.97;  // an older loadgen: the threads' average
   EXPECT_TRUE(judge_repetition(lg, p).flags["loadgen_bound"].get<bool>());
 }
 
