@@ -14,20 +14,9 @@
 
 namespace iomodels::harness {
 
-struct MannWhitney {
-  double u = 0;         // U of the first sample
-  double p = 1;         // two-sided
-  bool exact = false;   // exact null distribution (no ties, both n <= 20) vs normal approximation
-  double min_p = 1;     // smallest p these sample sizes can give at all
-};
-// Two-sided Mann-Whitney U test. Exact when there are no ties and both
-// samples have at most 20 values; otherwise the normal approximation with tie
-// and continuity corrections.
-MannWhitney mann_whitney(const std::vector<double>& a, const std::vector<double>& b);
-
 struct CompareOptions {
   double threshold = 0.05;        // relative change that counts
-  double alpha = 0.05;            // significance level of the U test
+  double alpha = 0.05;            // significance level of the U test (stats::mann_whitney)
   std::string reference = "epoll_lt";
 };
 

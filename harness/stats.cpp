@@ -136,4 +136,111 @@ std::vector<double> holm_adjust(const std::vector<double>& p) {
   return adj;
 }
 
+namespace {
+
+// Number of arrangements of m first-sample and n second-sample values giving
+// each U, by the recurrence f(m,n,u) = f(m-1,n,u-n) + f(m,n-1,u).
+std::vector<double> u_counts(int m, int n) {
+  std::vector<std::vector<std::vector<double>>> f(m + 1, std::vector<std::vector<double>>(n + 1));
+  for (int i = 0; i <= m; ++i)
+    for (int j = 0; j <= n; ++j) {
+      f[i][j].assign(static_cast<size_t>(i * j + 1), 0.0);
+      if (i == 0 || j == 0) {
+        f[i][j][0] = 1;
+        continue;
+      }
+      for (int u = 0; u <= i * j; ++u) {
+        double a = u - j >= 0 && u - j <= (i - 1) * j ? f[i - 1][j][static_cast<size_t>(u - j)] : 0;
+        double b = u <= i * (j - 1) ? f[i][j - 1][static_cast<size_t>(u)] : 0;
+        f[i][j][static_cast<size_t>(u)] = a + b;
+      }
+    }
+  return f[m][n];
+}
+
+double normal_p(double u, double n1, double n2, double tie_term) {
+  double n = n1 + n2;
+  double mu = n1 * n2 / 2;
+  double var = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)));
+  if (var <= 0) return 1;
+  double z = std::max(0.0, std::fabs(u - mu) - 0.5) / std::sqrt(var);
+  return std::min(1.0, std::erfc(z / std::sqrt(2.0)));
+}
+
+}  // namespace
+
+MannWhitney mann_whitney(const std::vector<double>& a, const std::vector<double>& b) {
+  MannWhitney r;
+  const size_t n1 = a.size(), n2 = b.size();
+  if (n1 == 0 || n2 == 0) return r;
+  // Ranks over the pooled sample, ties get the mean rank.
+  std::vector<std::pair<double, int>> all;
+  for (double x : a) all.push_back({x, 0});
+  for (double x : b) all.push_back({x, 1});
+  std::sort(all.begin(), all.end());
+  double rank_sum_a = 0, tie_term = 0;
+  bool ties = false;
+  for (size_t i = 0; i < all.size();) {
+    size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    double t = static_cast<double>(j - i);
+    if (t > 1) ties = true;
+    tie_term += t * t * t - t;
+    double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    for (size_t k = i; k < j; ++k)
+      if (all[k].second == 0) rank_sum_a += mean_rank;
+    i = j;
+  }
+  r.u = rank_sum_a - static_cast<double>(n1 * (n1 + 1)) / 2;
+  const double d1 = static_cast<double>(n1), d2 = static_cast<double>(n2);
+  if (!ties && n1 <= 20 && n2 <= 20) {
+    r.exact = true;
+    auto counts = u_counts(static_cast<int>(n1), static_cast<int>(n2));
+    double total = 0;
+    for (double c : counts) total += c;
+    int u = static_cast<int>(std::lround(r.u));
+    double lo = 0, hi = 0;
+    for (size_t k = 0; k < counts.size(); ++k) {
+      if (static_cast<int>(k) <= u) lo += counts[k];
+      if (static_cast<int>(k) >= u) hi += counts[k];
+    }
+    r.p = std::min(1.0, 2 * std::min(lo, hi) / total);
+    r.min_p = std::min(1.0, 2 * counts[0] / total);
+  } else {
+    r.p = normal_p(r.u, d1, d2, tie_term);
+    r.min_p = normal_p(0, d1, d2, 0);
+  }
+  return r;
+}
+
+std::pair<double, double> moses_ratio_interval(const std::vector<double>& base, const std::vector<double>& cur,
+                                               double alpha) {
+  std::vector<double> r;
+  for (double b : base)
+    for (double c : cur)
+      if (b > 0) r.push_back(c / b);
+  if (r.empty()) return {NAN, NAN};
+  std::sort(r.begin(), r.end());
+  const size_t m = base.size(), n = cur.size();
+  size_t k = 1;  // the interval is [r_(k), r_(mn+1-k)], 1-based
+  if (m <= 30 && n <= 30) {
+    auto counts = u_counts(static_cast<int>(m), static_cast<int>(n));
+    double total = 0, cum = 0;
+    for (double c : counts) total += c;
+    for (size_t u = 0; u < counts.size(); ++u) {
+      cum += counts[u];
+      if (cum / total > alpha / 2) break;
+      k = u + 1;  // the test rejects at U <= u: cut u values from each end
+    }
+  } else {
+    double lo = 0, hi = 10;  // bisection for z with P(|Z| > z) = alpha
+    for (int i = 0; i < 60; ++i) (std::erfc((lo + hi) / 2 / std::sqrt(2.0)) > alpha ? lo : hi) = (lo + hi) / 2;
+    double z = lo, mn = static_cast<double>(m * n);
+    double cut = std::floor(mn / 2 - z * std::sqrt(mn * static_cast<double>(m + n + 1) / 12));
+    k = cut >= 1 ? static_cast<size_t>(cut) : 1;
+  }
+  k = std::min(k, (r.size() + 1) / 2);
+  return {r[k - 1], r[r.size() - k]};
+}
+
 }  // namespace iomodels::harness::stats

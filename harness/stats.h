@@ -1,7 +1,14 @@
-// Paired statistics for the A/B regression gate (harness ab): the
-// Hodges–Lehmann estimate of a paired shift with its distribution-free
-// confidence interval, the Wilcoxon signed-rank test it is the dual of, and
-// Holm's step-down correction over many cases.
+// Every statistical test the harness runs, in one place.
+//
+// Paired, for the A/B regression gate (harness ab): the Hodges–Lehmann
+// estimate of a paired shift with its distribution-free confidence interval,
+// the Wilcoxon signed-rank test it is the dual of, and Holm's step-down
+// correction over many cases.
+//
+// Unpaired, for `harness compare` (two runs measured apart, so no round of
+// one has a partner in the other): the Mann–Whitney U test and Moses'
+// interval, the two-sample forms of the signed-rank test and the
+// Hodges–Lehmann interval above.
 //
 // Why these: the gate measures base and head moments apart, so each
 // repetition gives one paired difference of logs (log head − log base) and host
@@ -10,6 +17,7 @@
 // pairs it is exact. "The whole interval lies past the threshold" is then the
 // same decision as "the one-sided signed-rank test rejects centre ≤ threshold".
 #pragma once
+#include <utility>
 #include <vector>
 
 namespace iomodels::harness::stats {
@@ -45,5 +53,24 @@ std::vector<double> holm_adjust(const std::vector<double>& p);
 
 // Median of v (mean of the middle two for an even count); NaN for empty v.
 double median(std::vector<double> v);
+
+struct MannWhitney {
+  double u = 0;         // U of the first sample
+  double p = 1;         // two-sided
+  bool exact = false;   // exact null distribution (no ties, both n <= 20) vs normal approximation
+  double min_p = 1;     // smallest p these sample sizes can give at all
+};
+// Two-sided Mann-Whitney U test. Exact when there are no ties and both
+// samples have at most 20 values; otherwise the normal approximation with tie
+// and continuity corrections.
+MannWhitney mann_whitney(const std::vector<double>& a, const std::vector<double>& b);
+
+// Interval for cur/base without pairing: the ratios c_j/b_i of every pair,
+// sorted, cut k from each end, k from the U distribution at alpha (Moses'
+// interval around the Hodges-Lehmann shift, on logs), so it leaves out 1
+// about when the U test rejects. Too few values for that confidence: the
+// whole range of pair ratios; {NaN, NaN} when there is no pair.
+std::pair<double, double> moses_ratio_interval(const std::vector<double>& base, const std::vector<double>& cur,
+                                               double alpha);
 
 }  // namespace iomodels::harness::stats

@@ -9,6 +9,7 @@
 #include "harness/compare.h"
 #include "harness/paired.h"
 #include "harness/results.h"
+#include "harness/stats.h"
 
 namespace iomodels::harness {
 namespace {
@@ -18,12 +19,12 @@ using nlohmann::json;
 // Exact cases: with m = n and no ties, U = 0 is one arrangement of C(m+n, m),
 // so the two-sided p is 2 / C(m+n, m).
 TEST(MannWhitney, ExactSeparatedSamplesMatchTheCombinatorialP) {
-  MannWhitney t = mann_whitney({1, 2, 3}, {4, 5, 6});
+  stats::MannWhitney t = stats::mann_whitney({1, 2, 3}, {4, 5, 6});
   EXPECT_TRUE(t.exact);
   EXPECT_DOUBLE_EQ(t.u, 0);
   EXPECT_NEAR(t.p, 2.0 / 20, 1e-12);      // C(6,3) = 20
   EXPECT_NEAR(t.min_p, 2.0 / 20, 1e-12);
-  MannWhitney t5 = mann_whitney({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5});
+  stats::MannWhitney t5 = stats::mann_whitney({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5});
   EXPECT_DOUBLE_EQ(t5.u, 25);
   EXPECT_NEAR(t5.p, 2.0 / 252, 1e-12);    // C(10,5) = 252
 }
@@ -32,7 +33,7 @@ TEST(MannWhitney, ExactSeparatedSamplesMatchTheCombinatorialP) {
 // U = 0..9 for m = n = 3 are 1,1,2,3,3,3,3,2,1,1 (of 20): P(U <= 3) = 7/20,
 // P(U >= 3) = 16/20, two-sided p = 2 * 7/20 = 0.7.
 TEST(MannWhitney, ExactInterleavedSamples) {
-  MannWhitney t = mann_whitney({1, 3, 5}, {2, 4, 6});
+  stats::MannWhitney t = stats::mann_whitney({1, 3, 5}, {2, 4, 6});
   EXPECT_DOUBLE_EQ(t.u, 3);
   EXPECT_NEAR(t.p, 0.7, 1e-12);
 }
@@ -43,7 +44,7 @@ TEST(MannWhitney, ExactInterleavedSamples) {
 // var = 16/12 * (9 - 30/56) = 11.2857..., z = (5.5 - 0.5)/sqrt(var) = 1.48835,
 // p = erfc(z/sqrt 2) = 0.1366582477 (evaluated with Python's math.erfc).
 TEST(MannWhitney, TiesUseTheCorrectedNormalApproximation) {
-  MannWhitney t = mann_whitney({1, 2, 2, 3}, {2, 3, 4, 5});
+  stats::MannWhitney t = stats::mann_whitney({1, 2, 2, 3}, {2, 3, 4, 5});
   EXPECT_FALSE(t.exact);
   EXPECT_DOUBLE_EQ(t.u, 2.5);
   EXPECT_NEAR(t.p, 0.13665824773814753, 1e-9);
@@ -54,7 +55,7 @@ TEST(MannWhitney, TiesUseTheCorrectedNormalApproximation) {
 TEST(MannWhitney, LargeSamplesUseTheApproximation) {
   std::vector<double> a, b;
   for (int i = 1; i <= 21; ++i) a.push_back(i), b.push_back(i + 21);
-  MannWhitney t = mann_whitney(a, b);
+  stats::MannWhitney t = stats::mann_whitney(a, b);
   EXPECT_FALSE(t.exact);
   EXPECT_NEAR(t.p / 3.125399998400882e-08, 1.0, 1e-6);
 }
