@@ -103,97 +103,106 @@ std::vector<Accepted> parse_perf_accepted(const std::string& message) {
   return out;
 }
 
-json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
-  const double alpha_one_sided = (1 - opt.confidence) / 2;
-  json cases = json::array();
-  // Per gated metric, the cases whose p-values enter Holm's correction.
-  std::map<std::string, std::vector<std::pair<size_t, double>>> family;
-  std::map<std::pair<size_t, std::string>, std::vector<double>> diffs;  // log(head/base) per pair
-  for (const auto& hc : head.at("cases")) {
-    const std::string name = hc.value("name", "");
-    // Cases of the suite group "fixed-load" (an open-loop rate, the same for
-    // both sides) are the fixed-load tier: their own Holm family, their own
-    // threshold, CPU per message only. The rest is the capacity tier.
-    const bool fixed = hc.value("group", "") == "fixed-load";
-    json out = {{"name", name}, {"tier", fixed ? "fixed-load" : "capacity"}, {"server", hc.value("server", "")},
-                {"head_status", hc.value("status", "")},
-                {"verdict", "not gated"}, {"reason", ""}, {"pairs", 0}, {"metrics", json::object()}};
-    const json* bc = find_case(base, name);
-    const std::string hs = hc.value("status", ""), bs = bc ? bc->value("status", "") : "";
-    out["base_status"] = bs;
-    if (!bc) {
-      out["reason"] = "new in head (base does not have this server or case)";
-    } else if (hs == "failed" && bs == "ok" && failed_rounds(hc) >= kFailedRoundsRegression) {
-      out["verdict"] = "regression";
-      out["reason"] = "failed in head in " + std::to_string(failed_rounds(hc)) + " rounds: " + hc.value("reason", "");
-    } else if ((hs != "ok" && hs != "failed") || (bs != "ok" && bs != "failed")) {
-      // Degraded cases lost requests or saw errors: their figures are not about speed.
-      out["reason"] = "base " + bs + ", head " + hs + (hs != "ok" ? ": " + hc.value("reason", "")
-                                                                  : ": " + bc->value("reason", ""));
-    } else {
-      auto b = by_round(*bc), h = by_round(hc);
-      std::vector<int> rounds;
-      for (const auto& [r, rep] : h)
-        if (b.count(r)) rounds.push_back(r);
-      bool ticks = false;
-      for (int r : rounds)
-        if (!std::isfinite(cpu_ns(*b[r], false)) || !std::isfinite(cpu_ns(*h[r], false))) ticks = true;
-      out["pairs"] = rounds.size();
-      out["cpu_source"] = ticks ? "ticks (10 ms /proc figure: a side has no ns CPU)" : "ns (process CPU clock)";
-      bool enough = static_cast<int>(rounds.size()) >= opt.min_pairs;
-      if (!enough)
-        out["reason"] = std::to_string(rounds.size()) + " usable pairs, fewer than " + std::to_string(opt.min_pairs);
-      else
-        out["verdict"] = "ok";
-      if (hs == "failed" || bs == "failed") {  // a round or two lost to a starved machine: dropped, said
-        std::string why = out["reason"].get<std::string>();
-        out["reason"] = why + (why.empty() ? "" : "; ") + "failed rounds dropped (base " +
-                        std::to_string(failed_rounds(*bc)) + ", head " + std::to_string(failed_rounds(hc)) + ")";
-      }
-      for (const auto& m : kMetrics) {
-        std::vector<double> d, bv, hv;
-        for (int r : rounds) {
-          double x = metric_value(*b[r], m.key, ticks), y = metric_value(*h[r], m.key, ticks);
-          if (!(x > 0) || !(y > 0)) continue;
-          bv.push_back(x);
-          hv.push_back(y);
-          d.push_back(std::log(y / x));
-        }
-        auto ci = stats::hodges_lehmann(d, opt.confidence);
-        const bool cpu = m.key == std::string("cpu_ns_per_request");
-        const bool gated_here = m.gated && (!fixed || cpu);
-        const double thr = cpu && fixed ? opt.fixed_load_cpu_threshold
-                           : cpu        ? opt.cpu_threshold
-                           : m.key == std::string("p99_us")           ? opt.p99_threshold
-                                                                      : 0;
-        diffs[{cases.size(), m.key}] = d;
-        json mj = {{"base_median", stats::median(bv)}, {"head_median", stats::median(hv)}, {"pairs", d.size()},
-                   {"ratio", std::exp(ci.estimate)}, {"lo", std::isfinite(ci.lo) ? std::exp(ci.lo) : NAN},
-                   {"hi", std::isfinite(ci.hi) ? std::exp(ci.hi) : NAN},
-                   {"gated", gated_here && enough}};
-        if (gated_here) {
-          mj["threshold"] = thr;
-          // One-sided: is the centre of log(head/base) above log(1 + threshold)?
-          double p = stats::signed_rank_p_greater(d, std::log1p(thr));
-          mj["p"] = p;
-          mj["past_threshold"] = std::isfinite(ci.lo) && std::exp(ci.lo) > 1 + thr;
-          if (enough) family[fixed ? std::string("fixed-load/") + m.key : std::string(m.key)].push_back({cases.size(), p});
-        }
-        for (const char* k : {"base_median", "head_median", "ratio", "lo", "hi"})
-          if (!std::isfinite(mj[k].get<double>())) mj[k] = nullptr;
-        out["metrics"][m.key] = mj;
-      }
+namespace {
+
+// Per gated metric family ("metric", or "fixed-load/metric" for the
+// fixed-load tier), the cases whose p-values enter Holm's correction; and per
+// (case, metric), log(head/base) of each pair.
+using Families = std::map<std::string, std::vector<std::pair<size_t, double>>>;
+using PairDiffs = std::map<std::pair<size_t, std::string>, std::vector<double>>;
+
+// A family is "metric" (capacity) or "fixed-load/metric".
+std::string metric_of(const std::string& family_key) { return family_key.substr(family_key.rfind('/') + 1); }
+
+// One head case against base's case of the same name: its verdict before
+// Holm's correction, its metrics paired by round. `index` is its place in
+// the verdict's cases.
+json judge_case(const json& hc, const json& base, const JudgeOptions& opt, size_t index, Families& family,
+                PairDiffs& diffs) {
+  const std::string name = hc.value("name", "");
+  // Cases of the suite group "fixed-load" (an open-loop rate, the same for
+  // both sides) are the fixed-load tier: their own Holm family, their own
+  // threshold, CPU per message only. The rest is the capacity tier.
+  const bool fixed = hc.value("group", "") == "fixed-load";
+  json out = {{"name", name}, {"tier", fixed ? "fixed-load" : "capacity"}, {"server", hc.value("server", "")},
+              {"head_status", hc.value("status", "")},
+              {"verdict", "not gated"}, {"reason", ""}, {"pairs", 0}, {"metrics", json::object()}};
+  const json* bc = find_case(base, name);
+  const std::string hs = hc.value("status", ""), bs = bc ? bc->value("status", "") : "";
+  out["base_status"] = bs;
+  if (!bc) {
+    out["reason"] = "new in head (base does not have this server or case)";
+  } else if (hs == "failed" && bs == "ok" && failed_rounds(hc) >= kFailedRoundsRegression) {
+    out["verdict"] = "regression";
+    out["reason"] = "failed in head in " + std::to_string(failed_rounds(hc)) + " rounds: " + hc.value("reason", "");
+  } else if ((hs != "ok" && hs != "failed") || (bs != "ok" && bs != "failed")) {
+    // Degraded cases lost requests or saw errors: their figures are not about speed.
+    out["reason"] = "base " + bs + ", head " + hs + (hs != "ok" ? ": " + hc.value("reason", "")
+                                                                : ": " + bc->value("reason", ""));
+  } else {
+    auto b = by_round(*bc), h = by_round(hc);
+    std::vector<int> rounds;
+    for (const auto& [r, rep] : h)
+      if (b.count(r)) rounds.push_back(r);
+    bool ticks = false;
+    for (int r : rounds)
+      if (!std::isfinite(cpu_ns(*b[r], false)) || !std::isfinite(cpu_ns(*h[r], false))) ticks = true;
+    out["pairs"] = rounds.size();
+    out["cpu_source"] = ticks ? "ticks (10 ms /proc figure: a side has no ns CPU)" : "ns (process CPU clock)";
+    bool enough = static_cast<int>(rounds.size()) >= opt.min_pairs;
+    if (!enough)
+      out["reason"] = std::to_string(rounds.size()) + " usable pairs, fewer than " + std::to_string(opt.min_pairs);
+    else
+      out["verdict"] = "ok";
+    if (hs == "failed" || bs == "failed") {  // a round or two lost to a starved machine: dropped, said
+      std::string why = out["reason"].get<std::string>();
+      out["reason"] = why + (why.empty() ? "" : "; ") + "failed rounds dropped (base " +
+                      std::to_string(failed_rounds(*bc)) + ", head " + std::to_string(failed_rounds(hc)) + ")";
     }
-    cases.push_back(out);
+    for (const auto& m : kMetrics) {
+      std::vector<double> d, bv, hv;
+      for (int r : rounds) {
+        double x = metric_value(*b[r], m.key, ticks), y = metric_value(*h[r], m.key, ticks);
+        if (!(x > 0) || !(y > 0)) continue;
+        bv.push_back(x);
+        hv.push_back(y);
+        d.push_back(std::log(y / x));
+      }
+      auto ci = stats::hodges_lehmann(d, opt.confidence);
+      const bool cpu = m.key == std::string("cpu_ns_per_request");
+      const bool gated_here = m.gated && (!fixed || cpu);
+      const double thr = cpu && fixed ? opt.fixed_load_cpu_threshold
+                         : cpu        ? opt.cpu_threshold
+                         : m.key == std::string("p99_us")           ? opt.p99_threshold
+                                                                    : 0;
+      diffs[{index, m.key}] = d;
+      json mj = {{"base_median", stats::median(bv)}, {"head_median", stats::median(hv)}, {"pairs", d.size()},
+                 {"ratio", std::exp(ci.estimate)}, {"lo", std::isfinite(ci.lo) ? std::exp(ci.lo) : NAN},
+                 {"hi", std::isfinite(ci.hi) ? std::exp(ci.hi) : NAN},
+                 {"gated", gated_here && enough}};
+      if (gated_here) {
+        mj["threshold"] = thr;
+        // One-sided: is the centre of log(head/base) above log(1 + threshold)?
+        double p = stats::signed_rank_p_greater(d, std::log1p(thr));
+        mj["p"] = p;
+        mj["past_threshold"] = std::isfinite(ci.lo) && std::exp(ci.lo) > 1 + thr;
+        if (enough) family[fixed ? std::string("fixed-load/") + m.key : std::string(m.key)].push_back({index, p});
+      }
+      for (const char* k : {"base_median", "head_median", "ratio", "lo", "hi"})
+        if (!std::isfinite(mj[k].get<double>())) mj[k] = nullptr;
+      out["metrics"][m.key] = mj;
+    }
   }
-  // The gate's power, before any figure: an exact signed-rank p over n pairs
-  // is at least 1/2^n, and Holm multiplies the smallest by the number of
-  // cases. When m/2^n is above alpha not even a slowdown in every round can be
-  // flagged (10 rounds over 15 cases: 0.0146 needs all 10 rounds slower, one
-  // noisy round gives 0.029 > 0.025, which hid a real +22% once).
+  return out;
+}
+
+// The gate's power, before any figure: an exact signed-rank p over n pairs
+// is at least 1/2^n, and Holm multiplies the smallest by the number of
+// cases. When m/2^n is above alpha not even a slowdown in every round can be
+// flagged (10 rounds over 15 cases: 0.0146 needs all 10 rounds slower, one
+// noisy round gives 0.029 > 0.025, which hid a real +22% once).
+json gate_power(const Families& family, const json& cases, double alpha_one_sided) {
   json power = json::object();
-  // A family is "metric" (capacity) or "fixed-load/metric".
-  auto metric_of = [](const std::string& family_key) { return family_key.substr(family_key.rfind('/') + 1); };
   for (const auto& [key, members] : family) {
     size_t n = SIZE_MAX;
     for (const auto& [i, pv] : members)
@@ -204,6 +213,12 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
     power[key] = {{"cases", members.size()}, {"pairs", n}, {"smallest_p_holm", best},
                   {"can_flag", best <= alpha_one_sided}, {"rounds_for_one_noisy_round", rounds_needed}};
   }
+  return power;
+}
+
+// Holm's correction per family: each case's adjusted p, its interval at its
+// Holm level, and the regression verdicts.
+void apply_holm(const Families& family, PairDiffs& diffs, json& cases, double alpha_one_sided) {
   for (const auto& [key, members] : family) {
     std::vector<double> p;
     for (const auto& [i, pv] : members) p.push_back(pv);
@@ -236,6 +251,10 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
       }
     }
   }
+}
+
+// Verdict counts per tier and in all; Perf-accepted turns a regression into "accepted".
+json tally(json& cases, const JudgeOptions& opt) {
   int regressions = 0, accepted = 0, gated = 0;
   json tiers = json::object();
   for (auto& c : cases) {
@@ -260,13 +279,26 @@ json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
       t["gated"] = t["gated"].get<int>() + 1;
     }
   }
-  return {{"cases", cases},
-          {"summary", {{"regressions", regressions}, {"accepted", accepted}, {"gated", gated}, {"tiers", tiers},
-                       {"cases", cases.size()}, {"confidence", opt.confidence},
-                       {"cpu_threshold", opt.cpu_threshold}, {"p99_threshold", opt.p99_threshold},
-                       {"alpha_one_sided", alpha_one_sided}, {"power", power},
-                       {"correction", "holm"},
-                       {"interval", "hodges-lehmann, paired by round, at each case's Holm level"}}}};
+  return {{"regressions", regressions}, {"accepted", accepted}, {"gated", gated}, {"tiers", tiers}};
+}
+
+}  // namespace
+
+json judge_ab(const json& base, const json& head, const JudgeOptions& opt) {
+  const double alpha_one_sided = (1 - opt.confidence) / 2;
+  json cases = json::array();
+  Families family;
+  PairDiffs diffs;
+  for (const auto& hc : head.at("cases")) cases.push_back(judge_case(hc, base, opt, cases.size(), family, diffs));
+  const json power = gate_power(family, cases, alpha_one_sided);
+  apply_holm(family, diffs, cases, alpha_one_sided);
+  json summary = tally(cases, opt);
+  summary.update({{"cases", cases.size()}, {"confidence", opt.confidence},
+                  {"cpu_threshold", opt.cpu_threshold}, {"p99_threshold", opt.p99_threshold},
+                  {"alpha_one_sided", alpha_one_sided}, {"power", power},
+                  {"correction", "holm"},
+                  {"interval", "hodges-lehmann, paired by round, at each case's Holm level"}});
+  return {{"cases", cases}, {"summary", summary}};
 }
 
 void print_ab(const json& verdict, std::ostream& out) {

@@ -65,31 +65,13 @@ bool shares_pid_space(const Host& h) {
   return ip && h.prefix.size() >= 3 && h.prefix[1] == "netns" && h.prefix[2] == "exec";
 }
 
-CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::string& server,
-                       const CaseParams& p, int round, bool snapshots,
-                       const std::vector<std::string>& server_args) {
-  const Host& sh = topo.server;
-  if (!shares_pid_space(sh))
-    return failed("server host " + sh.name + ": its transport runs it out of reach of the harness's "
-                  "CPU clock and signals; only local or `ip netns exec` server hosts are supported");
-  const std::string stats_path = env.tmp_dir + "/" + server + ".stats.json";
-  const std::string server_log = env.log_dir + "/" + server + ".log";
-  ::unlink(stats_path.c_str());
-  std::vector<int> cpus = sh.cpus;
-  for (const auto& c : topo.clients) cpus.insert(cpus.end(), c.cpus.begin(), c.cpus.end());
-  std::sort(cpus.begin(), cpus.end());
-  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
-  json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
+namespace {
 
-  std::vector<std::string> argv = server_argv(sh.bin_dir + "/" + server, p, stats_path, server_args);
-  argv.insert(argv.begin() + 1, {"--bind", sh.address});
-  std::string target, why;
-  auto server_child = start_server(with_prefix(sh, argv), sh.cpus, server_log, env.start_timeout_ms, &target, &why);
-  if (!server_child) return failed(why);
-  Child& srv = *server_child;
-
-  // Every host takes a share of the load; a host whose share is empty sits out.
-  std::vector<Client> clients;
+// Starts one loadgen per client host with its share of the load (a host
+// whose share is empty sits out), each waiting at the start barrier; returns
+// why one could not start, or "".
+std::string start_clients(const CaseEnv& env, const Topology& topo, const CaseParams& p, const std::string& target,
+                          std::vector<Client>& clients) {
   const size_t n = std::min(topo.clients.size(), static_cast<size_t>(std::max(1L, p.connections)));
   for (size_t i = 0; i < n; ++i) {
     const Host& h = topo.clients[i];
@@ -110,14 +92,20 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
     try {
       c.proc = std::make_unique<Child>(lo);
     } catch (const std::exception& e) {
-      return failed(who(c) + ": transport failed to start: " + e.what());
+      return who(c) + ": transport failed to start: " + e.what();
     }
     clients.push_back(std::move(c));
   }
+  return "";
+}
 
+// The barrier (every loadgen connected, then all released at once) and the
+// common window: from the last loadgen's start to the first one's end.
+// Returns what went wrong, or "".
+std::string drive_clients(std::vector<Client>& clients, Child& srv, WindowSampler& window, const CaseParams& p,
+                          const std::string& server_log) {
   const uint64_t t0 = now_ns();
   const uint64_t give_up = t0 + static_cast<uint64_t>((p.warmup_s + p.duration_s + 2 * p.timeout_s + 30) * 1e9);
-  WindowSampler window(srv, snapshots, env.snapshot_timeout_ms);
   std::string problem;
   auto read_events = [&](Client& c) {
     while (!c.ended) {
@@ -132,7 +120,6 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
     c.rest += c.proc->read_rest(1);  // keep the pipe flowing while it writes its JSON
   };
 
-  // The barrier: every loadgen connected, then all released at once.
   bool released = false;
   for (;;) {
     bool all_exited = true, all_ready = true, all_started = true, any_ended = false;
@@ -172,17 +159,14 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
       window.take_end(first);
     }
   }
-  if (!problem.empty()) {
-    for (auto& c : clients) c.proc->kill_group();
-    srv.kill_group();
-    return failed(problem);
-  }
-  if (!window.end()) window.take_end(0);
-  if (!window.start()) window.take_start(0);
+  return problem;
+}
 
-  const std::string stop_problem = stop_server(srv, env.stop_timeout_ms, server_log);
-
-  // Each loadgen's JSON to a file, merged by the local loadgen.
+// Each loadgen's JSON (read by the loadgen's own reader) to a file, merged by
+// the local loadgen, then judged and recorded as a local run's.
+CaseRun merge_and_record(const CaseEnv& env, std::vector<Client>& clients, const CaseParams& p, int round,
+                         const std::string& stop_problem, const WindowSampler& window, json calibration,
+                         const std::string& stats_path) {
   json parts = json::array();
   SpawnOptions mo;
   mo.argv = {env.loadgen_path, "merge"};
@@ -221,6 +205,48 @@ CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::stri
     r.rep["window"]["source"] = "loadgens_common";  // the last start and the first end
   }
   return r;
+}
+
+}  // namespace
+
+CaseRun run_one_remote(const CaseEnv& env, const Topology& topo, const std::string& server,
+                       const CaseParams& p, int round, bool snapshots,
+                       const std::vector<std::string>& server_args) {
+  const Host& sh = topo.server;
+  if (!shares_pid_space(sh))
+    return failed("server host " + sh.name + ": its transport runs it out of reach of the harness's "
+                  "CPU clock and signals; only local or `ip netns exec` server hosts are supported");
+  const std::string stats_path = env.tmp_dir + "/" + server + ".stats.json";
+  const std::string server_log = env.log_dir + "/" + server + ".log";
+  ::unlink(stats_path.c_str());
+  std::vector<int> cpus = sh.cpus;
+  for (const auto& c : topo.clients) cpus.insert(cpus.end(), c.cpus.begin(), c.cpus.end());
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  json calibration = env.calibration_ms > 0 ? calibrate_cpus(cpus, env.calibration_ms) : json::object();
+
+  std::vector<std::string> argv = server_argv(sh.bin_dir + "/" + server, p, stats_path, server_args);
+  argv.insert(argv.begin() + 1, {"--bind", sh.address});
+  std::string target, why;
+  auto server_child = start_server(with_prefix(sh, argv), sh.cpus, server_log, env.start_timeout_ms, &target, &why);
+  if (!server_child) return failed(why);
+  Child& srv = *server_child;
+
+  std::vector<Client> clients;
+  if (std::string problem = start_clients(env, topo, p, target, clients); !problem.empty()) return failed(problem);
+  WindowSampler window(srv, snapshots, env.snapshot_timeout_ms);
+  const std::string problem = drive_clients(clients, srv, window, p, server_log);
+  if (!problem.empty()) {
+    for (auto& c : clients) c.proc->kill_group();
+    srv.kill_group();
+    return failed(problem);
+  }
+  if (!window.end()) window.take_end(0);
+  if (!window.start()) window.take_start(0);
+
+  const std::string stop_problem = stop_server(srv, env.stop_timeout_ms, server_log);
+
+  return merge_and_record(env, clients, p, round, stop_problem, window, std::move(calibration), stats_path);
 }
 
 }  // namespace iomodels::harness

@@ -101,7 +101,7 @@ void set_param(CaseParams& p, const std::string& key, const json& v, const std::
   if (!spec) fail(field, "unknown parameter (known: " + known_params() + ")");
   std::visit(
       [&](auto member) {
-        using T = std::remove_reference_t<decltype(p.*member)>;
+        using T = std::remove_cvref_t<decltype(p.*member)>;
         if constexpr (std::is_same_v<T, std::string>) p.*member = want_text(key, v, field);
         else if constexpr (std::is_same_v<T, long>) p.*member = want_int(v, field, static_cast<long>(spec->min));
         else p.*member = want_number(v, field, spec->min, spec->strict);
@@ -221,7 +221,7 @@ CaseParams CaseParams::from_json(const nlohmann::json& j) {
     const json& v = j[spec.json_key];
     std::visit(
         [&](auto member) {
-          using T = std::remove_reference_t<decltype(p.*member)>;
+          using T = std::remove_cvref_t<decltype(p.*member)>;
           if constexpr (std::is_same_v<T, std::string>) p.*member = v.is_string() ? v.get<std::string>() : v.dump();
           else p.*member = v.get<T>();
         },
@@ -240,7 +240,7 @@ std::vector<std::string> CaseParams::loadgen_args() const {
     a.push_back(spec.loadgen);
     std::visit(
         [&](auto member) {
-          using T = std::remove_reference_t<decltype(this->*member)>;
+          using T = std::remove_cvref_t<decltype(this->*member)>;
           if constexpr (std::is_same_v<T, std::string>) a.push_back(this->*member);
           else if constexpr (std::is_same_v<T, long>) a.push_back(std::to_string(this->*member));
           else a.push_back(fmt_number(this->*member));
