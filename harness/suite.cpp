@@ -250,8 +250,8 @@ std::vector<std::string> CaseParams::loadgen_args() const {
   return a;
 }
 
-Suite parse_suite(const json& j, const std::string& file, const std::vector<std::string>* servers) {
-  const ServerNames known{servers};
+Suite parse_suite(const json& j, const std::string& file, const std::vector<std::string>* server_list) {
+  const ServerNames known{server_list};
   if (!j.is_object()) fail("(top level)", "expected a JSON object");
   static const std::set<std::string> top = {"name", "description", "repetitions", "servers",
                                             "defaults", "groups", "micro", "callgrind"};

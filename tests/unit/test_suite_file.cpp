@@ -47,6 +47,7 @@ TEST(CaseLabel, CaseIdOfARunWrittenBeforeTheField) {
   EXPECT_EQ(case_id_of({{"name", "epoll_lt/echo/c16/s64"}}), "echo/c16/s64");
   EXPECT_EQ(case_id_of({{"name", "epoll_lt[A/A]/echo/c16/s64/p16"}}), "echo/c16/s64/p16");
   EXPECT_EQ(case_id_of({{"name", "fixed-load/libuv[--try-write 0]/http/c64/s64"}}), "http/c64/s64");
+  EXPECT_EQ(case_id_of({{"name", "fixed-load/epoll_lt/echo/c16/s64/r25000"}}), "echo/c16/s64/r25000");
   // The field wins over the name.
   EXPECT_EQ(case_id_of({{"name", "a/echo/c1/s64"}, {"case_id", "echo/c2/s64"}}), "echo/c2/s64");
 }
