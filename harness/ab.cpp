@@ -107,6 +107,144 @@ std::array<int, 2> round_order(int round) {
   return round % 2 == 0 ? std::array<int, 2>{0, 1} : std::array<int, 2>{1, 0};
 }
 
+namespace {
+
+// One slot per (case, server, variant) of the suite, on the servers both
+// builds list; a server new in head is skipped (nothing to compare it with).
+std::vector<Slot> plan_ab_slots(const Suite& suite, const AbOptions& opt, const Side& base) {
+  std::vector<Slot> slots;
+  for (const auto& c : suite.cases) {
+    const auto& wanted = c.servers.empty() ? suite.servers : c.servers;
+    for (const auto& s : suite.servers) {
+      if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
+      if (!opt.servers.empty() && std::find(opt.servers.begin(), opt.servers.end(), s) == opt.servers.end()) continue;
+      for (const auto& args : c.variants(s)) {
+        // The fixed-load tier's cases carry the tier in their name, so that
+        // Perf-accepted globs (and the tables) tell the tiers apart.
+        CaseLabel label = case_label(s, args, c.params);
+        if (c.group == "fixed-load") label.tier = "fixed-load";
+        Slot slot{label.name(), s, c.group, &c.params, args, {}, {}, true};
+        for (int i = 0; i < 2; ++i) slot.record[i] = new_case_record(label, c.group, c.params, args);
+        if (!base.lists(s)) {  // new in head: nothing to compare it with, so not measured
+          slot.runnable = false;
+          slot.record[1]["status"] = "skipped";
+          slot.record[1]["reason"] = "not in base's server list";
+        }
+        slots.push_back(std::move(slot));
+      }
+    }
+  }
+
+  return slots;
+}
+
+// base/run.json and head/run.json: after the rounds, or at an interrupt
+// with the rounds finished so far ("complete": false).
+void write_ab_runs(Side (&sides)[2], std::vector<Slot>& slots, const std::string& out_dir, bool complete) {
+  const Side& base = sides[0];
+  for (int i = 0; i < 2; ++i) {
+    json cases = json::array();
+    for (auto& slot : slots) {
+      if (i == 0 && !base.lists(slot.server)) continue;
+      slot.record[i]["aggregate"] = aggregate_case(slot.record[i]["repetitions"]);
+      cases.push_back(slot.record[i]);
+    }
+    if (!complete) mark_pending(cases);
+    sides[i].run["cases"] = cases;
+    sides[i].run["complete"] = complete;
+    write_file_atomic(out_dir + "/" + sides[i].name + "/run.json", sides[i].run.dump(1) + "\n");
+    std::error_code ec;
+    fs::remove_all(sides[i].env.tmp_dir, ec);
+  }
+}
+
+// The deterministic tier (and the baseline tier of --against-baseline):
+// their verdicts by tier name; --write-baseline writes head's costs.
+json deterministic_tiers(const AbOptions& opt, const std::vector<Slot>& slots, const Side& base, const Side& head,
+                         const JudgeOptions& judge, const std::string& out_dir, std::ostream& out) {
+  json tiers = json::object();
+  json head_costs;
+  if (opt.deterministic || !opt.against_baseline.empty() || !opt.write_baseline.empty()) {
+    std::vector<std::string> servers;
+    for (const auto& slot : slots)
+      if (slot.runnable && std::find(servers.begin(), servers.end(), slot.server) == servers.end())
+        servers.push_back(slot.server);
+    DeterministicPlan plan = opt.deterministic_plan;
+    plan.server_cpus = head.env.server_cpus;
+    plan.loadgen_cpus = head.env.loadgen_cpus;
+    const uint64_t t0 = now_ns();
+    out << "harness ab: deterministic tier: " << servers.size() << " servers\n";
+    DeterministicTier tier = run_deterministic_tier(plan, opt.deterministic ? base.rev.bin_dir : "", head.rev.bin_dir,
+                                                    servers, judge.accepted, out_dir, out);
+    head_costs = tier.head_costs;
+    if (opt.deterministic) tiers["deterministic"] = tier.verdict;
+    if (!opt.against_baseline.empty()) {
+      std::ifstream in(opt.against_baseline);
+      if (!in) throw std::runtime_error("--against-baseline: cannot read " + opt.against_baseline);
+      json bl = json::parse(in);
+      json v = judge_deterministic(bl.at("costs"), head_costs, judge.accepted);
+      v["tier"] = "baseline";
+      v["baseline"] = {{"file", opt.against_baseline}, {"sha", bl.value("sha", "")}};
+      tiers["baseline"] = v;
+    }
+    if (!opt.write_baseline.empty())
+      write_file_atomic(opt.write_baseline, json{{"schema", "iomodels.baseline-costs/1"}, {"sha", head.rev.sha},
+                                                 {"plan", {{"connections", plan.connections},
+                                                           {"requests", {plan.requests_low, plan.requests_high}},
+                                                           {"callgrind_requests", {plan.callgrind_low, plan.callgrind_high}}}},
+                                                 {"costs", head_costs}}.dump(1) + "\n");
+    out << "harness ab: deterministic tier took " << (now_ns() - t0) / 1'000'000'000 << " s\n";
+  }
+  return tiers;
+}
+
+// The rounds: every runnable slot on both sides, A B in even rounds and B A
+// in odd ones. An interrupt writes both runs as they are and throws Interrupted.
+template <typename WriteRuns>
+void run_ab_rounds(const AbOptions& opt, int repetitions, Side (&sides)[2], std::vector<Slot>& slots,
+                   WriteRuns&& write_runs) {
+  const bool tty = opt.progress && ::isatty(STDERR_FILENO);
+  for (int rep = 0; rep < repetitions; ++rep) {
+    for (size_t k = 0; k < slots.size(); ++k) {
+      Slot& slot = slots[k];
+      if (!slot.runnable) continue;
+      if (tty) std::cerr << "\r\033[Kround " << rep + 1 << "/" << repetitions << ", case " << k + 1 << "/" << slots.size() << " " << slot.name << std::flush;
+      // A B in even rounds, B A in odd ones: a steady drift within a pair
+      // favours each side equally often.
+      for (int i : round_order(rep)) {
+        Side& side = sides[i];
+        const std::string path = side.rev.bin_dir + "/" + slot.server;
+        CaseRun r;
+        if (::access(path.c_str(), X_OK) != 0) {
+          r.reason = "listed but not built: no executable " + path;
+        } else {
+          try {
+            if (!side.snapshots.count(path)) side.snapshots[path] = help_mentions(path, "SIGUSR1");
+            r = run_one(side.env, slot.server, path, *slot.params, rep, side.snapshots[path], slot.server_args);
+          } catch (const std::exception& e) {
+            r.status = "failed";
+            r.reason = std::string("harness: ") + e.what();
+          }
+        }
+        if (interrupted()) {  // this run was cut by us: not a result
+          if (tty) std::cerr << "\r\033[K";
+          write_runs(false);
+          throw Interrupted();
+        }
+        if (!r.rep.is_null()) {
+          // When it ran, so that the order can be checked from the records (tests/ab).
+          r.rep["ab_finished_ns"] = now_ns();
+          slot.record[i]["repetitions"].push_back(std::move(r.rep));
+        }
+        if (r.status != "ok") record_problem(slot, i, rep, r.status, r.reason);
+      }
+    }
+  }
+  if (tty) std::cerr << "\r\033[K";
+}
+
+}  // namespace
+
 int run_ab(const AbOptions& opt, std::ostream& out) {
   const uint64_t started = now_ns();
   Suite suite = load_suite(opt.suite_path);
@@ -180,122 +318,15 @@ int run_ab(const AbOptions& opt, std::ostream& out) {
     s.run["context"]["revision"] = s.rev.label;
   }
 
-  std::vector<Slot> slots;
-  for (const auto& c : suite.cases) {
-    const auto& wanted = c.servers.empty() ? suite.servers : c.servers;
-    for (const auto& s : suite.servers) {
-      if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
-      if (!opt.servers.empty() && std::find(opt.servers.begin(), opt.servers.end(), s) == opt.servers.end()) continue;
-      for (const auto& args : c.variants(s)) {
-        // The fixed-load tier's cases carry the tier in their name, so that
-        // Perf-accepted globs (and the tables) tell the tiers apart.
-        CaseLabel label = case_label(s, args, c.params);
-        if (c.group == "fixed-load") label.tier = "fixed-load";
-        Slot slot{label.name(), s, c.group, &c.params, args, {}, {}, true};
-        for (int i = 0; i < 2; ++i) slot.record[i] = new_case_record(label, c.group, c.params, args);
-        if (!base.lists(s)) {  // new in head: nothing to compare it with, so not measured
-          slot.runnable = false;
-          slot.record[1]["status"] = "skipped";
-          slot.record[1]["reason"] = "not in base's server list";
-        }
-        slots.push_back(std::move(slot));
-      }
-    }
-  }
+  std::vector<Slot> slots = plan_ab_slots(suite, opt, base);
 
-  // base/run.json and head/run.json: after the rounds, or at an interrupt
-  // with the rounds finished so far ("complete": false).
-  auto write_runs = [&](bool complete) {
-    for (int i = 0; i < 2; ++i) {
-      json cases = json::array();
-      for (auto& slot : slots) {
-        if (i == 0 && !base.lists(slot.server)) continue;
-        slot.record[i]["aggregate"] = aggregate_case(slot.record[i]["repetitions"]);
-        cases.push_back(slot.record[i]);
-      }
-      if (!complete) mark_pending(cases);
-      sides[i].run["cases"] = cases;
-      sides[i].run["complete"] = complete;
-      write_file_atomic(out_dir + "/" + sides[i].name + "/run.json", sides[i].run.dump(1) + "\n");
-      std::error_code ec;
-      fs::remove_all(sides[i].env.tmp_dir, ec);
-    }
-  };
+  auto write_runs = [&](bool complete) { write_ab_runs(sides, slots, out_dir, complete); };
   // The deterministic tier first: minutes at most, and its verdict needs no rounds.
-  json tiers = json::object();
-  json head_costs;
-  if (opt.deterministic || !opt.against_baseline.empty() || !opt.write_baseline.empty()) {
-    std::vector<std::string> servers;
-    for (const auto& slot : slots)
-      if (slot.runnable && std::find(servers.begin(), servers.end(), slot.server) == servers.end())
-        servers.push_back(slot.server);
-    DeterministicPlan plan = opt.deterministic_plan;
-    plan.server_cpus = head.env.server_cpus;
-    plan.loadgen_cpus = head.env.loadgen_cpus;
-    const uint64_t t0 = now_ns();
-    out << "harness ab: deterministic tier: " << servers.size() << " servers\n";
-    DeterministicTier tier = run_deterministic_tier(plan, opt.deterministic ? base.rev.bin_dir : "", head.rev.bin_dir,
-                                                    servers, judge.accepted, out_dir, out);
-    head_costs = tier.head_costs;
-    if (opt.deterministic) tiers["deterministic"] = tier.verdict;
-    if (!opt.against_baseline.empty()) {
-      std::ifstream in(opt.against_baseline);
-      if (!in) throw std::runtime_error("--against-baseline: cannot read " + opt.against_baseline);
-      json bl = json::parse(in);
-      json v = judge_deterministic(bl.at("costs"), head_costs, judge.accepted);
-      v["tier"] = "baseline";
-      v["baseline"] = {{"file", opt.against_baseline}, {"sha", bl.value("sha", "")}};
-      tiers["baseline"] = v;
-    }
-    if (!opt.write_baseline.empty())
-      write_file_atomic(opt.write_baseline, json{{"schema", "iomodels.baseline-costs/1"}, {"sha", head.rev.sha},
-                                                 {"plan", {{"connections", plan.connections},
-                                                           {"requests", {plan.requests_low, plan.requests_high}},
-                                                           {"callgrind_requests", {plan.callgrind_low, plan.callgrind_high}}}},
-                                                 {"costs", head_costs}}.dump(1) + "\n");
-    out << "harness ab: deterministic tier took " << (now_ns() - t0) / 1'000'000'000 << " s\n";
-  }
+  json tiers = deterministic_tiers(opt, slots, base, head, judge, out_dir, out);
 
   out << "harness ab: base " << base.rev.label << " vs head " << head.rev.label << "; suite " << suite.name << ", "
       << slots.size() << " cases x " << suite.repetitions << " rounds, A B / B A alternating\n" << std::flush;
-  const bool tty = opt.progress && ::isatty(STDERR_FILENO);
-  for (int rep = 0; rep < suite.repetitions; ++rep) {
-    for (size_t k = 0; k < slots.size(); ++k) {
-      Slot& slot = slots[k];
-      if (!slot.runnable) continue;
-      if (tty) std::cerr << "\r\033[Kround " << rep + 1 << "/" << suite.repetitions << ", case " << k + 1 << "/" << slots.size() << " " << slot.name << std::flush;
-      // A B in even rounds, B A in odd ones: a steady drift within a pair
-      // favours each side equally often.
-      for (int i : round_order(rep)) {
-        Side& side = sides[i];
-        const std::string path = side.rev.bin_dir + "/" + slot.server;
-        CaseRun r;
-        if (::access(path.c_str(), X_OK) != 0) {
-          r.reason = "listed but not built: no executable " + path;
-        } else {
-          try {
-            if (!side.snapshots.count(path)) side.snapshots[path] = help_mentions(path, "SIGUSR1");
-            r = run_one(side.env, slot.server, path, *slot.params, rep, side.snapshots[path], slot.server_args);
-          } catch (const std::exception& e) {
-            r.status = "failed";
-            r.reason = std::string("harness: ") + e.what();
-          }
-        }
-        if (interrupted()) {  // this run was cut by us: not a result
-          if (tty) std::cerr << "\r\033[K";
-          write_runs(false);
-          throw Interrupted();
-        }
-        if (!r.rep.is_null()) {
-          // When it ran, so that the order can be checked from the records (tests/ab).
-          r.rep["ab_finished_ns"] = now_ns();
-          slot.record[i]["repetitions"].push_back(std::move(r.rep));
-        }
-        if (r.status != "ok") record_problem(slot, i, rep, r.status, r.reason);
-      }
-    }
-  }
-  if (tty) std::cerr << "\r\033[K";
+  run_ab_rounds(opt, suite.repetitions, sides, slots, write_runs);
   write_runs(true);
 
   json verdict = judge_ab(base.run, head.run, judge);
