@@ -76,7 +76,9 @@ def rule_idle_loss(run, by_id):
                   p.get("pipeline"))] = c
     for c in run["cases"]:
         p = c.get("params", {})
-        if not p.get("idle_connections") or not usable(c):
+        # Closed loop on both sides: at a fixed offered rate throughput is the
+        # rate whatever the model, so against a closed-loop case it reads as a loss.
+        if not p.get("idle_connections") or p.get("rate") or not usable(c):
             continue
         b = base.get((row_of(c), p.get("protocol"), p.get("connections"), str(p.get("size")),
                       p.get("pipeline")))

@@ -187,6 +187,19 @@ class Rules(unittest.TestCase):
         self.assertIn("blocking_threads", t[4])
         self.assertIn("20.0 µs", t[4])
 
+    def test_idle_takeaway_compares_closed_loop_cases_only(self):
+        # A fixed-rate idle case serves its rate (10k), far below the same model's
+        # closed-loop c16: read against it, that is a loss the model never took.
+        idle = copy.deepcopy(self.case("io_uring", "echo/c16/s64/r10000"))
+        idle["aggregate"][THROUGHPUT]["median"] = 100.0  # far below any closed-loop case
+        idle["name"], idle["group"] = "io_uring/echo/c16/s64/r10000/i1000", "cost_idle"
+        idle["case_id"] = "echo/c16/s64/r10000/i1000"
+        idle["params"]["idle_connections"] = 1000
+        self.run["cases"].append(idle)
+        self.by = report_data.index_cases(self.run)
+        t = [s for s, _ in report_rules.takeaways(self.run, self.by)]
+        self.assertIn("cost select 70%", t[2])
+
     def test_pipeline_takeaway_skips_variants_and_names_no_winner_inside_the_noise(self):
         pipe = next(c for c in self.run["cases"] if c["server"] == "io_uring" and "/p16" in c["name"])
         v = variant_of(pipe, "--try-write 0", ["--try-write", "0"], server="libuv")
