@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "harness/ab_judge.h"
+#include "loadgen_figures.h"
 
 namespace iomodels::harness {
 namespace {
@@ -19,7 +20,7 @@ json make_case(const std::string& name, const std::vector<double>& cpu, const st
   for (size_t r = 0; r < cpu.size(); ++r)
     reps.push_back({{"repetition", r},
                     {"server_cpu", {{"ns_per_request", cpu[r]}, {"us_per_request", cpu[r] / 1000}}},
-                    {"loadgen", {{"summary", {{"requests_per_s", 1e9 / cpu[r]}}}, {"latency_us", {{"p99", p99[r]}}}}}});
+                    {"loadgen", test::loadgen_figures(1e9 / cpu[r], 0, p99[r])}});
   return {{"name", name}, {"server", name.substr(0, name.find('/'))}, {"status", status}, {"reason", ""},
           {"repetitions", reps}};
 }

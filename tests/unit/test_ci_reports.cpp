@@ -11,6 +11,7 @@
 #include "harness/ab_judge.h"
 #include "harness/ci_reports.h"
 #include "harness/results.h"
+#include "loadgen_figures.h"
 
 namespace iomodels::harness {
 namespace {
@@ -26,9 +27,7 @@ json make_case(const std::string& name, double cpu_ns, double factor, int rounds
     reps.push_back({{"repetition", r},
                     {"status", "ok"},
                     {"server_cpu", {{"ns_per_request", cpu}, {"us_per_request", cpu / 1000}}},
-                    {"loadgen",
-                     {{"summary", {{"requests_per_s", 1e9 / cpu}}},
-                      {"latency_us", {{"p50", 50 * factor * wobble}, {"p99", 100 * factor * wobble}}}}}});
+                    {"loadgen", test::loadgen_figures(1e9 / cpu, 50 * factor * wobble, 100 * factor * wobble)}});
   }
   json c = {{"name", name}, {"server", name.substr(0, name.find('/'))}, {"status", "ok"}, {"reason", ""},
             {"repetitions", reps}};
@@ -113,7 +112,7 @@ TEST(CiReports, MarkdownListsEveryVerdictPerCaseAndMetric) {
   };
   EXPECT_TRUE(row("a/echo", "cpu_ns_per_request", "\\*\\*regression\\*\\*")) << md;
   EXPECT_TRUE(row("a/echo", "p99_us", "\\*\\*regression\\*\\*")) << md;
-  EXPECT_TRUE(row("a/echo", "requests_per_s", "info")) << md;
+  EXPECT_TRUE(row("a/echo", metric::kRequestsPerS, "info")) << md;
   EXPECT_TRUE(row("b<&\"\\|'>/echo", "cpu_ns_per_request", "ok")) << md;  // the '|' escaped
   EXPECT_TRUE(row("c/echo", "cpu_ns_per_request", "not gated")) << md;
   EXPECT_NE(md.find("| c/echo | (case) | | | | | not gated: 3 usable pairs"), std::string::npos) << md;
@@ -144,7 +143,7 @@ TEST(CiReports, BencherMetricFormatCarriesMediansWithTheirSpread) {
   EXPECT_DOUBLE_EQ(a.at("server-cpu-ns-per-request").at("lower_value"), agg["server_cpu_ns_per_request"]["min"]);
   EXPECT_DOUBLE_EQ(a.at("server-cpu-ns-per-request").at("upper_value"), agg["server_cpu_ns_per_request"]["max"]);
   EXPECT_DOUBLE_EQ(a.at("latency-p99-us").at("value"), agg["p99_us"]["median"]);
-  EXPECT_DOUBLE_EQ(a.at("throughput").at("value"), agg["requests_per_s"]["median"]);
+  EXPECT_DOUBLE_EQ(a.at("throughput").at("value"), agg[metric::kRequestsPerS]["median"]);
   // ab adds the ratio with its interval.
   json ab_bmf = bencher_bmf_ab(f.head_run, f.ab);
   const json& r = ab_bmf.at("a/echo").at("ratio-cpu_ns_per_request");

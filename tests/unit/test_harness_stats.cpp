@@ -10,6 +10,7 @@
 #include "harness/paired.h"
 #include "harness/results.h"
 #include "harness/stats.h"
+#include "loadgen_figures.h"
 
 namespace iomodels::harness {
 namespace {
@@ -88,7 +89,7 @@ TEST(PairedRatios, OrderStatisticInterval) {
 
 json rep(int round, double rps, double cpu_us, const std::string& status = "ok") {
   return {{"round", round}, {"repetition", round}, {"status", status},
-          {"loadgen", {{"summary", {{"requests_per_s", rps}}}, {"latency_us", {{"p50", 10}, {"p99", 100.0 / rps * 1000}}}}},
+          {"loadgen", test::loadgen_figures(rps, 10, 100.0 / rps * 1000)},
           {"server_cpu", {{"us_per_request", cpu_us}}}};
 }
 
@@ -106,21 +107,21 @@ TEST(PairedRatios, RatiosArePairedByRoundNotByPosition) {
                             a_case("select", {rep(0, 35000, 12), rep(1, 79000, 10), rep(2, 167000, 9)})});
   add_paired_ratios(cases);
   const json& pr = cases[1]["aggregate"]["paired_ratio"];
-  ASSERT_TRUE(pr.contains("requests_per_s")) << cases[1].dump();
+  ASSERT_TRUE(pr.contains(metric::kRequestsPerS)) << cases[1].dump();
   EXPECT_EQ(pr["reference"], "epoll_lt");
-  EXPECT_EQ(pr["requests_per_s"]["n"], 3);
-  EXPECT_NEAR(pr["requests_per_s"]["median"].get<double>(), 35000.0 / 36000, 1e-12);
-  EXPECT_NEAR(pr["requests_per_s"]["min"].get<double>(), 79000.0 / 84000, 1e-12);
-  EXPECT_NEAR(pr["requests_per_s"]["max"].get<double>(), 167000.0 / 157000, 1e-12);
+  EXPECT_EQ(pr[metric::kRequestsPerS]["n"], 3);
+  EXPECT_NEAR(pr[metric::kRequestsPerS]["median"].get<double>(), 35000.0 / 36000, 1e-12);
+  EXPECT_NEAR(pr[metric::kRequestsPerS]["min"].get<double>(), 79000.0 / 84000, 1e-12);
+  EXPECT_NEAR(pr[metric::kRequestsPerS]["max"].get<double>(), 167000.0 / 157000, 1e-12);
   EXPECT_NEAR(pr["server_cpu_us_per_request"]["median"].get<double>(), 1.125, 1e-12);  // 1.2, 1.111, 1.125
-  EXPECT_NEAR(cases[0]["aggregate"]["paired_ratio"]["requests_per_s"]["median"].get<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(cases[0]["aggregate"]["paired_ratio"][metric::kRequestsPerS]["median"].get<double>(), 1.0, 1e-12);
 
   EXPECT_FALSE(cases[1]["flags"]["window_late"].get<bool>());
 
   cases[0]["repetitions"][2]["status"] = "failed";  // round 1 of the reference
   cases[1]["repetitions"][0]["flags"] = {{"window_late", true}, {"saturated", true}};
   add_paired_ratios(cases);
-  EXPECT_EQ(cases[1]["aggregate"]["paired_ratio"]["requests_per_s"]["n"], 2);
+  EXPECT_EQ(cases[1]["aggregate"]["paired_ratio"][metric::kRequestsPerS]["n"], 2);
   // A case carries a flag when any repetition does.
   EXPECT_TRUE(cases[1]["flags"]["window_late"].get<bool>());
   EXPECT_TRUE(cases[1]["flags"]["saturated"].get<bool>());
@@ -132,8 +133,8 @@ TEST(Aggregate, MediansLeaveFailedRepetitionsOut) {
                            rep(4, 50, 9, "degraded")});
   json a = aggregate_case(reps);
   EXPECT_EQ(a["repetitions_used"], 4);
-  EXPECT_DOUBLE_EQ(a["requests_per_s"]["median"].get<double>(), 150);  // 50 100 200 300
-  EXPECT_DOUBLE_EQ(a["requests_per_s"]["max"].get<double>(), 300);
+  EXPECT_DOUBLE_EQ(a[metric::kRequestsPerS]["median"].get<double>(), 150);  // 50 100 200 300
+  EXPECT_DOUBLE_EQ(a[metric::kRequestsPerS]["max"].get<double>(), 300);
   EXPECT_DOUBLE_EQ(a["server_cpu_us_per_request"]["median"].get<double>(), 6.5);
   EXPECT_TRUE(a["cost_per_message"].is_null());
 }
