@@ -4,7 +4,7 @@
 # and the paths of screenshots: the summary, one model panel (libuv), the
 # p99-vs-rate figure, the cost figure, the case table.
 # Run:  lab/baseline_report_screenshots.sh [BASELINE_DIR] [SHOTS_DIR]
-# (defaults results/baselines/intel-xeon-processor-2cpu/default, /tmp/report-shots;
+# (defaults results/baselines/amd-epyc-2cpu/default, /tmp/report-shots;
 # ~3 min, no new run: usable on a loaded host). Needs chromium.
 # The report is drawn in a scratch folder (plots/plot.py on a copy of the
 # baseline); screenshots with headless Chromium at 1400 px.
@@ -12,7 +12,7 @@
 case ${1:-} in -h|--help) print_header; exit 0 ;; esac
 set -euo pipefail
 cd "$ROOT"
-base=${1:-results/baselines/intel-xeon-processor-2cpu/default}
+base=${1:-results/baselines/amd-epyc-2cpu/default}
 need chromium
 out=$(mktemp -d /tmp/report-baseline.XXXXXX)
 cp "$base"/*.json "$out/"
