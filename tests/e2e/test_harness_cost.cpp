@@ -127,9 +127,11 @@ TEST_F(HarnessCost, AaRowIntervalContainsOne) {
 #endif
   EXPECT_LE(cpu["lo"].get<double>(), cpu["hi"].get<double>()) << cpu.dump();
   // The reference's own ratio is 1 in every round: it was not paired with the A/A copy.
-  for (const auto& c : run["cases"])
-    if (!c.value("aa", false))
+  for (const auto& c : run["cases"]) {
+    if (!c.value("aa", false)) {
       EXPECT_DOUBLE_EQ(c["aggregate"]["paired_ratio"]["server_cpu_us_per_request"]["max"].get<double>(), 1.0);
+    }
+  }
 }
 
 }  // namespace
