@@ -21,14 +21,9 @@ OUT=${1:-$(mktemp -d /tmp/gate_validation.XXXXXX)}
 SUITE=${SUITE:-$ROOT/harness/suites/regress.json}
 mkdir -p "$OUT"
 wrapped() {  # $1 = shim name: a bin folder whose epoll_lt runs under it
-  local dir=$OUT/bin-$1 shim=$BIN/tests/libfixture_recv_$1.so
+  local shim=$BIN/tests/libfixture_recv_$1.so
   [[ -f $shim ]] || { echo "gate_validation.sh: no $shim (cmake --build $BIN --target fixture_recv_$1)" >&2; exit 3; }
-  rm -rf "$dir" && mkdir -p "$dir"
-  for f in "$BIN"/*; do [[ -f $f ]] && ln -s "$f" "$dir/$(basename "$f")"; done
-  rm -f "$dir/epoll_lt"
-  printf '#!/bin/sh\nexec env LD_PRELOAD=%s %s "$@"\n' "$shim" "$BIN/epoll_lt" > "$dir/epoll_lt"
-  chmod +x "$dir/epoll_lt"
-  echo "$dir"
+  inject_bin "$BIN" "$shim" "$OUT/bin-$1"
 }
 summary() {  # $1 = label, $2 = ab folder, $3 = seconds
   /usr/bin/python3 - "$@" <<'PY'

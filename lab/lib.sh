@@ -16,3 +16,16 @@ need() {
 
 # print_header: the script's opening comment block (what it prints, how to run it).
 print_header() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
+
+# inject_bin BIN SHIM DIR [SERVER]: DIR becomes a bin folder of links to BIN's
+# files whose SERVER (default epoll_lt) execs the real one under LD_PRELOAD=SHIM
+# (same pid: the harness's counters and CPU figures follow it). Prints DIR.
+inject_bin() {
+  local bin=$1 shim=$2 dir=$3 server=${4:-epoll_lt} f
+  rm -rf "$dir" && mkdir -p "$dir"
+  for f in "$bin"/*; do [[ -f $f ]] && ln -s "$f" "$dir/$(basename "$f")"; done
+  rm -f "$dir/$server"
+  printf '#!/bin/sh\nexec env LD_PRELOAD=%s %s "$@"\n' "$shim" "$bin/$server" > "$dir/$server"
+  chmod +x "$dir/$server"
+  echo "$dir"
+}

@@ -29,12 +29,7 @@ echo "load average before: $(cat /proc/loadavg)"
 
 # The injected build: the build folder with epoll_lt replaced by a wrapper
 # that execs it (same pid) under the LD_PRELOAD shim.
-INJ=$OUT/inject-bin
-rm -rf "$INJ" && mkdir -p "$INJ"
-for f in "$BIN"/*; do [ -f "$f" ] && ln -s "$f" "$INJ/$(basename "$f")"; done
-rm -f "$INJ/epoll_lt"
-printf '#!/bin/sh\nexec env LD_PRELOAD=%s %s "$@"\n' "$SHIM" "$BIN/epoll_lt" > "$INJ/epoll_lt"
-chmod +x "$INJ/epoll_lt"
+INJ=$(inject_bin "$BIN" "$SHIM" "$OUT/inject-bin")
 
 SUITE=$OUT/cost_fixed.json
 cat > "$SUITE" <<JSON

@@ -3,6 +3,7 @@
 liburing's echo-server, interleaved against epoll_lt: ratios, CPU per request,
 recv or io_uring_enter per message.
 Usage: io_uring_setups_and_peer.py BIN ROUNDS DURATION WARMUP PEER"""
+from lab_runs import start_server
 import json, os, signal, socket, statistics, subprocess, sys, tempfile, time
 
 BIN, ROUNDS, DUR, WARM, PEER = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
@@ -65,15 +66,7 @@ def start(cfg):
         else:
             raise SystemExit("the peer did not start")
         return p, port, None
-    stats = os.path.join(tmp, "stats.json")
-    if os.path.exists(stats):
-        os.unlink(stats)
-    p = subprocess.Popen(["taskset", "-c", "0", os.path.join(BIN, exe), "--port", "0", "--stats-file", stats] + args,
-                         stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline().split()
-    if not line or line[0] != "listening":
-        raise SystemExit(f"{label} did not start")
-    return p, int(line[1].rsplit(":", 1)[1]), stats
+    return start_server(BIN, exe, args, tmp, label)
 
 
 def run(cfg, conns, pipeline):

@@ -3,6 +3,7 @@
 (io_uring recv size, multishot buffers, bufferevent, libevent events, sigio wait)
 against epoll_lt: ratio, CPU per reply, syscalls per reply (strace -c).
 Usage: model_settings_large_messages.py BIN ROUNDS DURATION WARMUP PERF(0|1)"""
+from lab_runs import start_server
 import json, os, re, signal, statistics, subprocess, sys, tempfile, time
 
 BIN, ROUNDS, DUR, WARM, PERF = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "1"
@@ -43,15 +44,7 @@ def proc_cpu_s(pid):
 
 
 def start(exe, args):
-    stats = os.path.join(tmp, "stats.json")
-    if os.path.exists(stats):
-        os.unlink(stats)
-    p = subprocess.Popen(["taskset", "-c", "0", os.path.join(BIN, exe), "--port", "0", "--stats-file", stats] + args,
-                         stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline().split()
-    if not line or line[0] != "listening":
-        raise SystemExit(f"{exe} {args} did not start")
-    return p, int(line[1].rsplit(":", 1)[1]), stats
+    return start_server(BIN, exe, args, tmp)
 
 
 def run(cfg, size, perf=False):
