@@ -169,10 +169,11 @@ def check_run(p, run):
         if flagged(c) and "flagged" not in row[1].get("class", "").split():
             problems.append(f"case {c['name']} is flagged in run.json but its row is not marked")
         f = c.get("flags") or {}
-        # A server_args variant (io_uring --setup, libuv --try-write) and the
-        # group's own epoll_lt copy it pairs with are a side-by-side study, not
-        # a summary scenario: their marked rows are enough.
-        in_summary = not c.get("server_args") and c.get("role") != "group_reference"
+        # Of the bracketed rows only the A/A copy is a summary row: a
+        # server_args variant (io_uring --setup, libuv --try-write) and the
+        # group's own epoll_lt copy it pairs with are a side-by-side study,
+        # whose marked rows are enough.
+        in_summary = not c.get("variant") or c.get("aa", False)
         limited = f.get("loadgen_bound") or f.get("client_limited") or f.get("co_saturated")
         if in_summary and (c.get("status") == "degraded" or f.get("saturated") or limited):
             mine = [a for a in cells if c["name"] in a["data-cases"].split()]
