@@ -1,4 +1,4 @@
-// The harness's suite-file reader (harness/suite.cpp) on arbitrary files.
+// The harness's suite-file reader (harness/run/suite.cpp) on arbitrary files.
 // Property: load_suite either returns a suite or throws SuiteError (its
 // contract: the user is told which field is wrong); no other exception, no
 // crash/UB/leak, no runaway expansion (libFuzzer's timeout and rss limit).
@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "harness/suite.h"
+#include "harness/run/suite.h"
 
 using namespace iomodels;
 
 // The real list is read from build/servers.json beside the harness
-// (harness/server_list.cpp, which needs runner.cpp); here the same names, read
+// (harness/run/server_list.cpp, which needs runner.cpp); here the same names, read
 // from the list (servers/CMakeLists.txt) when fuzz/ is configured.
 const std::vector<std::string>& iomodels::harness::known_servers() {
   static const std::vector<std::string> names{

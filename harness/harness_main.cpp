@@ -17,16 +17,17 @@
 
 #include "core/socket_util.h"
 #include "core/version.h"
-#include "harness/ab.h"
-#include "harness/ab_build.h"
-#include "harness/ci_reports.h"
-#include "harness/compare.h"
 #include "harness/cost/cost_command.h"
-#include "harness/process.h"
-#include "harness/results.h"
-#include "harness/resume.h"
-#include "harness/runner.h"
-#include "harness/suite.h"
+#include "harness/gate/ab.h"
+#include "harness/gate/ab_build.h"
+#include "harness/gate/ci_reports.h"
+#include "harness/gate/compare.h"
+#include "harness/pages/compare_page.h"
+#include "harness/run/process.h"
+#include "harness/run/results.h"
+#include "harness/run/resume.h"
+#include "harness/run/runner.h"
+#include "harness/run/suite.h"
 
 namespace po = boost::program_options;
 using namespace iomodels::harness;

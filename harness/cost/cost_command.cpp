@@ -14,8 +14,8 @@
 #include "core/atomic_file.h"
 #include "harness/cost/kernel_syscalls.h"
 #include "harness/cost/probe.h"
-#include "harness/process.h"
-#include "harness/runner.h"
+#include "harness/run/process.h"
+#include "harness/run/runner.h"
 
 namespace iomodels::harness::cost {
 

@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "harness/cost/kernel_syscalls.h"
-#include "harness/process.h"
-#include "harness/run_case.h"
+#include "harness/run/process.h"
+#include "harness/run/run_case.h"
 
 namespace iomodels::harness::cost {
 namespace {

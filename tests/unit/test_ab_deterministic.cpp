@@ -1,11 +1,11 @@
-// The deterministic tier's verdict (harness/ab_deterministic.h) on
+// The deterministic tier's verdict (harness/gate/ab_deterministic.h) on
 // hand-built cost documents: each threshold just under and just over, a new
 // syscall name, sides that lack a figure, and Perf-accepted per tier.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "harness/ab_deterministic.h"
+#include "harness/gate/ab_deterministic.h"
 
 namespace iomodels::harness {
 namespace {

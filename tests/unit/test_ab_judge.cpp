@@ -1,11 +1,11 @@
-// The gate's verdict logic (harness/ab_judge.h) on hand-built run documents.
+// The gate's verdict logic (harness/gate/ab_judge.h) on hand-built run documents.
 // These test the decisions (pairing, exclusion, Holm, Perf-accepted), not any
 // server: the end-to-end tests in tests/ab/test_harness_ab.cpp run real ones.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "harness/ab_judge.h"
+#include "harness/gate/ab_judge.h"
 #include "loadgen_figures.h"
 
 namespace iomodels::harness {

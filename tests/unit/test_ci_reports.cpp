@@ -1,4 +1,4 @@
-// The dashboard and CI-summary writers (harness/ci_reports.h) on a verdict
+// The dashboard and CI-summary writers (harness/gate/ci_reports.h) on a verdict
 // made by the real judge from hand-built runs: one case 20% slower (a
 // regression), one unchanged, one with too few pairs (not gated).
 #include <gtest/gtest.h>
@@ -8,9 +8,9 @@
 #include <regex>
 #include <string>
 
-#include "harness/ab_judge.h"
-#include "harness/ci_reports.h"
-#include "harness/results.h"
+#include "harness/gate/ab_judge.h"
+#include "harness/gate/ci_reports.h"
+#include "harness/run/results.h"
 #include "loadgen_figures.h"
 
 namespace iomodels::harness {

@@ -8,7 +8,7 @@
 
 #include "harness/cost/kernel_syscalls.h"
 #include "harness/cost/round_cost.h"
-#include "harness/paired.h"
+#include "harness/run/paired.h"
 
 namespace iomodels::harness::cost {
 namespace {

@@ -25,11 +25,11 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/process.h"
-#include "harness/topology.h"
+#include "harness/remote/topology.h"
+#include "harness/run/process.h"
 #include "netns_probe.h"
-#include "tests/support/test_support.h"
 #include "test_paths.inc"
+#include "tests/support/test_support.h"
 
 using namespace iomodels::harness;
 using iomodels::test::refused_connect_ms;

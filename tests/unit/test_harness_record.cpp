@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/calibration.h"
-#include "harness/case_record.h"
-#include "harness/proc_sample.h"
+#include "harness/run/calibration.h"
+#include "harness/run/case_record.h"
+#include "harness/run/proc_sample.h"
 
 namespace iomodels::harness {
 namespace {

@@ -6,10 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/compare.h"
-#include "harness/paired.h"
-#include "harness/results.h"
-#include "harness/stats.h"
+#include "harness/gate/compare.h"
+#include "harness/run/paired.h"
+#include "harness/run/results.h"
+#include "harness/stats/stats.h"
 #include "loadgen_figures.h"
 
 namespace iomodels::harness {

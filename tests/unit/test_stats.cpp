@@ -1,4 +1,4 @@
-// The gate's statistics (harness/stats.h). Reference values were computed once
+// The gate's statistics (harness/stats/stats.h). Reference values were computed once
 // by brute force, independently of this code: every one of the 2^n sign
 // assignments enumerated in Python (itertools.product), T+ summed per
 // assignment, Walsh averages listed and sorted.
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "harness/stats.h"
+#include "harness/stats/stats.h"
 
 namespace iomodels::harness::stats {
 namespace {

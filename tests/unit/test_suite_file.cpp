@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/case_record.h"
-#include "harness/suite.h"
+#include "harness/run/case_record.h"
+#include "harness/run/suite.h"
 
 namespace iomodels::harness {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/topology.h"
+#include "harness/remote/topology.h"
 #include "netns_probe.h"
 #include "test_paths.inc"
 
