@@ -4,7 +4,7 @@
 # stops the script with the Debian package that provides it.
 LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)  # this folder
 ROOT=$(cd "$LAB/.." && pwd)                          # the repository
-# lab/py programs import the plots' modules (the run loader, the report's rules).
+# lab/py programs import the plots' package (iomodels_plots: the run loader, the report's rules).
 export PYTHONPATH="$ROOT/plots${PYTHONPATH:+:$PYTHONPATH}"
 
 # need COMMAND [PACKAGE]: exit 3 naming PACKAGE (default COMMAND) unless COMMAND is on PATH.

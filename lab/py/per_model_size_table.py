@@ -8,7 +8,7 @@ import argparse
 import statistics
 
 from lab_runs import load_run
-from run_loader import THROUGHPUT, paired, row_of
+from iomodels_plots.run_loader import THROUGHPUT, paired, row_of
 
 SIZES = ("echo/c16/s64", "echo/c16/s4096", "echo/c16/s65536")
 

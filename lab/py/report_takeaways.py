@@ -3,8 +3,8 @@
 import sys
 
 from lab_runs import load_run
-from report_data import index_cases  # plots/, on PYTHONPATH from lib.sh
-from report_rules import takeaways
+from iomodels_plots.report_data import index_cases  # plots/ is on PYTHONPATH from lib.sh
+from iomodels_plots.report_rules import takeaways
 run = load_run(sys.argv[1])
 for s, _ in takeaways(run, index_cases(run)):
     print(" -", s)

@@ -115,7 +115,7 @@ def _interval(c):
     """(median, lo, hi, confidence) of the ratio a summary cell shows, from run.json."""
     # Imported here, not above: the page checks need nothing from plots/, and
     # callers that check a page alone do not put plots/ on PYTHONPATH.
-    from run_loader import SERVER_CPU, THROUGHPUT, paired
+    from iomodels_plots.run_loader import SERVER_CPU, THROUGHPUT, paired
     r = paired(c, SERVER_CPU if (c.get("params") or {}).get("rate") else THROUGHPUT)
     return (r["median"], r["lo"], r["hi"], r["confidence"]) if r else None
 
@@ -153,7 +153,7 @@ def check_cells(p, run):
 
 
 def check_run(p, run):
-    """Problems of page `p` against `run`, as plots/run_loader.py loaded it."""
+    """Problems of page `p` against `run`, as iomodels_plots.run_loader loaded it."""
     problems = check_cells(p, run)
     by_id = {a.get("id"): (tag, a) for tag, a in p.elements if a.get("id")}
     for server in sorted({c["server"] for c in run["cases"]}):
@@ -192,7 +192,7 @@ def main(argv):
     a = ap.parse_args(argv[1:])  # bad usage: exit 2 with the usage line
     problems, p = check_page(a.page)
     if a.run:
-        from run_loader import load_run  # plots/ on PYTHONPATH (see _interval)
+        from iomodels_plots.run_loader import load_run  # plots/ on PYTHONPATH (see _interval)
         problems += check_run(p, load_run(a.run))
     for pr in problems:
         print(f"check_report: {pr}")

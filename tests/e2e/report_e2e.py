@@ -18,7 +18,7 @@ PY = "/usr/bin/python3"
 
 
 def step(what, cmd, timeout):
-    # check_report.py --run reads the run through plots/run_loader.py.
+    # check_report.py --run reads the run through iomodels_plots.run_loader.
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "plots"))
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     print(f"report_e2e: {what}: exit {r.returncode}")

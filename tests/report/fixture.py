@@ -7,7 +7,7 @@ make_run() follows iomodels.run/2 (docs/design.md, "run.json"), paired
 ratios included, as the harness writes them."""
 import copy
 
-from run_loader import P99, SERVER_CPU, THROUGHPUT
+from iomodels_plots.run_loader import P99, SERVER_CPU, THROUGHPUT
 
 MODELS = ["epoll_lt", "select", "blocking_threads", "io_uring"]
 # (group, params) of every case; the names follow the harness's pattern.

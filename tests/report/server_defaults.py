@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The report's table of server defaults (plots/report_data.py
+"""The report's table of server defaults (plots/iomodels_plots/report_data.py
 SERVER_DEFAULTS, which labels a variant "(= default)") agrees with what each
 built server's --help prints ("--setup arg (=defer)"): a server whose default
 changes fails here instead of mislabelling a row.
@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-import report_data
+from iomodels_plots import report_data
 
 
 def help_defaults(exe):

@@ -11,7 +11,7 @@ import unittest
 
 import check_report
 import fixture
-from run_loader import THROUGHPUT
+from iomodels_plots.run_loader import THROUGHPUT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

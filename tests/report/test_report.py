@@ -13,13 +13,9 @@ import unittest
 
 import check_report
 import fixture
-import report_data
-import report_flags
-import report_rules
-import report_summary
-import run_loader
-from run_loader import P99, SERVER_CPU, THROUGHPUT
-from server_list import Servers
+from iomodels_plots import report_data, report_flags, report_rules, report_summary, run_loader
+from iomodels_plots.run_loader import P99, SERVER_CPU, THROUGHPUT
+from iomodels_plots.server_list import Servers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""The one run loader (plots/run_loader.py), the one server list reader
-(plots/server_list.py) and the shape of plots/ as a set of scripts: every
-entry point parses its command line with argparse, and no module edits the
-import path (sys.path).
+"""The one run loader (plots/iomodels_plots/run_loader.py), the one server
+list reader (iomodels_plots/server_list.py) and the shape of plots/: the
+package iomodels_plots, whose modules import each other relatively, and one
+thin entry script per program beside it that parses its command line with
+argparse; no module anywhere edits the import path (sys.path).
 Run from the top of the tree (CTest report_unit does):
   PYTHONPATH=plots:tests/e2e /usr/bin/python3 -m unittest discover -s tests/report"""
 import copy
@@ -16,12 +17,13 @@ import tempfile
 import unittest
 
 import fixture
-import run_loader
-from server_list import Servers
+from iomodels_plots import run_loader
+from iomodels_plots.server_list import Servers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PLOTS = os.path.join(ROOT, "plots")
+PACKAGE = os.path.join(PLOTS, "iomodels_plots")
 PY = "/usr/bin/python3"
 
 
@@ -148,27 +150,57 @@ class ServerList(unittest.TestCase):
             shutil.rmtree(d)
 
 
+def text_of(path):
+    with open(path) as f:
+        return f.read()
+
+
 class Scripts(unittest.TestCase):
-    def sources(self):
+    """plots/ is the package iomodels_plots/ plus one thin script per program
+    beside it (plots/NAME.py runs iomodels_plots/NAME.py's main)."""
+
+    def entries(self):
         return sorted(glob.glob(os.path.join(PLOTS, "*.py")))
 
-    def test_every_entry_point_takes_help_and_refuses_a_bad_option(self):
-        entries = [p for p in self.sources() if '__name__ == "__main__"' in open(p).read()]
+    def package(self):
+        return sorted(glob.glob(os.path.join(PACKAGE, "*.py")))
+
+    def test_every_entry_point_is_thin_takes_help_and_refuses_a_bad_option(self):
+        entries = self.entries()
         self.assertGreaterEqual(len(entries), 6)
         for p in entries:
-            self.assertIn("argparse.ArgumentParser", open(p).read(), f"{p} parses sys.argv by hand")
+            name = os.path.basename(p)[:-3]
+            text = text_of(p)
+            # The whole program is in the package: the script imports its main and nothing else of ours.
+            self.assertEqual(re.findall(r"^from (\S+) import (.*)$", text, re.M), [(f"iomodels_plots.{name}", "main")],
+                             f"{p} is not a thin entry of iomodels_plots/{name}.py")
+            self.assertIn("argparse.ArgumentParser", text_of(os.path.join(PACKAGE, f"{name}.py")),
+                          f"iomodels_plots/{name}.py parses sys.argv by hand")
             r = subprocess.run([PY, p, "--help"], capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, f"{p} --help: {r.stderr}")
             self.assertIn("usage:", r.stdout)
             r = subprocess.run([PY, p, "--no-such-option"], capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 2, f"{p} --no-such-option: {r.stdout}{r.stderr}")
 
-    def test_no_sys_path_edits_and_one_servers_class(self):
-        edits = [os.path.basename(p) for p in self.sources() if re.search(r"sys\.path\s*(\.|\[|=)", open(p).read())]
-        self.assertEqual(edits, [], "modules that edit sys.path")
-        classes = [p for p in self.sources() if re.search(r"^class Servers\b", open(p).read(), re.M)]
-        self.assertEqual([os.path.basename(p) for p in classes], ["server_list.py"])
+    def test_every_program_of_the_package_has_its_entry_script(self):
+        mains = {os.path.basename(p)[:-3] for p in self.package() if re.search(r"^def main\(", text_of(p), re.M)}
+        self.assertEqual(mains, {os.path.basename(p)[:-3] for p in self.entries()})
 
+    def test_the_package_imports_itself_relatively(self):
+        names = "|".join(os.path.basename(p)[:-3] for p in self.package())
+        absolute = [f"{os.path.basename(p)}: {m}" for p in self.package()
+                    for m in re.findall(rf"^\s*(?:from|import) (?:iomodels_plots\.)?(?:{names})\b.*$", text_of(p), re.M)]
+        self.assertEqual(absolute, [], "package modules importing each other by a top-level name")
+
+    def test_no_sys_path_edits_and_one_servers_class(self):
+        sources = []
+        for top in ("plots", "lab", "tests", "harness"):
+            sources += glob.glob(os.path.join(ROOT, top, "**", "*.py"), recursive=True)
+        self.assertGreater(len(sources), 40)
+        edits = [os.path.relpath(p, ROOT) for p in sources if re.search(r"sys\.path\s*(\.|\[|=)", text_of(p))]
+        self.assertEqual(edits, [], "modules that edit sys.path")
+        classes = [p for p in sources if re.search(r"^class Servers\b", text_of(p), re.M)]
+        self.assertEqual([os.path.relpath(p, PLOTS) for p in classes], ["iomodels_plots/server_list.py"])
 
 if __name__ == "__main__":
     unittest.main()

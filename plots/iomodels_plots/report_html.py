@@ -6,13 +6,14 @@ import os
 
 from matplotlib.colors import to_hex
 
-from report_data import REFERENCE, ROOT, cost_per_message, paired_ratio, usable
-from run_loader import SERVER_CPU
-from server_list import model_of
-from report_flags import CHIPS, FLAG_MEANING
-from report_rules import best_worst, verdict
-from report_heatmap import cell_colour, is_dark
-from report_summary import cell_text, floor_words, interval_words
+from . import ROOT
+from .report_data import REFERENCE, cost_per_message, paired_ratio, usable
+from .run_loader import SERVER_CPU
+from .server_list import model_of
+from .report_flags import CHIPS, FLAG_MEANING
+from .report_rules import best_worst, verdict
+from .report_heatmap import cell_colour, is_dark
+from .report_summary import cell_text, floor_words, interval_words
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_assets")
 

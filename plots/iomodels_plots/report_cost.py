@@ -15,11 +15,11 @@ import math
 import random
 import statistics
 
-from report_data import REFERENCE, usable
-from run_loader import SERVER_CPU, row_of
-from report_fig_common import WIDTH, plt, save
-from report_html import esc
-from report_heatmap import cell_colour, is_dark
+from .report_data import REFERENCE, usable
+from .run_loader import SERVER_CPU, row_of
+from .report_fig_common import WIDTH, plt, save
+from .report_html import esc
+from .report_heatmap import cell_colour, is_dark
 
 METRIC = SERVER_CPU
 BOOTSTRAP = 2000

@@ -14,10 +14,10 @@ show, the A/A noise floor per column, and one judged cell per row and column.
   one whose arguments are the defaults is labelled "(= default)"."""
 import math
 
-from report_data import (REFERENCE, is_aa, is_cost_group, is_variant, paired_ratio, rounds, row_label, scenario,
+from .report_data import (REFERENCE, is_aa, is_cost_group, is_variant, paired_ratio, rounds, row_label, scenario,
                          usable)
-from run_loader import P99, SERVER_CPU, row_of
-from report_flags import CHIPS, flags, limited
+from .run_loader import P99, SERVER_CPU, row_of
+from .report_flags import CHIPS, flags, limited
 
 SCENARIO_ORDER = ["fixed load", "concurrency", "idle", "message size", "pipeline", "protocol", "rate", "churn",
                   "other"]

@@ -9,7 +9,8 @@ import hashlib
 import json
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from . import ROOT
+
 FAMILIES = ["threads", "readiness", "signals", "completion", "framework", "other"]
 
 

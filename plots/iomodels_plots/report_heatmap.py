@@ -7,10 +7,10 @@ import textwrap
 
 from matplotlib.patches import Rectangle
 
-from report_data import REFERENCE
-from report_fig_common import WIDTH, plt, save
-from report_flags import CHIPS
-from report_summary import cell_text, floor_words, interval_words
+from .report_data import REFERENCE
+from .report_fig_common import WIDTH, plt, save
+from .report_flags import CHIPS
+from .report_summary import cell_text, floor_words, interval_words
 
 HINT = {"better": "#1a5fb4", "worse": "#c01c28"}  # text only: an interval under 95% colours no cell
 FILL = {"limited": "#d9d9d9", "aa": "#ececec", "failed": "#f3d0d0", "none": "#f4f4f4", "ref": "#ffffff",

@@ -3,11 +3,11 @@ takeaway sentences, each model's best and worst cases. Nothing here is typed
 per run; a rule whose data is absent says nothing rather than guess."""
 import math
 
-from report_data import (REFERENCE, cost_per_message, describe, geomean, is_aa, is_cost_group, is_variant,
+from .report_data import (REFERENCE, cost_per_message, describe, geomean, is_aa, is_cost_group, is_variant,
                          paired_ratio, same_as_default, scenario, usable)
-from run_loader import SERVER_CPU, median, row_of
-from report_flags import flags, limited, saturation
-from report_summary import case_metric, column_of, judge, noise_floors
+from .run_loader import SERVER_CPU, median, row_of
+from .report_flags import flags, limited, saturation
+from .report_summary import case_metric, column_of, judge, noise_floors
 
 _FLOORS = {}
 

@@ -7,11 +7,11 @@ import os
 import re
 import statistics
 
-from report_data import (REFERENCE, cost_per_message, describe, is_aa, is_cost_group, is_variant, paired_ratio,
+from .report_data import (REFERENCE, cost_per_message, describe, is_aa, is_cost_group, is_variant, paired_ratio,
                          row_label, same_as_default, scenario, usable)
-from run_loader import P99, SERVER_CPU, THROUGHPUT, median, row_of
-from report_flags import flags
-from report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
+from .run_loader import P99, SERVER_CPU, THROUGHPUT, median, row_of
+from .report_flags import flags
+from .report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
                                rounds_text, save)
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator

@@ -1,14 +1,12 @@
 """run.json as the report needs it: statuses, scenarios, paired ratios and
-cost per message, read from a run that plots/run_loader.py has checked
+cost per message, read from a run that run_loader.py has checked
 against the schema (every case with server, variant and case_id)."""
 import math
-import os
 
-from run_loader import THROUGHPUT, paired, row_of
+from .run_loader import THROUGHPUT, paired, row_of
 
 REFERENCE = "epoll_lt"
 SCENARIOS = ["concurrency", "idle", "message size", "pipeline", "protocol", "rate", "churn", "other"]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # The settings a server runs with when given none, for the options the

@@ -3,10 +3,10 @@ sight) and the context of the run (machine, versions, calibration, files)."""
 import os
 import statistics
 
-from report_data import cost_per_message, describe, errors, lost, rounds, row_label, scenario, status, usable
-from run_loader import P99, median, row_of
-from report_flags import CHIPS, FLAG_MEANING, flags
-from report_html import case_anchor, esc, paired_cell
+from .report_data import cost_per_message, describe, errors, lost, rounds, row_label, scenario, status, usable
+from .run_loader import P99, median, row_of
+from .report_flags import CHIPS, FLAG_MEANING, flags
+from .report_html import case_anchor, esc, paired_cell
 
 
 def _num(v, fmt="{:,.1f}"):

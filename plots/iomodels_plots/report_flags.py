@@ -4,7 +4,7 @@ client_limited and co_saturated (the harness's names; derived from each round's
 busy fractions for a run that only has the old loadgen_bound flag), outlier
 rounds. Each flag has a short chip for cells and tables and a sentence for the
 legend and the hover text."""
-from report_data import status
+from .report_data import status
 
 # Co-saturation thresholds: the loadgen's busiest thread at or
 # above CLIENT_BUSY is the limit; with the server at or above SERVER_BUSY too,

@@ -12,13 +12,14 @@ CPU per request) are written here once too; readers ask median(case),
 paired(case), round_value(rep) or loadgen_throughput(result) instead of
 spelling the keys.
 
-Import it from a script in plots/ as `import run_loader` (the script's own
-folder is on Python's path); from elsewhere put plots/ on PYTHONPATH."""
+Inside the package import it as `from .run_loader import ...`; from elsewhere
+put plots/ on PYTHONPATH and import `iomodels_plots.run_loader`."""
 import json
 import os
 
+from . import ROOT
+
 RUN_SCHEMA_VERSION = "iomodels.run/2"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_SCHEMA = os.path.join(ROOT, "results", "schema", "run.schema.json")
 LOADGEN_SCHEMA = os.path.join(ROOT, "results", "schema", "loadgen.schema.json")
 

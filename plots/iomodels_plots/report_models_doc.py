@@ -4,7 +4,7 @@ syscall sequence in backticks."""
 import os
 import re
 
-from report_data import ROOT
+from . import ROOT
 
 DOC = os.path.join(ROOT, "docs", "models.md")
 

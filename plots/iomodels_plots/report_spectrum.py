@@ -3,9 +3,9 @@ page): one line per model as built by default, the legend complete and
 beside the axes."""
 import re
 
-from report_data import describe, is_aa, is_variant, usable
-from run_loader import row_of
-from report_fig_common import WIDTH, family_legend, marker, plt, rounds_text, save
+from .report_data import describe, is_aa, is_variant, usable
+from .run_loader import row_of
+from .report_fig_common import WIDTH, family_legend, marker, plt, rounds_text, save
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 TICKS = [1, 2, 10, 100, 1000, 10000, 100000, 1000000]
