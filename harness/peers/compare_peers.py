@@ -10,9 +10,12 @@ and the client to another:
 Prints a table (medians and every repetition) and writes JSON with --out.
 Needs: wrk, nginx-light (Debian). Traffic goes to 127.0.0.1 only.
 
-  /usr/bin/python3 harness/peers/compare_peers.py --bin-dir build --reps 3 --duration 5
+  PYTHONPATH=plots /usr/bin/python3 harness/peers/compare_peers.py --bin-dir build --reps 3 --duration 5
+(plots/ on PYTHONPATH: the loadgen's result is read by the one loader, iomodels_plots/run_loader.py)
 """
 import argparse, json, os, re, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
+
+from iomodels_plots.run_loader import load_loadgen, loadgen_throughput
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -74,9 +77,9 @@ def loadgen(bin_dir, port, cpu, duration, tmp):
                                   f"127.0.0.1:{port}", "--protocol", "http", "-c", "50", "-t", "1",
                                   "--duration", str(duration), "--warmup", "0", "--progress", "off",
                                   "--output", path])
-    j = json.load(open(path))
+    j = load_loadgen(path)
     s = j["summary"]
-    return {"tool": "loadgen", "req_s": s["requests_per_s"], "requests": s["requests"],
+    return {"tool": "loadgen", "req_s": loadgen_throughput(j), "requests": s["requests"],
             "client_cpu_s": client_cpu, "errors": sum(s["errors"].values())}
 
 

@@ -9,6 +9,7 @@ message (median µs), its paired ratio to epoll_lt with the interval, and the
 kernel-counted syscalls per message by name; then the fractions of cases that
 are client_limited and co_saturated."""
 from lab_runs import load_run
+from iomodels_plots.run_loader import SERVER_CPU, paired, round_value
 import sys
 
 run = load_run(sys.argv[1])
@@ -36,9 +37,9 @@ for cid, cases in scen.items():
     print(f"\nfixed load {cid}: server CPU µs/msg, ratio to epoll_lt [interval], kernel syscalls/msg")
     for c in cases:
         reps = [r for r in c.get("repetitions", []) if r.get("server_cpu")]
-        cpu = sorted(r["server_cpu"]["us_per_request"] for r in reps if "us_per_request" in r["server_cpu"])
+        cpu = sorted(v for v in (round_value(r, SERVER_CPU) for r in reps) if v is not None)
         med = cpu[len(cpu) // 2] if cpu else float("nan")
-        pr = (c.get("aggregate", {}).get("paired_ratio") or {}).get("server_cpu_us_per_request") or {}
+        pr = paired(c, SERVER_CPU) or {}
         ks = c.get("aggregate", {}).get("kernel_syscalls_per_message") or {}
         by = ", ".join(f"{k} {v:.2f}" for k, v in sorted(ks.get("by_name", {}).items(), key=lambda x: -x[1]) if v >= 0.01)
         ratio = f"{pr['median']:.3f} [{pr['lo']:.3f}, {pr['hi']:.3f}]" if pr else "-"

@@ -4,6 +4,9 @@ per round (ratio to epoll_lt), syscalls per request (strace -c) beside the serve
 counters, and the load-independent costs (callgrind, heaptrack).
 Usage: frameworks_vs_epoll_tables.py OUT_DIR CLK_TCK ROUNDS"""
 import json, statistics, sys, glob, os, re
+
+from iomodels_plots.run_loader import load_loadgen, loadgen_throughput
+
 out, tck, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 servers = ["epoll_lt", "asio", "libuv"]
 cases = ["c16", "c64", "c64p16"]
@@ -11,7 +14,7 @@ cpu = {}
 for line in open(os.path.join(out, "cpu.txt")):
     n, c, r, t = line.split(); cpu[(n, c, int(r))] = int(t) / tck
 def lg(n, c, r):
-    return json.load(open(f"{out}/{c}.{n}.r{r}.loadgen.json"))["summary"]
+    return load_loadgen(f"{out}/{c}.{n}.r{r}.loadgen.json")
 print("\n== Throughput and server CPU (medians over %d rounds; ratio = per-round framework/epoll_lt)" % rounds)
 print(f"{'case':8} {'server':9} {'req/s':>10} {'ratio':>7} {'ratio min..max':>16} {'cpu us/req':>11} {'+us/req vs lt':>14}")
 targets = {"c16": 0.95, "c64": 0.95, "c64p16": 0.9}
@@ -20,7 +23,8 @@ for c in cases:
         rps, ratios, us, dus = [], [], [], []
         for r in range(rounds):
             s, b = lg(n, c, r), lg("epoll_lt", c, r)
-            rps.append(s["requests_per_s"]); ratios.append(s["requests_per_s"] / b["requests_per_s"])
+            rps.append(loadgen_throughput(s)); ratios.append(loadgen_throughput(s) / loadgen_throughput(b))
+            s, b = s["summary"], b["summary"]
             u = cpu[(n, c, r)] * 1e6 / max(1, s["requests"]); ub = cpu[("epoll_lt", c, r)] * 1e6 / max(1, b["requests"])
             us.append(u); dus.append(u - ub)
             errs = sum(v for v in s["errors"].values())

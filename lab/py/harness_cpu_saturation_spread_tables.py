@@ -5,6 +5,8 @@ and the spread of absolute req/s against ratios paired by round."""
 import os, statistics as st, sys
 
 from lab_runs import load_run
+from iomodels_plots.run_loader import P99, SERVER_CPU, median, round_value
+
 out = sys.argv[1]
 load = lambda n: load_run(os.path.join(out, n))
 
@@ -13,7 +15,7 @@ print(f"{'case':24} {'ticks µs/req med [min-max]':>30} {'ns µs/req med [min-ma
 for c in load("cpu")["cases"]:
     reps = [r for r in c["repetitions"] if r["status"] != "failed"]
     t = [r["server_cpu"]["tick_us_per_request"] for r in reps]
-    n = [r["server_cpu"]["us_per_request"] for r in reps]
+    n = [round_value(r, SERVER_CPU) for r in reps]
     f = lambda v: f"{st.median(v):.2f} [{min(v):.2f}-{max(v):.2f}]"
     ratio = st.median([a / b for a, b in zip(t, n) if b > 0])
     print(f"{c['name']:24} {f(t):>30} {f(n):>30} {ratio:9.3f}   ({c['status']})")
@@ -22,8 +24,8 @@ print("\n2. epoll_lt open loop, 16 connections, 3 rounds (medians)")
 print(f"{'offered/s':>10} {'achieved/s':>11} {'p99 µs':>9} {'lag p99 µs':>11} {'saturated':>10}  why")
 for c in load("open")["cases"]:
     reps = [r for r in c["repetitions"] if r["status"] != "failed"]
-    ach = st.median([r["loadgen"]["summary"]["requests_per_s"] for r in reps])
-    p99 = c["aggregate"]["p99_us"]["median"]
+    ach = st.median([round_value(r) for r in reps])
+    p99 = median(c, P99)
     lag = c["aggregate"].get("schedule_lag_us", {}).get("p99", float("nan"))
     why = next((r["flags"].get("saturated_reason", "") for r in reps if r["flags"].get("saturated")), "")
     print(f"{c['params']['rate']:10.0f} {ach:11.0f} {p99:9.0f} {lag:11.1f} {str(c['flags']['saturated']):>10}  {why}")
@@ -32,11 +34,10 @@ print("\n3. default suite c16 (echo 64 B): spread across rounds, absolute vs pai
 print(f"{'server':22} {'req/s per round':>30} {'max/min':>8} {'x epoll_lt per round':>26} {'max/min':>8}")
 for c in load("c16")["cases"]:
     reps = sorted((r for r in c["repetitions"] if r["status"] != "failed"), key=lambda r: r["round"])
-    a = [r["loadgen"]["summary"]["requests_per_s"] for r in reps]
-    pr = c["aggregate"].get("paired_ratio", {}).get("requests_per_s")
-    ref = {r["round"]: r["loadgen"]["summary"]["requests_per_s"] for case in load("c16")["cases"]
+    a = [round_value(r) for r in reps]
+    ref = {r["round"]: round_value(r) for case in load("c16")["cases"]
            if case["server"] == "epoll_lt" for r in case["repetitions"] if r["status"] != "failed"}
-    ratios = [r["loadgen"]["summary"]["requests_per_s"] / ref[r["round"]] for r in reps if r["round"] in ref]
+    ratios = [round_value(r) / ref[r["round"]] for r in reps if r["round"] in ref]
     sa = f"{max(a) / min(a):.2f}" if a and min(a) > 0 else "-"
     sr = f"{max(ratios) / min(ratios):.2f}" if ratios and min(ratios) > 0 else "-"
     print(f"{c['server']:22} {' '.join(f'{x:.0f}' for x in a):>30} {sa:>8} "

@@ -4,6 +4,7 @@ liburing's echo-server, interleaved against epoll_lt: ratios, CPU per request,
 recv or io_uring_enter per message.
 Usage: io_uring_setups_and_peer.py BIN ROUNDS DURATION WARMUP PEER"""
 from lab_runs import start_server
+from iomodels_plots.run_loader import load_loadgen, loadgen_throughput
 import json, os, signal, socket, statistics, subprocess, sys, tempfile, time
 
 BIN, ROUNDS, DUR, WARM, PEER = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
@@ -79,8 +80,9 @@ def run(cfg, conns, pipeline):
     cpu1 = proc_cpu_s(p.pid)
     p.send_signal(signal.SIGTERM if stats_path else signal.SIGKILL)
     p.wait(timeout=5)
-    lg = json.load(open(out))["summary"]
-    r = {"rps": lg["requests_per_s"]}
+    result = load_loadgen(out)
+    lg = result["summary"]
+    r = {"rps": loadgen_throughput(result)}
     if stats_path:
         st = json.load(open(stats_path))["counters"]
         replies = st["bytes_out"] / 64

@@ -4,6 +4,7 @@
 import statistics, sys
 
 from lab_runs import load_run
+from iomodels_plots.run_loader import SERVER_CPU, round_value
 d = sys.argv[1]
 for side in ("base", "head"):
     run = load_run(f"{d}/{side}")
@@ -15,6 +16,6 @@ for side in ("base", "head"):
         tot = statistics.median(k["total_per_message"] for k in ks)
         names = sorted({n for k in ks for n in k["per_message"]})
         by = {n: statistics.median(k["per_message"].get(n, 0) for k in ks) for n in names}
-        cpu = statistics.median(r["server_cpu"]["us_per_request"] for r in c["repetitions"])
+        cpu = statistics.median(round_value(r, SERVER_CPU) for r in c["repetitions"])
         print(f"{side:5} {c['name']}: kernel syscalls/msg {tot:.3f} over {len(ks)} rounds "
               f"({', '.join(f'{n} {v:.3f}' for n, v in by.items() if v >= 0.001)}); CPU µs/msg median {cpu:.3f}")

@@ -4,6 +4,7 @@
 against epoll_lt: ratio, CPU per reply, syscalls per reply (strace -c).
 Usage: model_settings_large_messages.py BIN ROUNDS DURATION WARMUP PERF(0|1)"""
 from lab_runs import start_server
+from iomodels_plots.run_loader import load_loadgen, loadgen_throughput
 import json, os, re, signal, statistics, subprocess, sys, tempfile, time
 
 BIN, ROUNDS, DUR, WARM, PERF = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "1"
@@ -65,9 +66,10 @@ def run(cfg, size, perf=False):
         pp.wait(timeout=30)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=10)
-    lg = json.load(open(out))["summary"]
+    result = load_loadgen(out)
+    lg = result["summary"]
     st = json.load(open(stats_path))["counters"]
-    r = {"rps": lg["requests_per_s"], "cpu_us": (cpu1 - cpu0) * 1e6 / max(1, lg["requests"])}
+    r = {"rps": loadgen_throughput(result), "cpu_us": (cpu1 - cpu0) * 1e6 / max(1, lg["requests"])}
     if perf:
         replies = max(1.0, st["bytes_out"] / size)  # every reply of the server's life: the perf window
         sys_ = {}

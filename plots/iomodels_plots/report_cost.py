@@ -16,7 +16,7 @@ import random
 import statistics
 
 from .report_data import REFERENCE, usable
-from .run_loader import SERVER_CPU, row_of
+from .run_loader import SERVER_CPU, round_value, row_of
 from .report_fig_common import WIDTH, plt, save
 from .report_html import esc
 from .report_heatmap import cell_colour, is_dark
@@ -34,7 +34,7 @@ def _cpu_by_round(c):
     for i, r in enumerate(c.get("repetitions", [])):
         if r.get("status") == "failed":
             continue
-        v = (r.get("server_cpu") or {}).get("us_per_request")
+        v = round_value(r, SERVER_CPU)
         if v:
             out[r.get("round", r.get("repetition", i))] = v
     return out

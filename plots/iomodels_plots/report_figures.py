@@ -9,7 +9,7 @@ import statistics
 
 from .report_data import (REFERENCE, cost_per_message, describe, is_aa, is_cost_group, is_variant, paired_ratio,
                          row_label, same_as_default, scenario, usable)
-from .run_loader import P99, SERVER_CPU, THROUGHPUT, median, row_of
+from .run_loader import P99, SERVER_CPU, THROUGHPUT, median, round_value, row_of
 from .report_flags import flags
 from .report_fig_common import (WIDTH, family_axis, family_legend, family_positions, marker, plt,
                                rounds_text, save)
@@ -122,7 +122,7 @@ def fig_cost(run, servers, by_id, out):
     for x, m, v in zip(xs, models, cpu):
         bx.bar(x, v, color=servers.colour(m), width=0.72, edgecolor="#555", linewidth=0.4)
         # Each round as a dot in place of a min-max bar: with three rounds the reader sees all of the data.
-        per = [r.get("server_cpu", {}).get("us_per_request") for r in by_m[m][0].get("repetitions", [])]
+        per = [round_value(r, SERVER_CPU) for r in by_m[m][0].get("repetitions", [])]
         per = [p for p in per if p is not None]
         bx.plot([x] * len(per), per, "k.", markersize=4)
         sw = by_m[m][1].get("context_switches")
@@ -144,7 +144,7 @@ def fig_cost(run, servers, by_id, out):
 
 
 def _rep_p99(r):
-    return r.get("loadgen", {}).get("latency_us", {}).get("p99")
+    return round_value(r, P99)
 
 
 def _rep_lag_p99(r):
