@@ -4,7 +4,7 @@
 usage: /usr/bin/python3 plots/plot.py RESULTS_DIR
 
 Reads RESULTS_DIR/run.json (iomodels.run/2, checked against its schema by
-plots/run_loader.py; anything else exits 2 saying why), micro.json and
+plots/iomodels_plots/run_loader.py; anything else exits 2 saying why), micro.json and
 servers.json when present, and docs/models.md. Writes index.html: the summary (heatmap of paired ratios to
 epoll_lt, three takeaways written by rules), one panel per model, the figures,
 a sortable table of every case, and the run's context. A figure whose data is

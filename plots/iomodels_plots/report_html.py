@@ -146,7 +146,7 @@ def summary_section(summary, sentences, figure=None):
                     f'the two is noise.</p>' + heat_table(summary, vrows, summary["variant_columns"], "heat small"))
     take = (f'<div class="takeaways"><h3>What to take away</h3><ol>'
             f'{items or "<li>No rule had the data it needs in this run.</li>"}</ol><p class="muted">Written by '
-            f'rules from this run\'s data (plots/report_rules.py).</p></div>')
+            f'rules from this run\'s data (plots/iomodels_plots/report_rules.py).</p></div>')
     return (f'<div class="summary">{take}<div class="heatwrap">'
             f'{heat_table(summary, summary["rows"], summary["columns"])}'
             f'<p class="lede"><b>How to read a cell:</b> the model\'s ratio to {REFERENCE}, measured in the same '

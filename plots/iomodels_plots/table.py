@@ -19,7 +19,7 @@ answered in the measured window.
 Usage: plots/table.py RESULTS_DIR [--cost CASE_ID|all]
        plots/table.py --markdown BASELINE_DIR [--write README.md]   the README table (readme_table.py)
        plots/table.py --markdown --check README.md
-Reads iomodels.run/2 (plots/run_loader.py checks it against the schema)."""
+Reads iomodels.run/2 (plots/iomodels_plots/run_loader.py checks it against the schema)."""
 import argparse
 import sys
 
