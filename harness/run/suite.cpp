@@ -39,34 +39,24 @@ std::string fmt_number(double d) {
   return s.str();
 }
 
-// Every case parameter, once: its key in suite files, its key in run.json's
-// "params" (the same, but for the three durations, whose run.json keys carry
-// their unit), the member it sets, what a suite value must be, and the
-// loadgen option it becomes. Parsing, the "known:" list, to_json, from_json
-// and the loadgen's argv all read this table.
+// Every case parameter (IOMODELS_CASE_PARAMS in suite.h), as one row each:
+// parsing, the "known:" list, to_json, from_json and the loadgen's argv all
+// read this table.
+using ParamMember = std::variant<std::string CaseParams::*, long CaseParams::*, double CaseParams::*>;
 struct ParamSpec {
-  const char* key;
-  const char* json_key;
-  std::variant<std::string CaseParams::*, long CaseParams::*, double CaseParams::*> member;
+  const char* key;       // in suite files
+  const char* json_key;  // in run.json's "params"
+  ParamMember member;
   double min;            // integers and numbers: the least value allowed...
   bool strict;           // ...excluded (numbers only)
   const char* loadgen;   // option, or nullptr where the loadgen does not take it
 };
 
 const ParamSpec kParams[] = {
-    {"protocol", "protocol", &CaseParams::protocol, 0, false, "--protocol"},
-    {"connections", "connections", &CaseParams::connections, 1, false, "--connections"},
-    {"size", "size", &CaseParams::size, 0, false, "--size"},
-    {"pipeline", "pipeline", &CaseParams::pipeline, 1, false, "--pipeline"},
-    {"rate", "rate", &CaseParams::rate, 0, false, "--rate"},
-    {"requests_per_connection", "requests_per_connection", &CaseParams::requests_per_connection, 0, false,
-     "--requests-per-connection"},
-    {"idle_connections", "idle_connections", &CaseParams::idle_connections, 0, false, "--idle-connections"},
-    {"loadgen_threads", "loadgen_threads", &CaseParams::loadgen_threads, 1, false, "--threads"},
-    {"server_threads", "server_threads", &CaseParams::server_threads, 0, false, nullptr},  // the server's --threads
-    {"duration", "duration_s", &CaseParams::duration_s, 0, true, "--duration"},
-    {"warmup", "warmup_s", &CaseParams::warmup_s, 0, false, "--warmup"},
-    {"timeout", "timeout_s", &CaseParams::timeout_s, 0, true, "--timeout"},
+#define IOMODELS_CASE_PARAM_SPEC(type, member, fallback, key, json_key, min, strict, loadgen) \
+  {key, json_key, &CaseParams::member, min, strict, loadgen},
+    IOMODELS_CASE_PARAMS(IOMODELS_CASE_PARAM_SPEC)
+#undef IOMODELS_CASE_PARAM_SPEC
 };
 
 const ParamSpec* find_param(const std::string& key) {
@@ -82,8 +72,8 @@ std::string known_params() {
 }
 
 // The checks a value of a string parameter needs beyond being a string.
-std::string want_text(const std::string& key, const json& v, const std::string& field) {
-  if (key == "protocol") {
+std::string want_text(const ParamSpec& spec, const json& v, const std::string& field) {
+  if (spec.member == ParamMember{&CaseParams::protocol}) {
     if (!v.is_string() || (v != "echo" && v != "framed" && v != "http"))
       fail(field, "expected \"echo\", \"framed\" or \"http\", got " + v.dump());
     return v.get<std::string>();
@@ -102,12 +92,12 @@ void set_param(CaseParams& p, const std::string& key, const json& v, const std::
   std::visit(
       [&](auto member) {
         using T = std::remove_cvref_t<decltype(p.*member)>;
-        if constexpr (std::is_same_v<T, std::string>) p.*member = want_text(key, v, field);
+        if constexpr (std::is_same_v<T, std::string>) p.*member = want_text(*spec, v, field);
         else if constexpr (std::is_same_v<T, long>) p.*member = want_int(v, field, static_cast<long>(spec->min));
         else p.*member = want_number(v, field, spec->min, spec->strict);
       },
       spec->member);
-  if (key == "pipeline") p.pipeline_set = true;
+  if (spec->member == ParamMember{&CaseParams::pipeline}) p.pipeline_set = true;
 }
 
 // The servers a suite may name: this build's list (read when first needed,
@@ -216,8 +206,10 @@ nlohmann::json CaseParams::to_json() const {
 
 CaseParams CaseParams::from_json(const nlohmann::json& j) {
   CaseParams p;
+  bool named_pipeline = false;
   for (const auto& spec : kParams) {
     if (!j.contains(spec.json_key)) continue;
+    named_pipeline = named_pipeline || spec.member == ParamMember{&CaseParams::pipeline};
     const json& v = j[spec.json_key];
     std::visit(
         [&](auto member) {
@@ -227,7 +219,7 @@ CaseParams CaseParams::from_json(const nlohmann::json& j) {
         },
         spec.member);
   }
-  p.pipeline_set = j.contains("pipeline") && p.pipeline != 1;
+  p.pipeline_set = named_pipeline && p.pipeline != 1;
   return p;
 }
 
@@ -236,7 +228,7 @@ std::vector<std::string> CaseParams::loadgen_args() const {
   for (const auto& spec : kParams) {
     // Only when the suite says so: the loadgen's own default differs between
     // closed loop (1) and open loop (a cap), and open-loop cases need the latter.
-    if (!spec.loadgen || (std::string(spec.key) == "pipeline" && !pipeline_set)) continue;
+    if (!spec.loadgen || (spec.member == ParamMember{&CaseParams::pipeline} && !pipeline_set)) continue;
     a.push_back(spec.loadgen);
     std::visit(
         [&](auto member) {

@@ -27,23 +27,37 @@ struct SuiteError : std::runtime_error {
 // (harness/run/server_list.h); throws std::runtime_error when the file is missing.
 const std::vector<std::string>& known_servers();
 
-// A case's parameters. Each is declared here and once more in the table in
-// suite.cpp (kParams: its suite-file and run.json keys, its checks, its
-// loadgen option), which parsing, to_json/from_json and loadgen_args read.
+// Every case parameter, declared here and nowhere else, one X(...) each:
+//   X(type, member, default, suite-file key, run.json "params" key,
+//     least value (integers and numbers), least value excluded (numbers),
+//     loadgen option or nullptr where the loadgen does not take it)
+// It makes CaseParams' members below and, in suite.cpp, the table (kParams)
+// that parsing, the "known:" list, to_json/from_json and loadgen_args read.
+// The run.json key differs from the suite key only for the three durations,
+// whose run.json keys carry their unit. Comments are /* */: a // comment would
+// swallow the line splice.
+#define IOMODELS_CASE_PARAMS(X)                                                                          \
+  X(std::string, protocol, "echo", "protocol", "protocol", 0, false, "--protocol")                        \
+  X(long, connections, 16, "connections", "connections", 1, false, "--connections")                       \
+  X(std::string, size, "64", "size", "size", 0, false, "--size") /* bytes, or a range "A-B" */            \
+  X(long, pipeline, 1, "pipeline", "pipeline", 1, false, "--pipeline") /* passed only if pipeline_set */  \
+  X(double, rate, 0, "rate", "rate", 0, false, "--rate") /* total requests/s; 0 = closed loop */           \
+  X(long, requests_per_connection, 0, "requests_per_connection", "requests_per_connection", 0, false,      \
+    "--requests-per-connection")                                                                         \
+  X(long, idle_connections, 0, "idle_connections", "idle_connections", 0, false, "--idle-connections")    \
+  X(long, loadgen_threads, 1, "loadgen_threads", "loadgen_threads", 1, false, "--threads")                \
+  /* the server's --threads; 0: the server's default (its CPUs) */                                       \
+  X(long, server_threads, 0, "server_threads", "server_threads", 0, false, nullptr)                       \
+  X(double, duration_s, 2, "duration", "duration_s", 0, true, "--duration")                               \
+  X(double, warmup_s, 0.5, "warmup", "warmup_s", 0, false, "--warmup")                                    \
+  X(double, timeout_s, 5, "timeout", "timeout_s", 0, true, "--timeout")
+
+// A case's parameters (IOMODELS_CASE_PARAMS).
 struct CaseParams {
-  std::string protocol = "echo";
-  long connections = 16;
-  std::string size = "64";         // bytes, or a range "A-B"
-  long pipeline = 1;
-  bool pipeline_set = false;       // the suite named it: only then is --pipeline passed
-  double rate = 0;                 // total requests/s; 0 = closed loop
-  long requests_per_connection = 0;
-  long idle_connections = 0;
-  long loadgen_threads = 1;
-  long server_threads = 0;         // 0: the server's default (its CPUs)
-  double duration_s = 2;
-  double warmup_s = 0.5;
-  double timeout_s = 5;
+#define IOMODELS_CASE_PARAM_MEMBER(type, member, fallback, key, json_key, min, strict, loadgen) type member = fallback;
+  IOMODELS_CASE_PARAMS(IOMODELS_CASE_PARAM_MEMBER)
+#undef IOMODELS_CASE_PARAM_MEMBER
+  bool pipeline_set = false;  // the suite named pipeline: only then is --pipeline passed
 
   // "echo/c16/s64" plus "/p16", "/r5000", "/i9900", "/k1" where not default:
   // the case name without the server, also the key that pairs a case with the
