@@ -263,8 +263,11 @@ run_regress() {  # $1 = base revision
   # results/baselines/, head's costs are judged against it too (slow drift).
   # Beside them: ab.md (a CI job summary), ab.junit.xml, and head's figures for
   # Bencher (BMF) and github-action-benchmark (customSmallerIsBetter).
+  # The baseline tier: head's deterministic costs against those of the
+  # baseline commit measured on this CPU (results/baselines/deterministic/,
+  # one file per CPU model; another CPU is reported and gates nothing).
   local baseline=()
-  [[ -f $ROOT/results/baselines/deterministic.json ]] && baseline=(--against-baseline "$ROOT/results/baselines/deterministic.json")
+  [[ -d $ROOT/results/baselines/deterministic ]] && baseline=(--against-baseline "$ROOT/results/baselines/deterministic")
   # The deterministic tier runs at one connection (at 16 the wakeups per
   # message follow the timing), and a case it flags is measured again, base
   # and head: a figure base does not repeat (nonblocking_spin's polling,

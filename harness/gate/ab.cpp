@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/clock.h"
+#include "harness/gate/ab_baseline.h"
 #include "harness/cost/kernel_syscalls.h"
 #include "harness/gate/ab_build.h"
 #include "harness/gate/ab_deterministic.h"
@@ -179,20 +180,24 @@ json deterministic_tiers(const AbOptions& opt, const std::vector<Slot>& slots, c
     head_costs = tier.head_costs;
     if (opt.deterministic) tiers["deterministic"] = tier.verdict;
     if (!opt.against_baseline.empty()) {
-      std::ifstream in(opt.against_baseline);
-      if (!in) throw std::runtime_error("--against-baseline: cannot read " + opt.against_baseline);
-      json bl = json::parse(in);
-      json v = judge_deterministic(bl.at("costs"), head_costs, judge.accepted);
-      v["tier"] = "baseline";
-      v["baseline"] = {{"file", opt.against_baseline}, {"sha", bl.value("sha", "")}};
-      tiers["baseline"] = v;
+      const auto [bl, file] = pick_baseline(opt.against_baseline, cpu_model());
+      const auto again = [&](const std::vector<std::string>& which) {
+        out << "harness ab: baseline tier: " << which.size() << " server(s) flagged, measuring head again ";
+        DeterministicPlan p = plan;
+        p.log_dir = out_dir + "/head/logs/baseline-again";
+        return measure_deterministic(head.rev.bin_dir, which, p, out);
+      };
+      tiers["baseline"] = judge_against_baseline(bl, head_costs, cpu_model(), servers, judge.accepted, again);
+      tiers["baseline"]["baseline"]["file"] = file;
     }
-    if (!opt.write_baseline.empty())
-      write_file_atomic(opt.write_baseline, json{{"schema", "iomodels.baseline-costs/1"}, {"sha", head.rev.sha},
-                                                 {"plan", {{"connections", plan.connections},
-                                                           {"requests", {plan.requests_low, plan.requests_high}},
-                                                           {"callgrind_requests", {plan.callgrind_low, plan.callgrind_high}}}},
-                                                 {"costs", head_costs}}.dump(1) + "\n");
+    if (!opt.write_baseline.empty()) {
+      // Two more runs of head, side by side: the figures they disagree on are kept as unavailable.
+      auto [first, second] = measure_deterministic_twice(plan, head.rev.bin_dir, servers,
+                                                         out_dir + "/head/logs/baseline", out);
+      write_file_atomic(opt.write_baseline,
+                        baseline_document(first, second, head.rev.sha, cpu_model(), plan).dump(1) + "\n");
+      out << "harness ab: wrote " << opt.write_baseline << "\n";
+    }
     out << "harness ab: deterministic tier took " << (now_ns() - t0) / 1'000'000'000 << " s\n";
   }
   return tiers;

@@ -151,6 +151,7 @@ void print_deterministic(const json& v, std::ostream& out) {
   out << tier << " tier (callgrind instructions, kernel-counted syscalls, allocations per message at fixed request "
       << "counts" << (tier == "baseline" ? "; head against results/baselines" : "; head against base")
       << "): regression = instructions over +1%, a syscall +0.02/msg or new at 0.01/msg, allocations +0.01/msg\n";
+  if (v.contains("not_comparable")) out << tier << ": " << v["not_comparable"].get<std::string>() << "\n";
   for (const auto& c : v.at("cases")) {
     std::string line = c.value("name", "") + "  ";
     if (c.contains("instructions")) line += "instr/msg " + fmt("%.0f", c["instructions"]["base"].get<double>()) +

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -33,7 +34,7 @@ struct DeterministicPlan {
 nlohmann::json measure_deterministic(const std::string& bin_dir, const std::vector<std::string>& servers,
                                      const DeterministicPlan& plan, std::ostream& progress);
 
-// The whole tier: head, then base, measured and judged; each case flagged
+// The whole tier: head and base, measured side by side and judged; each case flagged
 // is measured once more on both sides and kept only when base agrees with
 // itself and head is flagged again (confirm_deterministic). Writes
 // <out_dir>/{head,base}/deterministic.json and, when anything was measured
@@ -46,5 +47,18 @@ DeterministicTier run_deterministic_tier(DeterministicPlan plan, const std::stri
                                          const std::string& head_bin, const std::vector<std::string>& servers,
                                          const std::vector<Accepted>& accepted, const std::string& out_dir,
                                          std::ostream& progress);
+
+// The servers that have a case flagged (regression or accepted) in a verdict
+// of judge_deterministic, in the order of `servers`.
+std::vector<std::string> flagged_servers(const nlohmann::json& verdict, const std::vector<std::string>& servers);
+
+// One build measured twice at once, on crossed CPUs (logs under
+// log_dir/first and log_dir/second): what a baseline is written from, and
+// what tells a figure that moves between runs.
+std::pair<nlohmann::json, nlohmann::json> measure_deterministic_twice(const DeterministicPlan& plan,
+                                                                      const std::string& bin,
+                                                                      const std::vector<std::string>& servers,
+                                                                      const std::string& log_dir,
+                                                                      std::ostream& progress);
 
 }  // namespace iomodels::harness

@@ -34,18 +34,21 @@ namespace iomodels::harness {
 
 using nlohmann::json;
 
-namespace {
-
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line))
     if (line.rfind("model name", 0) == 0) {
       auto p = line.find(':');
-      return p == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', p + 1));
+      if (p == std::string::npos) return "";
+      std::string m = line.substr(line.find_first_not_of(' ', p + 1));
+      m.erase(m.find_last_not_of(" \t") + 1);  // some hypervisors pad it
+      return m;
     }
   return "unknown";
 }
+
+namespace {
 
 std::string iso_now() {
   std::time_t t = std::time(nullptr);

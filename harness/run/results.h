@@ -11,6 +11,10 @@ namespace iomodels::harness {
 
 // Where and what this ran on; server_cpus/loadgen_cpus are the pinning used.
 nlohmann::json build_context(const std::string& server_cpus, const std::string& loadgen_cpus);
+// /proc/cpuinfo's first "model name" ("unknown" without one): the context's
+// cpu_model, and the key of a deterministic baseline (instruction counts
+// follow the CPU through glibc's choice of string functions).
+std::string cpu_model();
 
 // The figures of a repetition by the names run.json uses for them, in each
 // case's "aggregate" and "paired_ratio" and in the verdicts of compare and the
