@@ -175,10 +175,12 @@ json deterministic_tiers(const AbOptions& opt, const std::vector<Slot>& slots, c
     plan.loadgen_cpus = head.env.loadgen_cpus;
     const uint64_t t0 = now_ns();
     out << "harness ab: deterministic tier: " << servers.size() << " servers\n";
-    DeterministicTier tier = run_deterministic_tier(plan, opt.deterministic ? base.rev.bin_dir : "", head.rev.bin_dir,
-                                                    servers, judge.accepted, out_dir, out);
-    head_costs = tier.head_costs;
-    if (opt.deterministic) tiers["deterministic"] = tier.verdict;
+    if (opt.deterministic || !opt.against_baseline.empty()) {
+      DeterministicTier tier = run_deterministic_tier(plan, opt.deterministic ? base.rev.bin_dir : "", head.rev.bin_dir,
+                                                      servers, judge.accepted, out_dir, out);
+      head_costs = tier.head_costs;
+      if (opt.deterministic) tiers["deterministic"] = tier.verdict;
+    }
     if (!opt.against_baseline.empty()) {
       const auto [bl, file] = pick_baseline(opt.against_baseline, cpu_model());
       const auto again = [&](const std::vector<std::string>& which) {
