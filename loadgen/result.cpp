@@ -215,7 +215,7 @@ json to_json(const RunResult& r) {
       {"requests", r.requests},
       {"bytes_sent", r.bytes_sent},
       {"bytes_received", r.bytes_received},
-      {"requests_per_s", r.requests_per_s()},
+      {json_field::kRequestsPerS, r.requests_per_s()},
       {"mib_per_s", round3(static_cast<double>(r.bytes_received) / d / (1024.0 * 1024.0))},
       {"loadgen_cpu_s", round3(cpu)},
       {"loadgen_cpu_user_s", round3(r.cpu_user_s)},
@@ -296,7 +296,7 @@ StoredFigures stored_figures(const json& j) {
     const json& o = j[object];
     return o.contains(key) && o[key].is_number() ? o[key].get<double>() : NAN;
   };
-  return {at("summary", "requests"),        at("summary", "requests_per_s"), at("latency_us", "p50"),
+  return {at("summary", "requests"),        at("summary", json_field::kRequestsPerS), at("latency_us", "p50"),
           at("latency_us", "p99"),          at("latency_us", "p99_9"),       at("schedule_lag_us", "p50"),
           at("schedule_lag_us", "p99"),     at("schedule_lag_us", "max")};
 }

@@ -14,6 +14,13 @@
 
 namespace iomodels::loadgen {
 
+// Field names of the loadgen's JSON that code outside loadgen/ names (the
+// harness's run.json metric of the same name, tests that edit a result):
+// spelled here and nowhere else; to_json and stored_figures use them too.
+namespace json_field {
+inline constexpr char kRequestsPerS[] = "requests_per_s";  // in "summary": good replies per second
+}  // namespace json_field
+
 struct IdleStats {
   uint64_t requested = 0;
   uint64_t opened = 0;

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loadgen/result.h"
+
 namespace iomodels::harness {
 
 // Where and what this ran on; server_cpus/loadgen_cpus are the pinning used.
@@ -20,7 +22,7 @@ std::string cpu_model();
 // case's "aggregate" and "paired_ratio" and in the verdicts of compare and the
 // gate: written here once, read through rep_metric().
 namespace metric {
-inline constexpr char kRequestsPerS[] = "requests_per_s";
+using loadgen::json_field::kRequestsPerS;  // named after the loadgen's summary figure it aggregates
 inline constexpr char kP50Us[] = "p50_us";
 inline constexpr char kP99Us[] = "p99_us";
 inline constexpr char kP999Us[] = "p99_9_us";

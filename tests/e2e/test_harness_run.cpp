@@ -11,11 +11,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/run/results.h"
+#include "loadgen/result.h"
 #include "test_harness_util.h"
 #include "tests/support/test_support.h"
 
 namespace iomodels::test::harness {
 namespace {
+
+namespace metric = iomodels::harness::metric;
 
 #define REQUIRE_HARNESS() \
   if (kHarness.empty() || !file_exists(kHarness)) GTEST_SKIP() << "harness not built"
@@ -41,7 +45,7 @@ TEST_F(HarnessRun, SmokeSuiteRunsComparesAndPlots) {
   for (const auto& c : run["cases"]) {
     if (c["status"] != "ok") continue;
     ++ok;
-    EXPECT_GT(c["aggregate"]["requests_per_s"]["median"].get<double>(), 0) << c["name"];
+    EXPECT_GT(c["aggregate"][metric::kRequestsPerS]["median"].get<double>(), 0) << c["name"];
     EXPECT_FALSE(c["repetitions"][0]["server_stats"].is_null()) << c["name"];
     EXPECT_FALSE(c["repetitions"][0]["server_stats_window"].is_null()) << c["name"];
     EXPECT_TRUE(c["aggregate"]["cost_per_message"].is_object()) << c["name"];
@@ -64,8 +68,9 @@ TEST_F(HarnessRun, SmokeSuiteRunsComparesAndPlots) {
   auto halved = run;
   for (auto& c : halved["cases"])
     if (c["status"] == "ok") {
+      const char* kRps = loadgen::json_field::kRequestsPerS;
       for (auto& rep : c["repetitions"])
-        rep["loadgen"]["summary"]["requests_per_s"] = rep["loadgen"]["summary"]["requests_per_s"].get<double>() / 2;
+        rep["loadgen"]["summary"][kRps] = rep["loadgen"]["summary"][kRps].get<double>() / 2;
       break;
     }
   write_file(dir_ + "/halved.json", halved.dump());
@@ -85,7 +90,7 @@ TEST_F(HarnessRun, SmokeSuiteRunsComparesAndPlots) {
   for (const auto& c : cmp["cases"]) {
     if (c["verdict"] != "regression") continue;
     ++regressions;
-    const auto& m = c["metrics"]["requests_per_s"];
+    const auto& m = c["metrics"][metric::kRequestsPerS];
     EXPECT_NEAR(m["ratio"].get<double>(), 0.5, 0.01) << c.dump();
     EXPECT_LE(m["lo"].get<double>(), m["ratio"].get<double>()) << c.dump();
     EXPECT_GE(m["hi"].get<double>(), m["ratio"].get<double>()) << c.dump();

@@ -13,10 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/run/results.h"
+#include "loadgen/result.h"
 #include "test_harness_util.h"
 
 namespace iomodels::test::harness {
 namespace {
+
+namespace metric = iomodels::harness::metric;
 
 #if defined(IOMODELS_harness_PATH) && defined(IOMODELS_loadgen_PATH) && defined(IOMODELS_fixture_hang_one_PATH)
 const std::string kHangOne = IOMODELS_fixture_hang_one_PATH;
@@ -48,7 +52,7 @@ TEST_F(HarnessStatus, ServerThatStopsAnsweringOneConnectionIsDegraded) {
   EXPECT_NE(c["reason"].get<std::string>().find("timeout"), std::string::npos) << c["reason"];
   ASSERT_EQ(c["repetitions"].size(), 1u);
   EXPECT_EQ(c["repetitions"][0]["status"], "degraded");
-  EXPECT_GT(c["aggregate"]["requests_per_s"]["median"].get<double>(), 0);  // kept and shown
+  EXPECT_GT(c["aggregate"][metric::kRequestsPerS]["median"].get<double>(), 0);  // kept and shown
 
   // compare keeps a degraded case out of the gate and says why.
   CmdResult cmp = run_cmd(kHarness + " compare " + dir_ + "/out " + dir_ + "/out");
@@ -110,13 +114,13 @@ TEST_F(HarnessStatus, EveryRepetitionCarriesWindowCpuCalibrationAndCost) {
   const auto& p = run["cases"][1];
   ASSERT_EQ(p["server"], "poll");
   std::map<int, double> ref;
-  for (const auto& rep : c["repetitions"]) ref[rep["round"].get<int>()] = rep["loadgen"]["summary"]["requests_per_s"];
+  for (const auto& rep : c["repetitions"]) ref[rep["round"].get<int>()] = loadgen::stored_figures(rep["loadgen"]).requests_per_s;
   std::vector<double> ratios;
   for (const auto& rep : p["repetitions"])
     if (ref.count(rep["round"].get<int>()))
-      ratios.push_back(rep["loadgen"]["summary"]["requests_per_s"].get<double>() / ref[rep["round"].get<int>()]);
+      ratios.push_back(loadgen::stored_figures(rep["loadgen"]).requests_per_s / ref[rep["round"].get<int>()]);
   ASSERT_EQ(ratios.size(), 2u);
-  const auto& pr = p["aggregate"]["paired_ratio"]["requests_per_s"];
+  const auto& pr = p["aggregate"]["paired_ratio"][metric::kRequestsPerS];
   EXPECT_EQ(pr["n"], 2);
   EXPECT_NEAR(pr["median"].get<double>(), (ratios[0] + ratios[1]) / 2, 1e-9 * pr["median"].get<double>()) << pr.dump();
   EXPECT_NEAR(pr["min"].get<double>(), std::min(ratios[0], ratios[1]), 1e-9) << pr.dump();

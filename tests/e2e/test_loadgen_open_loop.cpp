@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "loadgen/result.h"
 #include "test_loadgen_util.h"
 #include "tests/support/test_support.h"
 
@@ -37,9 +38,9 @@ TEST(LoadgenOpenLoop, CoordinatedOmissionIsCorrected) {
   double closed_p99 = closed.result["latency_us"]["p99"];
   EXPECT_LT(closed_p99, corrected_p99);
   std::printf("[ figures  ] stalling server (300 ms/s): open loop 1000 req/s p99 corrected %.0f us, "
-              "uncorrected %.0f us; closed loop p99 %.0f us (%s req/s)\n",
+              "uncorrected %.0f us; closed loop p99 %.0f us (%.0f req/s)\n",
               corrected_p99, uncorrected_p99, closed_p99,
-              closed.result["summary"]["requests_per_s"].dump().c_str());
+              loadgen::stored_figures(closed.result).requests_per_s);
 }
 
 TEST(LoadgenOpenLoop, OpenLoopSendsOnScheduleDespiteOutstandingReplies) {
@@ -67,7 +68,7 @@ TEST_F(RateAccuracy, OneThousandPerSecondWithinTwoPercent) {
   auto server = ServerProcess::start(path_, {"--port", "0"});
   LoadgenRun r = run_loadgen("--target " + server.address() + " -c 10 --rate 1000 -d 3 --progress off");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
-  double achieved = r.result["summary"]["requests_per_s"];
+  double achieved = loadgen::stored_figures(r.result).requests_per_s;
   std::printf("[ figures  ] epoll_lt --rate 1000: achieved %.1f req/s, p99 %s us\n", achieved,
               r.result["latency_us"]["p99"].dump().c_str());
   EXPECT_EQ(total_errors(r.result), 0u);
@@ -78,7 +79,7 @@ TEST_F(RateAccuracy, TwentyThousandPerSecond) {
   auto server = ServerProcess::start(path_, {"--port", "0"});
   LoadgenRun r = run_loadgen("--target " + server.address() + " -c 50 --rate 20000 -d 2 --progress off");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
-  double achieved = r.result["summary"]["requests_per_s"];
+  double achieved = loadgen::stored_figures(r.result).requests_per_s;
   const auto& ol = r.result["summary"]["open_loop"];
   std::printf("[ figures  ] epoll_lt --rate 20000: achieved %.1f req/s, p99 %s us, late dispatches %s, "
               "max dispatch lag %s us\n",

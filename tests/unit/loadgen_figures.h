@@ -4,10 +4,12 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include "loadgen/result.h"
+
 namespace iomodels::test {
 
 inline nlohmann::json loadgen_figures(double requests_per_s, double p50_us, double p99_us) {
-  return {{"summary", {{"requests_per_s", requests_per_s}}}, {"latency_us", {{"p50", p50_us}, {"p99", p99_us}}}};
+  return {{"summary", {{loadgen::json_field::kRequestsPerS, requests_per_s}}}, {"latency_us", {{"p50", p50_us}, {"p99", p99_us}}}};
 }
 
 }  // namespace iomodels::test

@@ -200,7 +200,7 @@ TEST(LoadgenResult, JsonRoundTripAndMerge) {
   for (size_t s = 0; s < 2; ++s) a.seconds[s].latency.add(per_second[s]);
   nlohmann::json j = to_json(a);
   EXPECT_EQ(j["schema"], "iomodels.loadgen/1");
-  EXPECT_EQ(j["summary"]["requests_per_s"], 50.0);
+  EXPECT_EQ(stored_figures(j).requests_per_s, 50.0);
   EXPECT_EQ(j["timeseries"].size(), 2u);
   EXPECT_EQ(j["timeseries"][1]["t_s"], 2);
   RunResult b = from_json(j);
@@ -210,7 +210,7 @@ TEST(LoadgenResult, JsonRoundTripAndMerge) {
   b.merge(from_json(j));
   nlohmann::json m = to_json(b);
   EXPECT_EQ(m["summary"]["requests"], 200);
-  EXPECT_EQ(m["summary"]["requests_per_s"], 100.0);  // side by side: rates add
+  EXPECT_EQ(stored_figures(m).requests_per_s, 100.0);  // side by side: rates add
   EXPECT_EQ(m["latency_us"]["p50"], j["latency_us"]["p50"]);  // same distribution twice
   EXPECT_EQ(m["timeseries"][0]["requests"], 100);
   EXPECT_EQ(m["timeseries"][0]["p99_us"], j["timeseries"][0]["p99_us"]);
