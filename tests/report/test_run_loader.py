@@ -77,6 +77,20 @@ class Loader(unittest.TestCase):
                                     r"'aggregate' is a required property"):
             run_loader.checked(run, "fixture")
 
+    def test_a_round_without_a_usable_cpu_window_says_so_instead_of_a_figure(self):
+        run = fixture.make_run()
+        cpu = run["cases"][0]["repetitions"][0]["server_cpu"]
+        for k in ("ns_per_request", "us_per_request", "tick_us_per_request"):
+            cpu.pop(k, None)
+        with self.assertRaisesRegex(run_loader.RunError, r"server_cpu"):
+            run_loader.checked(copy.deepcopy(run), "fixture")  # neither a figure nor why not
+        cpu["unusable"] = "the harness sampled the server's CPU over 300 us of the 400000 us window"
+        run_loader.checked(copy.deepcopy(run), "fixture")
+        cpu["ns_per_request"] = 0.0
+        cpu["us_per_request"] = 0.0
+        with self.assertRaisesRegex(run_loader.RunError, r"server_cpu"):
+            run_loader.checked(run, "fixture")  # a figure and 'unusable' at once
+
     def test_the_committed_baselines_load(self):
         runs = glob.glob(os.path.join(ROOT, "results", "baselines", "*", "*", "run.json"))
         self.assertTrue(runs)
