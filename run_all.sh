@@ -7,7 +7,7 @@
 #   ./run_all.sh test     install, build, run every test through CTest, then
 #                         the unit and conformance tests under ASan+UBSan and the
 #                         multi-threaded parts under TSan (own build folders),
-#                         then fuzz each libFuzzer target 20 s (clang, build-fuzz)
+#                         then fuzz each libFuzzer target 12 s (clang, build-fuzz)
 #   ./run_all.sh build    install and build only
 #   ./run_all.sh regress [BASE]
 #                         the regression gate: build BASE (default HEAD's first
@@ -167,7 +167,7 @@ run_fuzz() {
   cmake -S "$ROOT/fuzz" -B "$ROOT/build-fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null
   cmake --build "$ROOT/build-fuzz" -j"$JOBS"
   log "fuzz build took $((SECONDS - start))s"
-  "$ROOT/fuzz/run_fuzz.sh" "$ROOT/build-fuzz" "${IOMODELS_FUZZ_SECONDS:-20}"
+  "$ROOT/fuzz/run_fuzz.sh" "$ROOT/build-fuzz" "${IOMODELS_FUZZ_SECONDS:-12}"
   log "fuzzing took $((SECONDS - start))s in all"
 }
 
