@@ -8,40 +8,32 @@
 #include "harness/gate/ab_deterministic.h"
 
 namespace iomodels::harness {
-namespace {
 
 using nlohmann::json;
 
-// The figure a reason of judge_deterministic is about.
-const char* figure_of(const std::string& reason) {
-  if (reason.rfind("instructions", 0) == 0) return "callgrind";
-  if (reason.rfind("allocations", 0) == 0) return "allocations_per_message";
-  return "kernel_syscalls";
-}
-
-}  // namespace
-
-json baseline_document(const json& first, const json& second, const std::string& sha, const std::string& cpu_model,
+json baseline_document(const json& first, const json& second, const std::string& sha, const std::string& cpu,
                        const DeterministicPlan& plan) {
   json costs = first;
   for (auto& [name, cost] : costs.items()) {
     const json one = {{name, cost}};
     const json other = second.contains(name) ? json{{name, second[name]}} : json::object();
-    // Judged both ways: a figure that grows or shrinks between two runs of one build.
+    // Judged both ways: a figure that grows or shrinks between two runs of one
+    // build. One such figure marks the whole case: a server whose syscalls
+    // follow the timing (sigio's signalfd reads, asio's wakeups) takes other
+    // paths through its code too, so its instructions vary as well, even when
+    // two runs happen to agree on them.
+    std::string varies;
     for (const json& v : {judge_deterministic(one, other, {}), judge_deterministic(other, one, {})})
       for (const auto& c : v.at("cases"))
-        for (const auto& r : c["reasons"]) {
-          const std::string why = r.get<std::string>();
-          const char* figure = figure_of(why);
-          if (!cost.contains(figure)) continue;
-          std::string prior = cost[figure].is_object() ? cost[figure].value("unavailable", "") : "";
-          cost[figure] = {{"unavailable", (prior.empty() ? "varies between two runs: " : prior + "; ") + why}};
-        }
+        for (const auto& r : c["reasons"]) varies += (varies.empty() ? "" : "; ") + r.get<std::string>();
+    if (!varies.empty())
+      for (auto& [figure, value] : cost.items())
+        if (value.is_object()) value = {{"unavailable", "varies between two runs: " + varies}};
     if (!second.contains(name)) cost = {{"unavailable", "measured in one run of two"}};
   }
   return {{"schema", "iomodels.baseline-costs/2"},
           {"sha", sha},
-          {"cpu_model", cpu_model},
+          {"cpu", cpu},
           {"plan",
            {{"connections", plan.connections},
             {"requests", {plan.requests_low, plan.requests_high}},
@@ -49,7 +41,7 @@ json baseline_document(const json& first, const json& second, const std::string&
           {"costs", costs}};
 }
 
-std::pair<json, std::string> pick_baseline(const std::string& file_or_folder, const std::string& cpu_model) {
+std::pair<json, std::string> pick_baseline(const std::string& file_or_folder, const std::string& cpu) {
   namespace fs = std::filesystem;
   std::vector<std::string> files;
   if (fs::is_directory(file_or_folder)) {
@@ -64,25 +56,25 @@ std::pair<json, std::string> pick_baseline(const std::string& file_or_folder, co
     std::ifstream in(f);
     if (!in) throw std::runtime_error("--against-baseline: cannot read " + f);
     json doc = json::parse(in);
-    if (doc.value("cpu_model", "") == cpu_model) return {doc, f};
+    if (doc.value("cpu", "") == cpu) return {doc, f};
     if (first.second.empty()) first = {doc, f};
   }
   if (first.second.empty()) throw std::runtime_error("--against-baseline: no .json file in " + file_or_folder);
   return first;
 }
 
-json judge_against_baseline(const json& baseline, const json& head_costs, const std::string& cpu_model,
+json judge_against_baseline(const json& baseline, const json& head_costs, const std::string& cpu,
                             const std::vector<std::string>& servers, const std::vector<Accepted>& accepted,
                             const std::function<json(const std::vector<std::string>&)>& measure_again) {
-  const json file = {{"sha", baseline.value("sha", "")}, {"cpu_model", baseline.value("cpu_model", "")}};
-  if (baseline.value("cpu_model", "") != cpu_model) {
+  const json file = {{"sha", baseline.value("sha", "")}, {"cpu", baseline.value("cpu", "")}};
+  if (baseline.value("cpu", "") != cpu) {
     // Same source, another CPU: glibc's string functions differ, and so do
     // the instruction counts. Not a change of this commit.
     json v = judge_deterministic(json::object(), json::object(), {});
     v["tier"] = "baseline";
     v["baseline"] = file;
-    v["not_comparable"] = "the baseline was measured on '" + baseline.value("cpu_model", "?") + "', this host is '" +
-                          cpu_model + "': nothing gated (write one here with --write-baseline)";
+    v["not_comparable"] = "the baseline was measured on '" + baseline.value("cpu", "?") + "', this host is '" +
+                          cpu + "': nothing gated (write one here with --write-baseline)";
     return v;
   }
   const json& costs = baseline.at("costs");

@@ -27,23 +27,23 @@
 
 namespace iomodels::harness {
 
-// {"schema": "iomodels.baseline-costs/2", "sha", "cpu_model", "plan", "costs"}:
+// {"schema": "iomodels.baseline-costs/2", "sha", "cpu" (cpu_identity()), "plan", "costs"}:
 // costs as judge_deterministic() takes them, with the figures `first` and
 // `second` disagree on replaced by {"unavailable": "varies between two runs: ..."}.
 nlohmann::json baseline_document(const nlohmann::json& first, const nlohmann::json& second, const std::string& sha,
-                                 const std::string& cpu_model, const DeterministicPlan& plan);
+                                 const std::string& cpu, const DeterministicPlan& plan);
 
 // --against-baseline's argument: a file, or a folder of them
 // (results/baselines/deterministic/), from which the one measured on this
 // CPU is taken; with none, the first, which then gates nothing and says so.
 // Returns the document and the file it came from; throws when nothing can be read.
-std::pair<nlohmann::json, std::string> pick_baseline(const std::string& file_or_folder, const std::string& cpu_model);
+std::pair<nlohmann::json, std::string> pick_baseline(const std::string& file_or_folder, const std::string& cpu);
 
 // The verdict of the baseline tier ("tier": "baseline"). `measure_again`
-// measures the named servers of head once more. A baseline whose cpu_model
-// differs from `cpu_model` gates nothing and says why.
+// measures the named servers of head once more. A baseline whose cpu
+// differs from `cpu` gates nothing and says why.
 nlohmann::json judge_against_baseline(
-    const nlohmann::json& baseline, const nlohmann::json& head_costs, const std::string& cpu_model,
+    const nlohmann::json& baseline, const nlohmann::json& head_costs, const std::string& cpu,
     const std::vector<std::string>& servers, const std::vector<Accepted>& accepted,
     const std::function<nlohmann::json(const std::vector<std::string>&)>& measure_again);
 

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cmath>
 #include <ctime>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -46,6 +48,21 @@ std::string cpu_model() {
       return m;
     }
   return "unknown";
+}
+
+std::string cpu_identity() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags = line.substr(line.find(':') == std::string::npos ? line.size() : line.find(':') + 1);
+      break;
+    }
+  uint32_t h = 2166136261u;  // FNV-1a: stable across builds and hosts, unlike std::hash
+  for (unsigned char c : flags) h = (h ^ c) * 16777619u;
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", h);
+  return cpu_model() + " [flags " + hex + "]";
 }
 
 namespace {

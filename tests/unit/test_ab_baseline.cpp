@@ -39,7 +39,7 @@ const json& named(const json& v, const std::string& n) {
 
 TEST(AbBaseline, KeepsWhatTwoRunsAgreeOnAndMarksTheRest) {
   const json bl = two_server_baseline();
-  EXPECT_EQ(bl["cpu_model"], kCpu);
+  EXPECT_EQ(bl["cpu"], kCpu);
   EXPECT_EQ(bl["sha"], "abc1234");
   EXPECT_DOUBLE_EQ(bl["costs"][kLt]["callgrind"]["instructions_per_message"].get<double>(), 435);
   EXPECT_TRUE(bl["costs"][kLt]["kernel_syscalls"].contains("per_message"));
@@ -47,7 +47,8 @@ TEST(AbBaseline, KeepsWhatTwoRunsAgreeOnAndMarksTheRest) {
   ASSERT_TRUE(spin["kernel_syscalls"].contains("unavailable")) << spin.dump();
   EXPECT_NE(spin["kernel_syscalls"]["unavailable"].get<std::string>().find("varies between two runs"),
             std::string::npos);
-  EXPECT_DOUBLE_EQ(spin["callgrind"]["instructions_per_message"].get<double>(), 600) << "the stable figure stays";
+  ASSERT_TRUE(spin["callgrind"].contains("unavailable"))
+      << "a case with one varying figure is not gated at all: its other figures follow the same timing";
 }
 
 TEST(AbBaseline, AGrowthThatRepeatsIsARegressionAndAVaryingFigureIsNot) {
@@ -63,7 +64,7 @@ TEST(AbBaseline, AGrowthThatRepeatsIsARegressionAndAVaryingFigureIsNot) {
   EXPECT_EQ(v["tier"], "baseline");
   EXPECT_EQ(asked, std::vector<std::string>{"epoll_lt"}) << "only the flagged server is measured again";
   EXPECT_EQ(named(v, kLt)["verdict"], "regression");
-  EXPECT_EQ(named(v, kSpin)["verdict"], "ok") << "its syscalls varied in the baseline: not gated, instructions equal";
+  EXPECT_EQ(named(v, kSpin)["verdict"], "not gated") << "its syscalls varied in the baseline";
   EXPECT_EQ(v["summary"]["regressions"], 1);
 }
 
@@ -94,9 +95,9 @@ TEST(AbBaseline, AFolderGivesTheFileOfThisCpu) {
   const fs::path dir = fs::temp_directory_path() / ("iomodels-baseline-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   for (const auto& [name, cpu] : {std::pair{"amd.json", kCpu}, std::pair{"intel.json", std::string("Intel Xeon")}})
-    std::ofstream(dir / name) << json{{"cpu_model", cpu}, {"costs", json::object()}}.dump();
+    std::ofstream(dir / name) << json{{"cpu", cpu}, {"costs", json::object()}}.dump();
   EXPECT_EQ(pick_baseline(dir.string(), "Intel Xeon").second, (dir / "intel.json").string());
-  EXPECT_EQ(pick_baseline(dir.string(), kCpu).first["cpu_model"], kCpu);
+  EXPECT_EQ(pick_baseline(dir.string(), kCpu).first["cpu"], kCpu);
   EXPECT_EQ(pick_baseline(dir.string(), "Other").second, (dir / "amd.json").string()) << "none matches: the first";
   fs::remove_all(dir);
   EXPECT_THROW(pick_baseline(dir.string(), kCpu), std::runtime_error);
