@@ -23,7 +23,9 @@ struct JudgeOptions {
   double p99_threshold = 0.10;   // p99 latency: secondary, gated
   // The fixed-load tier (suite group "fixed-load": the same offered rate for
   // base and head, many short pairs): CPU per message only, its own threshold.
-  double fixed_load_cpu_threshold = 0.02;
+  // +3%: quiet A/A intervals are +-1-2% at 40k req/s, and one A/A run beside
+  // a sanitizer build had a lower end of +2.1%, which +2% flagged.
+  double fixed_load_cpu_threshold = 0.03;
   double confidence = 0.95;      // two-sided; the one-sided test runs at (1 - confidence) / 2
   int min_pairs = 6;             // fewer usable pairs: reported, not gated
   std::vector<Accepted> accepted;

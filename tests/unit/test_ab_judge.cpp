@@ -308,7 +308,7 @@ TEST(AbJudge, PerfAcceptedLetsAKnownCostThrough) {
 }
 
 // Tiers: cases of the suite group "fixed-load" are their own Holm family at
-// their own threshold (+2% CPU per message); the same +4% is a regression
+// their own threshold (+3% CPU per message); the same +4% is a regression
 // there and not in the capacity tier (+5%). Perf-accepted names the tier.
 TEST(AbJudge, FixedLoadIsItsOwnTierWithItsOwnThreshold) {
   auto [b, h] = noisy_runs(2, 24, 5, -1, 1, 0.005);
