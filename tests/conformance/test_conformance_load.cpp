@@ -140,7 +140,11 @@ TEST_P(Conformance, SlowReaderGetsBackPressure) {
   // "Well under 8 MiB". Under TSan (GCC 12's runtime) each 8 bytes the server
   // touches are shadowed by 32 more, so its growth shows about 5x: the bound
   // scales alike (a server that buffered the 8 MiB would show ~40 MiB there).
-  constexpr long kAllowedGrowthKb = (kTsanBuild ? 5 : 1) * 4 * 1024;
+  // Under ASan the shadow (1 byte per 8 touched) and the allocator's redzones
+  // come on top: io_uring_multishot, whose 2 MiB buffer ring is filled at
+  // once, showed 4228-4292 KiB in 1 run of 4 there; 6 MiB still fails a
+  // server that buffered the 8 MiB (8 MiB plus its shadow).
+  constexpr long kAllowedGrowthKb = kTsanBuild ? 5 * 4 * 1024 : kAsanBuild ? 6 * 1024 : 4 * 1024;
   // Under ASan the server runs without the quarantine: with it every freed
   // buffer stays resident (+9 MiB for bytes that merely went through).
   StartOptions opt;
