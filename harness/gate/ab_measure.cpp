@@ -90,13 +90,8 @@ std::pair<json, json> measure_two(const DeterministicPlan& plan, const std::stri
   std::swap(b.server_cpus, b.loadgen_cpus);
   std::ostringstream b_progress;
   auto second = std::async(std::launch::async, [&] { return measure_deterministic(second_bin, servers, b, b_progress); });
-  json first;
-  try {
-    first = measure_deterministic(first_bin, servers, a, progress);
-  } catch (...) {
-    second.wait();
-    throw;
-  }
+  // If this throws, the future's destructor still waits for the other (std::async).
+  json first = measure_deterministic(first_bin, servers, a, progress);
   json other = second.get();
   progress << b_progress.str() << std::flush;
   return {first, other};
