@@ -97,13 +97,27 @@ int send_frames(std::vector<Peer>& peers, const std::string& frame, size_t upto)
   return left;
 }
 
-// Waits (bounded) until the server has read `bytes` in all: SIGUSR1 snapshots.
+// Waits until the server has read `bytes` in all (SIGUSR1 snapshots), for as
+// long as it makes progress: it gives up after kReadStall without a new byte
+// read, or kReadDeadline in all. A fixed 10 s was not enough for
+// blocking_threads under TSan, where each of the thousand threads it starts
+// costs milliseconds: its CI run read the headers at a steady pace and was
+// cut off at 11 s. A server that stops reading still fails within kReadStall.
+constexpr milliseconds kReadStall{5000};
+constexpr milliseconds kReadDeadline{90000};
 bool server_read(ServerProcess& server, uint64_t bytes) {
-  for (int i = 0; i < 100; ++i) {
+  auto start = steady_clock::now(), progress = start;
+  uint64_t seen = 0;
+  for (int i = 0; i < 1000; ++i) {
     nlohmann::json s = server.snapshot();
-    if (s.at("counters").value("bytes_in", uint64_t(0)) >= bytes) return true;
+    uint64_t read = s.at("counters").value("bytes_in", uint64_t(0));
+    if (read >= bytes) return true;
+    auto now = steady_clock::now();
+    if (read > seen) seen = read, progress = now;
+    if (now - progress > kReadStall || now - start > kReadDeadline) break;
     std::this_thread::sleep_for(milliseconds(100));
   }
+  std::printf("server read %llu of %llu bytes\n", (unsigned long long)seen, (unsigned long long)bytes);
   return false;
 }
 
