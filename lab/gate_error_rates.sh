@@ -36,7 +36,7 @@ done
 echo "== 2. injected slowdown: $N extra getppid() per recv in epoll_lt, on a throwaway commit"
 INJ=$OUT/inject-src
 git -C "$REPO" worktree add --detach "$INJ" HEAD >/dev/null 2>&1
-/usr/bin/python3 "$LAB/py/inject_getppid_per_recv.py" "$INJ/servers/epoll_lt.cpp" "$N"
+/usr/bin/python3 "$LAB/py/inject_after_recv.py" "$INJ/servers/epoll_lt.cpp" getppid "$N"
 git -C "$INJ" -c user.name=measure -c user.email=measure@localhost commit -qam "throwaway: $N getppid() per recv in epoll_lt (lab/gate_error_rates.sh)"
 SHA=$(git -C "$INJ" rev-parse HEAD)
 start=$SECONDS

@@ -16,6 +16,9 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
+#include <string_view>
 #include <stdexcept>
 #include <system_error>
 
@@ -50,6 +53,27 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// The x86 extensions that glibc's ifunc selection (string, memory and math
+// functions), libstdc++ and the compilers' target clones dispatch on.
+constexpr std::string_view kIsaFlags[] = {
+    "sse2",     "ssse3",    "sse4_1",   "sse4_2",   "sse4a",     "popcnt",      "abm",      "movbe",    "bmi1",
+    "bmi2",     "avx",      "avx2",     "fma",      "f16c",      "erms",        "fsrm",     "rtm",      "xsave",
+    "xsavec",   "avx512f",  "avx512cd", "avx512dq", "avx512bw",  "avx512vl",    "avx512er", "avx512pf", "avx512ifma",
+    "avx512vbmi", "avx512_vbmi2", "avx_vnni", "avx512_fp16", "amx_tile", "adx"};
+
+std::string cpu_identity(const std::string& model, const std::string& flags) {
+  std::set<std::string> present;
+  std::istringstream words(flags);
+  for (std::string w; words >> w;) present.insert(w);
+  uint32_t h = 2166136261u;  // FNV-1a: stable across builds and hosts, unlike std::hash
+  for (std::string_view isa : kIsaFlags)
+    if (present.count(std::string(isa)))
+      for (unsigned char c : std::string(isa) + " ") h = (h ^ c) * 16777619u;
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", h);
+  return model + " [isa " + hex + "]";
+}
+
 std::string cpu_identity() {
   std::ifstream in("/proc/cpuinfo");
   std::string line, flags;
@@ -58,11 +82,7 @@ std::string cpu_identity() {
       flags = line.substr(line.find(':') == std::string::npos ? line.size() : line.find(':') + 1);
       break;
     }
-  uint32_t h = 2166136261u;  // FNV-1a: stable across builds and hosts, unlike std::hash
-  for (unsigned char c : flags) h = (h ^ c) * 16777619u;
-  char hex[16];
-  std::snprintf(hex, sizeof hex, "%08x", h);
-  return cpu_model() + " [flags " + hex + "]";
+  return cpu_identity(cpu_model(), flags);
 }
 
 namespace {

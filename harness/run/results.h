@@ -17,11 +17,16 @@ nlohmann::json build_context(const std::string& server_cpus, const std::string& 
 // cpu_model, and the key of a deterministic baseline (instruction counts
 // follow the CPU through glibc's choice of string functions).
 std::string cpu_model();
-// cpu_model() plus a hash of the CPU's feature flags ("AMD EPYC [flags
-// 3f2a9c10]"): the key of a deterministic baseline. Two VMs that both say
-// "AMD EPYC" can differ in ERMS/FSRM/AVX-512, and glibc picks its memcpy by
-// those flags, so instruction counts follow them, not the name alone.
+// cpu_model() plus a hash of the instruction-set flags that code picks its
+// implementation by ("AMD EPYC [isa 3f2a9c10]"): the key of a deterministic
+// baseline. Two VMs that both say "AMD EPYC" can differ in ERMS/FSRM/AVX-512,
+// and glibc picks its memcpy by those flags, so instruction counts follow
+// them, not the name alone. The rest of the flags line (hypervisor, mitigation
+// and timer bits: ibpb, ssbd, arat...) changes between boots and hosts of one
+// kind without changing a single instruction, and is left out.
 std::string cpu_identity();
+// The same from given text: `flags` is /proc/cpuinfo's flags line (its value).
+std::string cpu_identity(const std::string& model, const std::string& flags);
 
 // The figures of a repetition by the names run.json uses for them, in each
 // case's "aggregate" and "paired_ratio" and in the verdicts of compare and the

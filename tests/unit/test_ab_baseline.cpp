@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 
 #include <unistd.h>
 
 #include "harness/gate/ab_baseline.h"
+#include "harness/run/results.h"
 
 namespace iomodels::harness {
 namespace {
@@ -101,6 +103,28 @@ TEST(AbBaseline, AFolderGivesTheFileOfThisCpu) {
   EXPECT_EQ(pick_baseline(dir.string(), "Other").second, (dir / "amd.json").string()) << "none matches: the first";
   fs::remove_all(dir);
   EXPECT_THROW(pick_baseline(dir.string(), kCpu), std::runtime_error);
+}
+
+// The key follows the instruction-set flags code dispatches on, and nothing
+// else of the flags line: a second boot of one host kind (a hypervisor or
+// mitigation bit more or less) keeps its baseline, a CPU without AVX2 or ERMS
+// does not. Stop 28's CI host differed from the baseline's host in such a bit,
+// with the same instruction counts to the unit, and gated nothing.
+TEST(AbBaseline, CpuIdentityFollowsTheInstructionSetFlagsOnly) {
+  const std::string flags = "fpu sse2 ssse3 sse4_2 avx avx2 bmi2 erms fsrm hypervisor arat ibpb";
+  const std::string key = cpu_identity("AMD EPYC", flags);
+  EXPECT_EQ(key.rfind("AMD EPYC [isa ", 0), 0u) << key;
+  EXPECT_EQ(cpu_identity("AMD EPYC", "ssbd " + flags + " rdpid"), key);
+  EXPECT_EQ(cpu_identity("AMD EPYC", "fpu sse2 ssse3 sse4_2 avx avx2 bmi2 erms fsrm"), key);
+  for (const char* isa : {"avx2 ", "erms ", "fsrm "}) {
+    std::string without = flags;
+    without.erase(without.find(isa), std::strlen(isa));
+    EXPECT_NE(cpu_identity("AMD EPYC", without), key) << "without " << isa;
+  }
+  EXPECT_NE(cpu_identity("AMD EPYC", flags + " avx512f"), key);
+  EXPECT_NE(cpu_identity("Intel Xeon", flags), key);
+  // A flag whose name merely contains another's is a different flag.
+  EXPECT_NE(cpu_identity("AMD EPYC", "fpu sse2"), cpu_identity("AMD EPYC", "fpu sse2x"));
 }
 
 }  // namespace
