@@ -32,7 +32,7 @@ for spec in ${INJECT:-epoll_lt:getppid:1 poll:loop:3 select:loop:6000}; do
   start=$SECONDS rc=0
   (cd "$src" && IOMODELS_NO_INSTALL=1 ./run_all.sh regress HEAD^) >"$OUT/$label.log" 2>&1 || rc=$?
   echo "$label: exit $rc, $((SECONDS - start)) s"
-  ab=$(ls -d "$src"/results/*-regress 2>/dev/null | tail -1)/ab.json
+  ab=$( (ls -d "$src"/results/*-regress 2>/dev/null || true) | tail -1)/ab.json
   [[ -f $ab ]] && /usr/bin/python3 "$LAB/py/ab_tiers_flagged.py" "$ab" | sed 's/^/    /'
   grep -E "^(deterministic/|baseline/|fixed-load/)?$server[/\[]" "$OUT/$label.log" | sed 's/^/    | /' || true
 done

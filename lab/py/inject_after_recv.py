@@ -13,11 +13,11 @@ call = re.search(r"ok = recv_once\((\*?\w+)\);", src)
 assert call, f"{path}: no `ok = recv_once(...)` call: update the injection anchor"
 if kind == "getppid":
     extra = f"for (int k = 0; k < {n}; ++k) (void)::getppid();"
-    if "#include <unistd.h>" not in src:
-        src = src.replace("#include <sys/socket.h>", "#include <sys/socket.h>\n#include <unistd.h>", 1)
 elif kind == "loop":
     extra = (f'{{ unsigned long left = {n}; asm volatile("1: dec %0\\n\\tjnz 1b" : "+r"(left) : : "cc"); }}')
 else:
     sys.exit(f"inject_after_recv.py: unknown KIND '{kind}' (getppid | loop)")
 src = src[:call.start()] + "{ " + call.group(0) + " " + extra + " }  /* injected (lab) */" + src[call.end():]
+if kind == "getppid" and "#include <unistd.h>" not in src:  # after the splice: it moves the offsets
+    src = src.replace("#include <sys/socket.h>", "#include <sys/socket.h>\n#include <unistd.h>", 1)
 open(path, "w").write(src)
