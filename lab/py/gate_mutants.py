@@ -25,7 +25,7 @@ MUTANTS = [  # name, file, old, new
     ("base and head swapped (runner)", "harness/gate/ab.cpp", "judge_ab(base.run, head.run, judge)", "judge_ab(head.run, base.run, judge)"),
     ("interval at 95% whatever Holm", "harness/gate/ab_judge.cpp",
      "auto ci = stats::hodges_lehmann(diffs[{members[k].first, metric_of(key)}], level);",
-     "auto ci = stats::hodges_lehmann(diffs[{members[k].first, metric_of(key)}], opt.confidence);"),
+     "auto ci = stats::hodges_lehmann(diffs[{members[k].first, metric_of(key)}], 1 - 2 * alpha_one_sided);"),
     ("interval at the two-sided Holm level", "harness/gate/ab_judge.cpp",
      "const double level = 1 - 2 * alpha_one_sided / static_cast<double>(members.size() - j);",
      "const double level = 1 - alpha_one_sided / static_cast<double>(members.size() - j);"),
