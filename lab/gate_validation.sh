@@ -26,24 +26,8 @@ wrapped() {  # $1 = shim name: a bin folder whose epoll_lt runs under it
   inject_bin "$BIN" "$shim" "$OUT/bin-$1"
 }
 summary() {  # $1 = label, $2 = ab folder, $3 = seconds
-  /usr/bin/python3 - "$@" <<'PY'
-import json, sys
-label, d, secs = sys.argv[1], sys.argv[2], sys.argv[3]
-ab = json.load(open(f"{d}/ab.json"))
-parts = []
-for name, t in sorted(ab.get("tiers", {}).items()):
-    flagged = [c["name"] for c in t["cases"] if c["verdict"] in ("regression", "accepted")]
-    s = t["summary"]
-    parts.append(f"{name}: {len(flagged)} flagged of {s.get('gated')} gated {flagged}")
-by_tier = {}
-for c in ab.get("cases", []):
-    by_tier.setdefault(c.get("tier", "capacity"), []).append(c)
-for name, cs in sorted(by_tier.items()):
-    flagged = [c["name"] for c in cs if c["verdict"] in ("regression", "accepted")]
-    gated = sum(1 for c in cs if c["verdict"] != "not gated")
-    parts.append(f"{name}: {len(flagged)} flagged of {gated} gated {flagged}")
-print(f"{label:10} {secs:>4}s  " + "; ".join(parts))
-PY
+  printf '%-10s %4ss\n' "$1" "$3"
+  /usr/bin/python3 "$LAB/py/ab_tiers_flagged.py" "$2/ab.json" | sed 's/^/    /'
 }
 run() {  # $1 = label, $2 = base bin, $3 = head bin, rest: extra harness ab options
   local label=$1 base=$2 head=$3 start=$SECONDS

@@ -181,15 +181,16 @@ json deterministic_tiers(const AbOptions& opt, const std::vector<Slot>& slots, c
       head_costs = tier.head_costs;
       if (opt.deterministic) tiers["deterministic"] = tier.verdict;
     }
+    const std::string cpu = cpu_identity();  // the key of a baseline file
     if (!opt.against_baseline.empty()) {
-      const auto [bl, file] = pick_baseline(opt.against_baseline, cpu_identity());
+      const auto [bl, file] = pick_baseline(opt.against_baseline, cpu);
       const auto again = [&](const std::vector<std::string>& which) {
         out << "harness ab: baseline tier: " << which.size() << " server(s) flagged, measuring head again ";
         DeterministicPlan p = plan;
         p.log_dir = out_dir + "/head/logs/baseline-again";
         return measure_deterministic(head.rev.bin_dir, which, p, out);
       };
-      tiers["baseline"] = judge_against_baseline(bl, head_costs, cpu_identity(), servers, judge.accepted, again);
+      tiers["baseline"] = judge_against_baseline(bl, head_costs, cpu, servers, judge.accepted, again);
       tiers["baseline"]["baseline"]["file"] = file;
     }
     if (!opt.write_baseline.empty()) {
@@ -197,7 +198,7 @@ json deterministic_tiers(const AbOptions& opt, const std::vector<Slot>& slots, c
       auto [first, second] = measure_deterministic_twice(plan, head.rev.bin_dir, servers,
                                                          out_dir + "/head/logs/baseline", out);
       write_file_atomic(opt.write_baseline,
-                        baseline_document(first, second, head.rev.sha, cpu_identity(), plan).dump(1) + "\n");
+                        baseline_document(first, second, head.rev.sha, cpu, plan).dump(1) + "\n");
       out << "harness ab: wrote " << opt.write_baseline << "\n";
     }
     out << "harness ab: deterministic tier took " << (now_ns() - t0) / 1'000'000'000 << " s\n";

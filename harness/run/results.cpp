@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -39,19 +40,26 @@ namespace iomodels::harness {
 
 using nlohmann::json;
 
-std::string cpu_model() {
+namespace {
+
+// The value of /proc/cpuinfo's first line that starts with `key`, trimmed;
+// nullopt without one (the first CPU's: every CPU of a VM reports the same).
+std::optional<std::string> cpuinfo_value(std::string_view key) {
   std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0) {
       auto p = line.find(':');
-      if (p == std::string::npos) return "";
-      std::string m = line.substr(line.find_first_not_of(' ', p + 1));
-      m.erase(m.find_last_not_of(" \t") + 1);  // some hypervisors pad it
-      return m;
+      if (p == std::string::npos) return std::string();
+      std::string v = line.substr(std::min(line.size(), line.find_first_not_of(' ', p + 1)));
+      v.erase(v.find_last_not_of(" \t") + 1);  // some hypervisors pad it
+      return v;
     }
-  return "unknown";
+  return std::nullopt;
 }
+
+}  // namespace
+
+std::string cpu_model() { return cpuinfo_value("model name").value_or("unknown"); }
 
 // The x86 extensions that glibc's ifunc selection (string, memory and math
 // functions), libstdc++ and the compilers' target clones dispatch on.
@@ -62,28 +70,19 @@ constexpr std::string_view kIsaFlags[] = {
     "avx512vbmi", "avx512_vbmi2", "avx_vnni", "avx512_fp16", "amx_tile", "adx"};
 
 std::string cpu_identity(const std::string& model, const std::string& flags) {
-  std::set<std::string> present;
+  std::set<std::string, std::less<>> present;
   std::istringstream words(flags);
   for (std::string w; words >> w;) present.insert(w);
   uint32_t h = 2166136261u;  // FNV-1a: stable across builds and hosts, unlike std::hash
   for (std::string_view isa : kIsaFlags)
-    if (present.count(std::string(isa)))
+    if (present.count(isa))
       for (unsigned char c : std::string(isa) + " ") h = (h ^ c) * 16777619u;
   char hex[16];
   std::snprintf(hex, sizeof hex, "%08x", h);
   return model + " [isa " + hex + "]";
 }
 
-std::string cpu_identity() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, flags;
-  while (std::getline(in, line))
-    if (line.rfind("flags", 0) == 0) {
-      flags = line.substr(line.find(':') == std::string::npos ? line.size() : line.find(':') + 1);
-      break;
-    }
-  return cpu_identity(cpu_model(), flags);
-}
+std::string cpu_identity() { return cpu_identity(cpu_model(), cpuinfo_value("flags").value_or("")); }
 
 namespace {
 
